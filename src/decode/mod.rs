@@ -1,0 +1,87 @@
+//! Pure, zero-copy decoding of one captured frame down to a TCP segment, and of HTTP/1.x heads.
+//!
+//! `decode_frame` peels the link layer (Ethernet, Linux cooked SLL/SLL2, BSD NULL/LOOP, raw IP),
+//! any 802.1Q/QinQ tags, IPv4/IPv6 (with extension headers) and TCP, and returns a [`TcpSegment`]
+//! that borrows the frame. Anything else is an [`Error`] whose kind is counted by the caller,
+//! never logged per packet and never a panic: every byte here is hostile. Checksums are not
+//! verified on purpose: loopback captures carry checksums left to an offload that never happens.
+//! Nothing here knows about connections; that is `flow`.
+
+mod http;
+mod ip;
+mod link;
+mod section;
+
+pub use http::{
+    BodyLength, MAX_HEADERS, RequestHead, ResponseHead, looks_like_request_start,
+    looks_like_response_start, parse_request_head, parse_response_head,
+};
+pub use ip::{Endpoint, TcpFlags, TcpSegment, decode_ip};
+pub use link::{LinkType, strip_link};
+pub use section::{MAX_SECTION_LEN, section_of};
+
+/// Why a frame was not decoded to a TCP segment. Each kind is counted, not logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Error {
+    /// The frame ended before the link-layer header did.
+    TruncatedLink,
+    /// The capture's link type is not one we read.
+    UnsupportedLinkType,
+    /// The frame carries something other than IPv4/IPv6 (ARP, LLDP, …).
+    NotIp,
+    /// The IP header (or an IPv6 extension header) is truncated or malformed.
+    BadIp,
+    /// An IP fragment: TCP inside fragments is not reassembled (rare for TCP, which uses PMTU).
+    IpFragment,
+    /// IP carrying something other than TCP (UDP, ICMP, …).
+    NotTcp,
+    /// The TCP header is truncated or its data offset is wrong.
+    BadTcp,
+}
+
+impl Error {
+    /// Every kind, in a stable order for reports.
+    pub const ALL: [Error; 7] = [
+        Error::TruncatedLink,
+        Error::UnsupportedLinkType,
+        Error::NotIp,
+        Error::BadIp,
+        Error::IpFragment,
+        Error::NotTcp,
+        Error::BadTcp,
+    ];
+
+    /// A short snake_case name, used as a JSON key and a metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Error::TruncatedLink => "truncated_link",
+            Error::UnsupportedLinkType => "unsupported_link_type",
+            Error::NotIp => "not_ip",
+            Error::BadIp => "bad_ip",
+            Error::IpFragment => "ip_fragment",
+            Error::NotTcp => "not_tcp",
+            Error::BadTcp => "bad_tcp",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Error::ALL.iter().position(|e| *e == self).unwrap_or(0)
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Decodes one captured frame of the given link type down to its TCP segment.
+pub fn decode_frame(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>> {
+    let ip = strip_link(link, frame)?;
+    decode_ip(ip)
+}

@@ -1,0 +1,144 @@
+//! Connections: TCP reassembly per connection and direction, and HTTP/1.x on the reassembled
+//! streams, with responses paired to requests in order.
+//!
+//! [`FlowTable::ingest`] takes decoded [`TcpSegment`]s with their packet time and reports what
+//! it finds to an [`HttpSink`]: each request exactly once, each response with its request's
+//! section and latency, each connection recognised as not HTTP/1. Memory is bounded by
+//! [`FlowConfig`]; every cap that bites increments a [`FlowCounters`] field. Nothing here reads
+//! the clock or knows about statistics windows: that is `stats`.
+
+use std::time::Duration;
+
+use crate::decode::Endpoint;
+use crate::time::Timestamp;
+
+mod http_stream;
+mod key;
+mod reassembly;
+mod table;
+
+pub use key::FlowKey;
+pub use table::FlowTable;
+
+/// Limits on what the flow layer keeps. Defaults are sized for a busy server.
+#[derive(Debug, Clone)]
+pub struct FlowConfig {
+    /// Connections tracked at once; beyond it the idlest is evicted.
+    pub max_flows: usize,
+    /// Bytes of an incomplete request or response head kept per direction.
+    pub max_head_bytes: usize,
+    /// Out-of-order bytes held per direction while waiting for a gap to fill.
+    pub max_ooo_bytes: usize,
+    /// Requests waiting for their response per connection.
+    pub max_pending: usize,
+    /// A connection with no packet for this long is expired.
+    pub idle_timeout: Duration,
+    /// A connection that never carried data (handshake only) expires after this.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 65_536,
+            max_head_bytes: 16 * 1024,
+            max_ooo_bytes: 64 * 1024,
+            max_pending: 100,
+            idle_timeout: Duration::from_secs(120),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A request head, seen once.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestEvent<'a> {
+    /// Time of the packet that carried the request's first byte.
+    pub ts: Timestamp,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub method: &'a str,
+    pub target: &'a str,
+    /// `decode::section_of(method, target)`, at most `MAX_SECTION_LEN` bytes.
+    pub section: &'a str,
+    pub host: Option<&'a [u8]>,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub version: u8,
+    /// Head plus body bytes as declared (Content-Length), or head only.
+    pub bytes: u64,
+}
+
+/// A final (non-1xx) response head, paired with its request when one was pending.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseEvent<'a> {
+    /// Time of the packet that carried the response's first byte.
+    pub ts: Timestamp,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub status: u16,
+    /// The paired request's method and section; `None` when no request was pending
+    /// (e.g. the capture started mid-connection).
+    pub method: Option<&'a str>,
+    pub section: Option<&'a str>,
+    /// First request byte to first response byte, when paired.
+    pub latency: Option<Duration>,
+    /// Head bytes plus body bytes when the length is declared.
+    pub bytes: u64,
+}
+
+/// What a connection that is not HTTP/1 carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NonHttpKind {
+    /// A TLS record (0x16 0x03 …) opened the stream.
+    Tls,
+    /// The HTTP/2 connection preface (`PRI * HTTP/2.0`).
+    Http2,
+    /// Anything else that is not an HTTP/1 request line.
+    Other,
+}
+
+impl NonHttpKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NonHttpKind::Tls => "tls",
+            NonHttpKind::Http2 => "http2",
+            NonHttpKind::Other => "other",
+        }
+    }
+}
+
+/// Receives what the flow layer finds. Borrowed strings live only for the call.
+pub trait HttpSink {
+    fn request(&mut self, req: &RequestEvent<'_>);
+    fn response(&mut self, resp: &ResponseEvent<'_>);
+    /// Called once per connection when it is recognised as not HTTP/1. `server_name` is the TLS
+    /// SNI when a ClientHello carried one.
+    fn non_http(&mut self, kind: NonHttpKind, server: Endpoint, server_name: Option<&[u8]>);
+}
+
+/// What the flow layer gave up on or evicted, each a count. Shown in summaries, never hidden.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlowCounters {
+    /// Connections seen (a new SYN on a reused 4-tuple counts as a new connection).
+    pub connections: u64,
+    /// Connections evicted because `max_flows` was reached.
+    pub evicted_flows: u64,
+    /// Connections expired after `idle_timeout`/`handshake_timeout`.
+    pub expired_flows: u64,
+    /// Out-of-order segments dropped because `max_ooo_bytes` was full.
+    pub ooo_overflows: u64,
+    /// Gaps (lost bytes) skipped over, resyncing at the next request/response line.
+    pub gaps_skipped: u64,
+    /// Heads dropped because they grew beyond `max_head_bytes`.
+    pub heads_too_large: u64,
+    /// Heads httparse rejected (the stream then resyncs at the next request line).
+    pub parse_errors: u64,
+    /// Requests not counted as pending because `max_pending` was reached.
+    pub pending_overflows: u64,
+    /// Responses with no pending request to pair with.
+    pub unpaired_responses: u64,
+    /// Requests whose head was incomplete when the connection or capture ended.
+    pub requests_cut: u64,
+    /// Requests still waiting for a response when the connection or capture ended.
+    pub requests_unanswered: u64,
+}

@@ -1,0 +1,21 @@
+//! traffic-watch: HTTP traffic on a port, live, from the packets themselves.
+//!
+//! The layers, each a folder; dependencies point down, and only `capture` and `main.rs` touch
+//! the operating system:
+//! - [`capture`]: where packets come from: libpcap live capture with a kernel BPF filter, or a
+//!   pcap/pcapng file. Yields `(Timestamp, frame bytes)`.
+//! - [`decode`]: pure, zero-copy: link layer, VLAN, IPv4/IPv6, TCP; HTTP/1.x heads; sections.
+//! - [`flow`]: TCP reassembly per connection and direction, HTTP request/response pairing,
+//!   bounded by caps whose every bite is counted.
+//! - [`stats`]: per-second windows, top sections, alerting. Never reads the clock: every call
+//!   takes `now` (packet time, or a tick from the run loop).
+//! - [`pipeline`]: glues decode → flow → stats for one packet stream, single-threaded.
+//! - [`output`]: pure renderings of a `stats::Snapshot`: plain text and JSON.
+//! - [`ui`]: the terminal dashboard; it only reads snapshots.
+//! - [`synth`]: builds TCP conversations and writes pcap files, for tests and sample captures.
+
+pub mod capture;
+pub mod decode;
+pub mod flow;
+pub mod synth;
+pub mod time;
