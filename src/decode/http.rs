@@ -150,7 +150,7 @@ mod tests {
         assert_eq!((r.method, r.target, r.version), ("GET", "/a/b", 1));
         assert_eq!(r.host, Some(&b"x"[..]));
         assert_eq!(r.body, BodyLength::None);
-        assert_eq!(r.head_len, 28);
+        assert_eq!(r.head_len, 30);
     });
     req!(post_with_length, b"POST /p HTTP/1.0\r\nContent-Length: 12\r\n\r\n", |r| {
         assert_eq!(r.body, BodyLength::Fixed(12));
