@@ -17,5 +17,6 @@
 pub mod capture;
 pub mod decode;
 pub mod flow;
+pub mod stats;
 pub mod synth;
 pub mod time;

@@ -1,0 +1,265 @@
+//! Statistics: request rates, top sections over 10 s and 10 min, methods, status classes,
+//! latency, clients, and the high-traffic alert.
+//!
+//! Pure code that never reads the clock: every call takes the time (`now`) from the packets or
+//! from the run loop's tick, so replay is exactly repeatable and a two-minute window is tested
+//! in microseconds. Memory is bounded whatever the traffic: per-second rings, a capped section
+//! table, capped client and method maps. Displays read a [`Snapshot`]; they compute nothing.
+
+mod alert;
+mod histogram;
+mod sections;
+mod snapshot;
+mod window;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+pub use alert::{AlertEvent, AlertKind, AlertMonitor, MAX_ALERT_HISTORY, Threshold};
+pub use histogram::{LatencyHistogram, Percentiles};
+pub use sections::{OTHER_NAME, SectionTable, SectionWindow};
+pub use snapshot::{Health, SectionRow, Snapshot};
+pub use window::{SecondCounts, second_of};
+
+use crate::flow::{NonHttpKind, RequestEvent, ResponseEvent};
+use crate::time::Timestamp;
+
+/// Settings of the statistics engine.
+#[derive(Debug, Clone)]
+pub struct StatsConfig {
+    /// Alert window in seconds (`--window`, default 120).
+    pub window_secs: u64,
+    pub threshold: Threshold,
+    /// Distinct sections tracked before new ones count as `(other)`.
+    pub max_sections: usize,
+    /// Rows in the top-section lists of a snapshot.
+    pub top_n: usize,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        StatsConfig {
+            window_secs: 120,
+            threshold: Threshold::PerSecond(10.0),
+            max_sections: 10_000,
+            top_n: 10,
+        }
+    }
+}
+
+const MAX_METHODS: usize = 32;
+const MAX_CLIENTS: usize = 10_000;
+const MAX_TLS_NAMES: usize = 64;
+/// Seconds of history kept for rates and the sparkline, beyond the alert window.
+const MIN_HISTORY_SECS: u64 = 600;
+
+/// Totals over the whole run.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub requests: u64,
+    pub responses: u64,
+    pub request_bytes: u64,
+    pub response_bytes: u64,
+    /// Responses by class: index 0 for anything outside 1xx-5xx, then 1xx..5xx.
+    pub status_classes: [u64; 6],
+    pub latency: LatencyHistogram,
+    pub non_http: [u64; 3],
+}
+
+/// The statistics engine. One owner (the pipeline thread); no locks.
+#[derive(Debug)]
+pub struct Stats {
+    config: StatsConfig,
+    alert: AlertMonitor,
+    first: Option<Timestamp>,
+    now: Timestamp,
+    /// The last whole second the alert was checked at.
+    checked: Option<u64>,
+    per_second: SecondCounts,
+    sections: SectionTable,
+    section_hits: Vec<u64>,
+    last_10s: SectionWindow,
+    last_10m: SectionWindow,
+    totals: Totals,
+    methods: BTreeMap<String, u64>,
+    clients: HashMap<IpAddr, u64>,
+    clients_folded: u64,
+    tls_names: Vec<String>,
+    /// Set by the pipeline while packets are being dropped: alerts then say hits is a lower bound.
+    pub dropping: bool,
+}
+
+impl Stats {
+    pub fn new(config: StatsConfig) -> Self {
+        let window = config.window_secs.max(1);
+        Stats {
+            alert: AlertMonitor::new(window, config.threshold),
+            first: None,
+            now: Timestamp::ZERO,
+            checked: None,
+            per_second: SecondCounts::new((window.max(MIN_HISTORY_SECS) + 2) as usize),
+            sections: SectionTable::new(config.max_sections),
+            section_hits: vec![0],
+            last_10s: SectionWindow::new(1, 10),
+            last_10m: SectionWindow::new(10, 60),
+            totals: Totals::default(),
+            methods: BTreeMap::new(),
+            clients: HashMap::new(),
+            clients_folded: 0,
+            tls_names: Vec::new(),
+            dropping: false,
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &StatsConfig {
+        &self.config
+    }
+
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    pub fn alerts(&self) -> &AlertMonitor {
+        &self.alert
+    }
+
+    /// The latest time seen.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    pub fn first(&self) -> Option<Timestamp> {
+        self.first
+    }
+
+    /// Counts one request at its own time.
+    pub fn record_request(&mut self, req: &RequestEvent<'_>) {
+        self.touch(req.ts);
+        let sec = second_of(req.ts);
+        self.totals.requests += 1;
+        self.totals.request_bytes += req.bytes;
+        self.per_second.add(sec, 1);
+        let id = self.sections.intern(req.section);
+        if let Some(h) = self.section_hits.get_mut(id as usize) {
+            *h += 1;
+        } else {
+            self.section_hits.push(1);
+        }
+        self.last_10s.record_hit(sec, id);
+        self.last_10m.record_hit(sec, id);
+        if let Some(n) = self.methods.get_mut(req.method) {
+            *n += 1;
+        } else if self.methods.len() < MAX_METHODS {
+            self.methods.insert(req.method.to_owned(), 1);
+        } else {
+            *self.methods.entry("(other)".to_owned()).or_default() += 1;
+        }
+        if let Some(n) = self.clients.get_mut(&req.client.ip) {
+            *n += 1;
+        } else if self.clients.len() < MAX_CLIENTS {
+            self.clients.insert(req.client.ip, 1);
+        } else {
+            self.clients_folded += 1;
+        }
+    }
+
+    /// Counts one final response.
+    pub fn record_response(&mut self, resp: &ResponseEvent<'_>) {
+        self.touch(resp.ts);
+        let sec = second_of(resp.ts);
+        self.totals.responses += 1;
+        self.totals.response_bytes += resp.bytes;
+        let class = match resp.status {
+            100..=599 => usize::from(resp.status / 100),
+            _ => 0,
+        };
+        self.totals.status_classes[class] += 1;
+        if let Some(l) = resp.latency {
+            self.totals.latency.record(l);
+        }
+        // A response whose request we never saw has no section; it still counts in totals.
+        if let Some(section) = resp.section {
+            let id = self.sections.get(section).unwrap_or(sections::OTHER_ID);
+            self.last_10s.record_response(sec, id, resp.status, resp.latency);
+            self.last_10m.record_response(sec, id, resp.status, resp.latency);
+        }
+    }
+
+    /// Counts a connection that is not HTTP/1.
+    pub fn record_non_http(&mut self, kind: NonHttpKind, server_name: Option<&[u8]>) {
+        let i = match kind {
+            NonHttpKind::Tls => 0,
+            NonHttpKind::Http2 => 1,
+            NonHttpKind::Other => 2,
+        };
+        self.totals.non_http[i] += 1;
+        if let Some(name) = server_name {
+            let name = String::from_utf8_lossy(name);
+            if self.tls_names.len() < MAX_TLS_NAMES && !self.tls_names.iter().any(|n| *n == name) {
+                self.tls_names.push(name.into_owned());
+            }
+        }
+    }
+
+    fn touch(&mut self, ts: Timestamp) {
+        if self.first.is_none() {
+            self.first = Some(ts);
+        }
+    }
+
+    /// Moves time forward to `now`, checking the alert at every whole second passed, and
+    /// returns the alert transitions in order. Time never moves back: an older `now` is a no-op.
+    pub fn advance(&mut self, now: Timestamp, out: &mut Vec<AlertEvent>) {
+        if now <= self.now && self.checked.is_some() {
+            return;
+        }
+        self.now = self.now.max(now);
+        if self.first.is_none() {
+            self.first = Some(now);
+        }
+        // Second T is checked once time is past T, so every event at exactly T is in.
+        let last_due = second_of(now).saturating_sub(1);
+        let mut t = match self.checked {
+            Some(c) => c + 1,
+            None => {
+                self.checked = Some(last_due);
+                self.move_windows(last_due);
+                return;
+            }
+        };
+        let window = self.alert.window_secs();
+        while t <= last_due {
+            let hits = self.per_second.sum(t, window);
+            if let Some(e) = self.alert.check(Timestamp::from_secs(t), hits, self.dropping) {
+                out.push(e);
+            }
+            // Nothing new can arrive in a silent stretch: once the window is empty and the
+            // alert quiet, jump to the end instead of checking every second of a long gap.
+            if hits == 0 && !self.alert.is_active() && self.per_second.sum(last_due, last_due - t) == 0 {
+                t = last_due;
+            }
+            t += 1;
+        }
+        self.checked = Some(last_due);
+        self.move_windows(last_due);
+    }
+
+    fn move_windows(&mut self, second: u64) {
+        self.last_10s.advance(second);
+        self.last_10m.advance(second);
+    }
+
+    /// Requests in the alert window ending at the last checked second.
+    pub fn window_hits(&self) -> u64 {
+        self.checked.map_or(0, |c| self.per_second.sum(c, self.alert.window_secs()))
+    }
+
+    /// A read-only picture for displays. `health` is filled in by the pipeline.
+    pub fn snapshot(&self) -> Snapshot {
+        snapshot::build(self)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,162 @@
+//! A read-only picture of the statistics at one moment: everything a display shows, computed
+//! once, so the dashboard, plain text, JSON and metrics never compute anything themselves.
+
+use std::net::IpAddr;
+
+use super::alert::AlertEvent;
+use super::histogram::Percentiles;
+use super::sections::SectionAgg;
+use super::Stats;
+use crate::flow::FlowCounters;
+use crate::time::Timestamp;
+
+/// One row of a top-sections table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SectionRow {
+    /// As seen on the wire: escape before printing.
+    pub section: String,
+    pub hits: u64,
+    /// Fraction of the window's requests (0..=1).
+    pub share: f64,
+    pub responses: u64,
+    pub client_errors: u64,
+    pub server_errors: u64,
+    pub latency: Option<Percentiles>,
+}
+
+/// What the capture and the lower layers saw and gave up on. Filled by the pipeline.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Health {
+    /// What is watched: interface and filter, or the file.
+    pub source: String,
+    pub packets: u64,
+    /// Packets not decoded to TCP, by reason (`decode::Error::as_str`).
+    pub undecoded: Vec<(&'static str, u64)>,
+    pub flow: FlowCounters,
+    pub flows_tracked: usize,
+    /// libpcap's counters, live capture only.
+    pub kernel_received: Option<u64>,
+    pub kernel_dropped: Option<u64>,
+    pub interface_dropped: Option<u64>,
+    /// Packets dropped between the capture thread and the pipeline (queue full).
+    pub queue_dropped: u64,
+}
+
+impl Health {
+    /// Packets lost before we could look at them.
+    pub fn dropped(&self) -> u64 {
+        self.kernel_dropped.unwrap_or(0) + self.interface_dropped.unwrap_or(0) + self.queue_dropped
+    }
+
+    pub fn undecoded_total(&self) -> u64 {
+        self.undecoded.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// Everything a display needs.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub now: Timestamp,
+    pub first: Option<Timestamp>,
+    pub requests: u64,
+    pub responses: u64,
+    pub request_bytes: u64,
+    pub response_bytes: u64,
+    /// Requests in the last whole second, and the average over the last 10 s.
+    pub rate_1s: f64,
+    pub rate_10s: f64,
+    pub window_secs: u64,
+    pub window_hits: u64,
+    pub window_avg: f64,
+    pub threshold_rate: f64,
+    pub alert_active: bool,
+    /// Requests per second over the alert window, oldest first.
+    pub per_second: Vec<u64>,
+    /// Newest first.
+    pub alerts: Vec<AlertEvent>,
+    pub alerts_folded: u64,
+    pub top_10s: Vec<SectionRow>,
+    pub top_10m: Vec<SectionRow>,
+    /// Every tracked section over the whole run, most hits first.
+    pub sections: Vec<(String, u64)>,
+    pub sections_tracked: usize,
+    /// Requests counted under `(other)` because the section table was full.
+    pub sections_folded: u64,
+    pub methods: Vec<(String, u64)>,
+    /// Index 0: other; 1..=5: 1xx..5xx.
+    pub status_classes: [u64; 6],
+    pub latency: Option<Percentiles>,
+    pub top_clients: Vec<(IpAddr, u64)>,
+    /// Connections that were TLS, HTTP/2, other.
+    pub non_http: [u64; 3],
+    pub tls_names: Vec<String>,
+    pub health: Health,
+}
+
+fn rows(
+    top: Vec<(u32, &SectionAgg)>,
+    total: u64,
+    name: impl Fn(u32) -> String,
+) -> Vec<SectionRow> {
+    top.into_iter()
+        .map(|(id, a)| SectionRow {
+            section: name(id),
+            hits: a.hits,
+            share: if total == 0 { 0.0 } else { a.hits as f64 / total as f64 },
+            responses: a.responses,
+            client_errors: a.client_errors,
+            server_errors: a.server_errors,
+            latency: a.latency.percentiles(),
+        })
+        .collect()
+}
+
+pub(super) fn build(s: &Stats) -> Snapshot {
+    let last = s.checked.unwrap_or(0);
+    let window = s.alert.window_secs();
+    let window_hits = s.window_hits();
+    let name = |id: u32| s.sections.name(id).to_owned();
+    let mut sections: Vec<(String, u64)> = s
+        .section_hits
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(id, n)| (name(id as u32), *n))
+        .collect();
+    sections.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut methods: Vec<(String, u64)> = s.methods.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    methods.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut clients: Vec<(IpAddr, u64)> = s.clients.iter().map(|(k, v)| (*k, *v)).collect();
+    clients.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    clients.truncate(s.config.top_n);
+    Snapshot {
+        now: s.now,
+        first: s.first,
+        requests: s.totals.requests,
+        responses: s.totals.responses,
+        request_bytes: s.totals.request_bytes,
+        response_bytes: s.totals.response_bytes,
+        rate_1s: s.per_second.get(last) as f64,
+        rate_10s: s.per_second.sum(last, 10) as f64 / 10.0,
+        window_secs: window,
+        window_hits,
+        window_avg: window_hits as f64 / window as f64,
+        threshold_rate: s.alert.threshold_rate(),
+        alert_active: s.alert.is_active(),
+        per_second: s.per_second.series(last, window),
+        alerts: s.alert.history().copied().collect(),
+        alerts_folded: s.alert.folded(),
+        top_10s: rows(s.last_10s.top(s.config.top_n), s.last_10s.total_hits(), name),
+        top_10m: rows(s.last_10m.top(s.config.top_n), s.last_10m.total_hits(), name),
+        sections,
+        sections_tracked: s.sections.len(),
+        sections_folded: s.sections.folded,
+        methods,
+        status_classes: s.totals.status_classes,
+        latency: s.totals.latency.percentiles(),
+        top_clients: clients,
+        non_http: s.totals.non_http,
+        tls_names: s.tls_names.clone(),
+        health: Health::default(),
+    }
+}
