@@ -15,8 +15,13 @@
 //! - [`synth`]: builds TCP conversations and writes pcap files, for tests and sample captures.
 
 pub mod capture;
+pub mod cli;
 pub mod decode;
+pub mod error;
 pub mod flow;
+pub mod output;
+pub mod pipeline;
+pub mod run;
 pub mod stats;
 pub mod synth;
 pub mod time;

@@ -41,11 +41,17 @@ impl Timestamp {
     }
 
     pub fn add(self, d: Duration) -> Timestamp {
-        Timestamp(self.0.saturating_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)))
+        Timestamp(
+            self.0
+                .saturating_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+        )
     }
 
     pub fn sub(self, d: Duration) -> Timestamp {
-        Timestamp(self.0.saturating_sub(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)))
+        Timestamp(
+            self.0
+                .saturating_sub(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+        )
     }
 
     /// `HH:MM:SS` in UTC, for alert lines and reports.
@@ -88,7 +94,9 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let d = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         Timestamp(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
     }
 }
@@ -122,8 +130,14 @@ mod tests {
 
     #[test]
     fn formats_utc() {
-        assert_eq!(Timestamp::from_secs(0).rfc3339_utc(), "1970-01-01T00:00:00Z");
-        assert_eq!(Timestamp::from_secs(1_795_500_699).rfc3339_utc(), "2026-11-24T06:11:39Z");
+        assert_eq!(
+            Timestamp::from_secs(0).rfc3339_utc(),
+            "1970-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            Timestamp::from_secs(1_795_500_699).rfc3339_utc(),
+            "2026-11-24T06:11:39Z"
+        );
     }
 
     #[test]
@@ -137,5 +151,70 @@ mod tests {
         let c = ManualClock::new(Timestamp::from_secs(10));
         c.advance(Duration::from_secs(120));
         assert_eq!(c.now(), Timestamp::from_secs(130));
+    }
+}
+
+/// Parses a duration as people write it: `90s`, `2m`, `1m30s`, `500ms`, `1h`, or plain seconds
+/// (`10`). The error names the bad value.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let bad = || format!("'{s}' is not a duration; write e.g. '90s', '2m', '1m30s' or '500ms'");
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(secs) = t.parse::<f64>() {
+        return if secs.is_finite() && secs >= 0.0 && secs < 1e12 {
+            Ok(Duration::from_secs_f64(secs))
+        } else {
+            Err(bad())
+        };
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        if num_end == 0 {
+            return Err(bad());
+        }
+        let n: f64 = rest[..num_end].parse().map_err(|_| bad())?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_end] {
+            "ms" => 1e-3,
+            "s" | "sec" | "secs" => 1.0,
+            "m" | "min" | "mins" => 60.0,
+            "h" | "hr" | "hours" => 3600.0,
+            "us" | "µs" => 1e-6,
+            _ => return Err(bad()),
+        };
+        let secs = n * scale;
+        if !secs.is_finite() || secs > 1e12 {
+            return Err(bad());
+        }
+        total += Duration::from_secs_f64(secs);
+        rest = &rest[unit_end..];
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn durations_as_people_write_them() {
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["", "m", "2x", "-5", "1e300", "ten seconds"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 }

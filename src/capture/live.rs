@@ -1,0 +1,169 @@
+//! Live capture through libpcap: a kernel BPF filter, immediate delivery so the screen is
+//! current, a configurable kernel buffer (`-B`), and libpcap's drop counters.
+
+use std::time::Duration;
+
+use crate::capture::KernelStats;
+use crate::capture::file::pcap_reason;
+use crate::decode::LinkType;
+use crate::error::{Error, Result};
+use crate::time::Timestamp;
+
+/// How to open a live capture.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    pub interface: String,
+    pub filter: String,
+    /// Kernel buffer in bytes (tcpdump's `-B` is KiB; the CLI converts).
+    pub buffer_bytes: Option<usize>,
+    pub snaplen: i32,
+    /// Deliver each packet at once instead of batching in the kernel.
+    pub immediate: bool,
+    /// How long a read waits before returning with nothing, so the loop can tick and stop.
+    pub read_timeout: Duration,
+}
+
+/// An open live capture.
+pub struct LiveSource {
+    interface: String,
+    cap: pcap::Capture<pcap::Active>,
+    link: LinkType,
+}
+
+/// `any` where libpcap offers it (Linux), so loopback and the machine's own addresses are both
+/// seen; else the first interface that is up and not loopback, else the first one.
+pub fn default_interface() -> Result<String> {
+    let devices = pcap::Device::list().map_err(|e| Error::CaptureOpen {
+        interface: "(any)".into(),
+        reason: pcap_reason(&e),
+    })?;
+    if devices.iter().any(|d| d.name == "any") {
+        return Ok("any".into());
+    }
+    let up = devices
+        .iter()
+        .find(|d| d.flags.is_up() && !d.flags.is_loopback());
+    match up.or(devices.first()) {
+        Some(d) => Ok(d.name.clone()),
+        None => Err(Error::CaptureOpen {
+            interface: "(none)".into(),
+            reason: "libpcap lists no interfaces; are you allowed to capture? try sudo".into(),
+        }),
+    }
+}
+
+fn interface_names() -> String {
+    match pcap::Device::list() {
+        Ok(list) if !list.is_empty() => list
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "(none found)".into(),
+    }
+}
+
+fn is_permission_error(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    r.contains("permission") || r.contains("operation not permitted") || r.contains("eperm")
+}
+
+impl LiveSource {
+    pub fn open(config: &LiveConfig) -> Result<Self> {
+        let iface = config.interface.clone();
+        let known = pcap::Device::list()
+            .map(|l| l.iter().any(|d| d.name == iface))
+            .unwrap_or(true);
+        if !known {
+            return Err(Error::UnknownInterface {
+                name: iface,
+                available: interface_names(),
+            });
+        }
+        let open_err = |e: pcap::Error| {
+            let reason = pcap_reason(&e);
+            if is_permission_error(&reason) {
+                Error::Permission {
+                    interface: iface.clone(),
+                    binary: binary_path(),
+                }
+            } else if reason.contains("No such device") || reason.contains("doesn't exist") {
+                Error::UnknownInterface {
+                    name: iface.clone(),
+                    available: interface_names(),
+                }
+            } else {
+                Error::CaptureOpen {
+                    interface: iface.clone(),
+                    reason,
+                }
+            }
+        };
+        let mut inactive = pcap::Capture::from_device(iface.as_str())
+            .map_err(open_err)?
+            .promisc(false)
+            .snaplen(config.snaplen)
+            .immediate_mode(config.immediate)
+            .timeout(
+                i32::try_from(config.read_timeout.as_millis())
+                    .unwrap_or(100)
+                    .max(1),
+            );
+        if let Some(b) = config.buffer_bytes {
+            inactive = inactive.buffer_size(i32::try_from(b).unwrap_or(i32::MAX));
+        }
+        let mut cap = inactive.open().map_err(open_err)?;
+        if !config.filter.is_empty() {
+            cap.filter(&config.filter, true)
+                .map_err(|e| Error::BadFilter {
+                    filter: config.filter.clone(),
+                    reason: pcap_reason(&e),
+                })?;
+        }
+        let link = LinkType::from_linktype(cap.get_datalink().0);
+        Ok(LiveSource {
+            interface: iface,
+            cap,
+            link,
+        })
+    }
+
+    pub fn interface(&self) -> &str {
+        &self.interface
+    }
+
+    pub fn link_type(&self) -> LinkType {
+        self.link
+    }
+
+    /// Reads the next packet, or `None` when the read timeout passed with nothing.
+    pub fn next(&mut self) -> Result<Option<(Timestamp, &[u8])>> {
+        match self.cap.next_packet() {
+            Ok(p) => {
+                let ts = Timestamp::from_timeval(p.header.ts.tv_sec, p.header.ts.tv_usec);
+                Ok(Some((ts, p.data)))
+            }
+            Err(pcap::Error::TimeoutExpired) => Ok(None),
+            Err(e) => Err(Error::CaptureRead {
+                interface: self.interface.clone(),
+                reason: pcap_reason(&e),
+            }),
+        }
+    }
+
+    /// libpcap's counters since the capture opened.
+    pub fn stats(&mut self) -> Option<KernelStats> {
+        self.cap.stats().ok().map(|s| KernelStats {
+            received: u64::from(s.received),
+            dropped: u64::from(s.dropped),
+            if_dropped: u64::from(s.if_dropped),
+        })
+    }
+}
+
+/// The path to show in the `setcap` advice.
+fn binary_path() -> String {
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "$(which traffic-watch)".into())
+}

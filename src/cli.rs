@@ -1,0 +1,215 @@
+//! The command line: [`Args`] is what was typed (clap), [`Args::to_config`] turns it into a
+//! validated [`Config`] for the run loop.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::flow::FlowConfig;
+use crate::stats::{StatsConfig, Threshold};
+use crate::time::parse_duration;
+
+/// Watch the HTTP traffic arriving at a port, live, from the packets themselves.
+///
+/// Captures with libpcap (kernel BPF filter), reassembles TCP, pairs responses with requests,
+/// and shows requests per second, the most-hit sections of the site over the last 10 s and
+/// 10 min, latency and status, and an alert when the average rate over the last 2 minutes goes
+/// above a threshold. On a terminal it draws a dashboard; piped, it prints plain reports (or
+/// NDJSON with --json).
+#[derive(Debug, Parser)]
+#[command(
+    name = "traffic-watch",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+#[command(after_help = "EXAMPLES:\n  \
+    sudo traffic-watch --port 5000\n  \
+    sudo traffic-watch --port 80 --ip 10.12.3.201 -i eth0 --threshold 50\n  \
+    traffic-watch -r capture.pcap --json\n  \
+    traffic-watch -r capture.pcap --port 8080 'not host 10.0.0.9'\n  \
+    traffic-watch sample-capture sample.pcap && traffic-watch -r sample.pcap")]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Read packets from a pcap or pcapng file instead of capturing (as tcpdump -r).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Option<PathBuf>,
+
+    /// The port the web server listens on; both directions are captured.
+    #[arg(short = 'p', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// Keep only traffic to (and responses from) this server address (the seed's -ip).
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Option<IpAddr>,
+
+    /// Interface to capture on [default: 'any' where it exists, else the first one up].
+    #[arg(short = 'i', long, value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// Kernel capture buffer size in KiB (as tcpdump -B).
+    #[arg(short = 'B', long = "buffer-size", value_name = "KIB")]
+    pub buffer_kib: Option<usize>,
+
+    /// Alert when the average requests/s over the window goes above this.
+    #[arg(
+        long,
+        value_name = "RATE",
+        default_value = "10",
+        conflicts_with = "threshold_total"
+    )]
+    pub threshold: f64,
+
+    /// Alert when the total requests in the window goes above this (instead of --threshold).
+    #[arg(long, value_name = "COUNT")]
+    pub threshold_total: Option<u64>,
+
+    /// Length of the alert window, e.g. 2m, 90s.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub window: Duration,
+
+    /// How often plain/JSON output prints a report, e.g. 10s.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub interval: Duration,
+
+    /// Print plain text reports instead of the dashboard (the default when not on a terminal).
+    #[arg(long, conflicts_with = "json")]
+    pub plain: bool,
+
+    /// Print NDJSON: one object per line with "type": report, alert, summary.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Print only the final summary (replay), no periodic reports or alert lines.
+    #[arg(long)]
+    pub summary_only: bool,
+
+    /// Distinct sections tracked; more are counted as '(other)'.
+    #[arg(long, value_name = "N", default_value = "10000")]
+    pub max_sections: usize,
+
+    /// Connections tracked at once; beyond it the idlest is evicted.
+    #[arg(long, value_name = "N", default_value = "65536")]
+    pub max_flows: usize,
+
+    /// Rows in the top-sections lists.
+    #[arg(long, value_name = "N", default_value = "10")]
+    pub top: usize,
+
+    /// A BPF expression ANDed with the port/ip filter, e.g. 'not host 10.0.0.9'.
+    #[arg(value_name = "BPF EXPRESSION", trailing_var_arg = true)]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a sample capture (synthetic HTTP traffic on port 5000) to replay with -r.
+    SampleCapture {
+        /// Where to write the pcap file.
+        #[arg(value_name = "FILE")]
+        out: PathBuf,
+        /// Requests per second in the sample.
+        #[arg(long, default_value = "20")]
+        rate: u32,
+        /// Seconds of traffic.
+        #[arg(long, default_value = "30")]
+        seconds: u32,
+    },
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    Dashboard,
+    Plain,
+    Json,
+}
+
+/// The validated settings of a monitor run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub read: Option<PathBuf>,
+    pub interface: Option<String>,
+    pub port: Option<u16>,
+    pub ip: Option<IpAddr>,
+    pub filter: String,
+    pub buffer_bytes: Option<usize>,
+    pub output: OutputMode,
+    pub summary_only: bool,
+    pub interval: Duration,
+    pub flow: FlowConfig,
+    pub stats: StatsConfig,
+}
+
+impl Args {
+    /// Validates what was typed. `stdout_is_terminal` picks the default output.
+    pub fn to_config(&self, stdout_is_terminal: bool) -> Result<Config, String> {
+        let window = self.window.as_secs();
+        if window == 0 || self.window.subsec_nanos() != 0 {
+            return Err(format!(
+                "--window '{}' must be a whole number of seconds, at least 1s",
+                self.window.as_secs_f64()
+            ));
+        }
+        if self.interval < Duration::from_secs(1) {
+            return Err("--interval must be at least 1s".into());
+        }
+        if !self.threshold.is_finite() || self.threshold < 0.0 {
+            return Err(format!(
+                "--threshold '{}' must be a number >= 0",
+                self.threshold
+            ));
+        }
+        let threshold = match self.threshold_total {
+            Some(n) => Threshold::Total(n),
+            None => Threshold::PerSecond(self.threshold),
+        };
+        let output = if self.json {
+            OutputMode::Json
+        } else if self.plain || !stdout_is_terminal || self.read.is_some() {
+            OutputMode::Plain
+        } else {
+            OutputMode::Dashboard
+        };
+        if self.read.is_some() && self.interface.is_some() {
+            return Err("-r FILE and -i IFACE cannot be used together".into());
+        }
+        if self.max_sections == 0 || self.max_flows == 0 {
+            return Err("--max-sections and --max-flows must be at least 1".into());
+        }
+        let buffer_bytes = match self.buffer_kib {
+            Some(kib) => Some(
+                kib.checked_mul(1024)
+                    .filter(|b| *b <= i32::MAX as usize)
+                    .ok_or_else(|| format!("-B '{kib}' is too large"))?,
+            ),
+            None => None,
+        };
+        let filter = crate::capture::build_filter(self.port, self.ip, &self.filter);
+        Ok(Config {
+            read: self.read.clone(),
+            interface: self.interface.clone(),
+            port: self.port,
+            ip: self.ip,
+            filter,
+            buffer_bytes,
+            output,
+            // Reading a file without --plain/--json: the summary is what people want.
+            summary_only: self.summary_only || (self.read.is_some() && !self.plain && !self.json),
+            interval: self.interval,
+            flow: FlowConfig {
+                max_flows: self.max_flows,
+                ..FlowConfig::default()
+            },
+            stats: StatsConfig {
+                window_secs: window,
+                threshold,
+                max_sections: self.max_sections,
+                top_n: self.top.clamp(1, 100),
+            },
+        })
+    }
+}

@@ -1,0 +1,152 @@
+//! NDJSON: one object per line with a `type` field (`report`, `alert`, `summary`).
+
+use serde_json::{Map, Value, json};
+
+use super::escape;
+use crate::stats::{AlertEvent, AlertKind, Percentiles, SectionRow, Snapshot};
+
+fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn percentiles(p: Option<Percentiles>) -> Value {
+    match p {
+        Some(p) => json!({"p50": ms(p.p50), "p90": ms(p.p90), "p99": ms(p.p99)}),
+        None => Value::Null,
+    }
+}
+
+fn rows(rows: &[SectionRow]) -> Value {
+    rows.iter()
+        .map(|r| {
+            json!({
+                "section": escape(&r.section),
+                "hits": r.hits,
+                "share": (r.share * 1e4).round() / 1e4,
+                "responses": r.responses,
+                "errors_4xx": r.client_errors,
+                "errors_5xx": r.server_errors,
+                "latency_ms": percentiles(r.latency),
+            })
+        })
+        .collect()
+}
+
+fn status(s: &Snapshot) -> Value {
+    let c = s.status_classes;
+    json!({"1xx": c[1], "2xx": c[2], "3xx": c[3], "4xx": c[4], "5xx": c[5], "other": c[0]})
+}
+
+fn drops(s: &Snapshot) -> Value {
+    let h = &s.health;
+    json!({
+        "kernel_received": h.kernel_received,
+        "kernel_dropped": h.kernel_dropped,
+        "interface_dropped": h.interface_dropped,
+        "queue_dropped": h.queue_dropped,
+    })
+}
+
+/// The periodic report.
+pub fn report(s: &Snapshot) -> String {
+    json!({
+        "type": "report",
+        "time": s.now.rfc3339_utc(),
+        "requests": s.requests,
+        "responses": s.responses,
+        "rate_1s": s.rate_1s,
+        "rate_10s": s.rate_10s,
+        "window_secs": s.window_secs,
+        "window_hits": s.window_hits,
+        "window_avg": (s.window_avg * 1e3).round() / 1e3,
+        "threshold": s.threshold_rate,
+        "alert_active": s.alert_active,
+        "top_sections_10s": rows(&s.top_10s),
+        "top_sections_10m": rows(&s.top_10m),
+        "status": status(s),
+        "latency_ms": percentiles(s.latency),
+        "non_http": non_http(s),
+        "drops": drops(s),
+    })
+    .to_string()
+}
+
+/// One alert transition, the moment it happens.
+pub fn alert(e: &AlertEvent) -> String {
+    json!({
+        "type": "alert",
+        "kind": match e.kind { AlertKind::Triggered => "triggered", AlertKind::Recovered => "recovered" },
+        "time": e.at.rfc3339_utc(),
+        "hits": e.hits,
+        "lower_bound": e.lower_bound,
+        "message": e.message(),
+    })
+    .to_string()
+}
+
+fn non_http(s: &Snapshot) -> Value {
+    json!({"tls": s.non_http[0], "http2": s.non_http[1], "other": s.non_http[2]})
+}
+
+/// The whole run, printed last.
+pub fn summary(s: &Snapshot) -> String {
+    let h = &s.health;
+    let methods: Map<String, Value> = s
+        .methods
+        .iter()
+        .map(|(m, n)| (escape(m), Value::from(*n)))
+        .collect();
+    let undecoded: Map<String, Value> = h
+        .undecoded
+        .iter()
+        .map(|(k, n)| ((*k).to_owned(), Value::from(*n)))
+        .collect();
+    let f = &h.flow;
+    let sections: Vec<Value> = s
+        .sections
+        .iter()
+        .map(|(name, n)| json!({"section": escape(name), "hits": n}))
+        .collect();
+    let duration = match s.first {
+        Some(first) => s.now.saturating_sub(first).as_secs_f64(),
+        None => 0.0,
+    };
+    json!({
+        "type": "summary",
+        "source": h.source,
+        "first": s.first.map(|t| t.rfc3339_utc()),
+        "last": s.first.map(|_| s.now.rfc3339_utc()),
+        "duration_s": (duration * 1e3).round() / 1e3,
+        "packets": h.packets,
+        "requests": s.requests,
+        "responses": s.responses,
+        "request_bytes": s.request_bytes,
+        "response_bytes": s.response_bytes,
+        "methods": methods,
+        "status": status(s),
+        "latency_ms": percentiles(s.latency),
+        "sections": sections,
+        "sections_tracked": s.sections_tracked,
+        "sections_folded": s.sections_folded,
+        "non_http": non_http(s),
+        "tls_server_names": s.tls_names.iter().map(|n| escape(n)).collect::<Vec<_>>(),
+        "undecoded": undecoded,
+        "flow": {
+            "connections": f.connections,
+            "tracked": h.flows_tracked,
+            "evicted": f.evicted_flows,
+            "expired": f.expired_flows,
+            "ooo_overflows": f.ooo_overflows,
+            "gaps_skipped": f.gaps_skipped,
+            "heads_too_large": f.heads_too_large,
+            "parse_errors": f.parse_errors,
+            "pending_overflows": f.pending_overflows,
+            "unpaired_responses": f.unpaired_responses,
+            "requests_cut": f.requests_cut,
+            "requests_unanswered": f.requests_unanswered,
+        },
+        "alerts": s.alerts.len() as u64 + s.alerts_folded,
+        "drops": drops(s),
+    })
+    .to_string()
+}

@@ -1,0 +1,218 @@
+//! Plain text for people: a report block every interval, alert lines as they happen, and a
+//! summary at the end. No colours, no cursor movement: safe for pipes and log files.
+
+use std::fmt::Write;
+
+use super::escape;
+use crate::stats::{AlertEvent, Percentiles, SectionRow, Snapshot};
+
+pub fn fmt_latency(p: Option<Percentiles>) -> String {
+    match p {
+        Some(p) => format!(
+            "p50 {} p90 {} p99 {}",
+            fmt_duration(p.p50),
+            fmt_duration(p.p90),
+            fmt_duration(p.p99)
+        ),
+        None => "-".into(),
+    }
+}
+
+pub fn fmt_duration(d: std::time::Duration) -> String {
+    let us = d.as_micros();
+    if us < 1_000 {
+        format!("{us}µs")
+    } else if us < 1_000_000 {
+        format!("{:.1}ms", us as f64 / 1e3)
+    } else {
+        format!("{:.2}s", us as f64 / 1e6)
+    }
+}
+
+fn status_line(s: &Snapshot) -> String {
+    let c = s.status_classes;
+    let mut out = format!(
+        "1xx {}  2xx {}  3xx {}  4xx {}  5xx {}",
+        c[1], c[2], c[3], c[4], c[5]
+    );
+    if c[0] > 0 {
+        let _ = write!(out, "  other {}", c[0]);
+    }
+    out
+}
+
+fn section_table(out: &mut String, title: &str, rows: &[SectionRow]) {
+    let _ = writeln!(out, "  {title}");
+    if rows.is_empty() {
+        let _ = writeln!(out, "    (no requests)");
+    }
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "    {:>8}  {:>5.1}%  {:<32}  5xx {:<5} {}",
+            r.hits,
+            r.share * 100.0,
+            escape(&r.section),
+            r.server_errors,
+            fmt_latency(r.latency)
+        );
+    }
+}
+
+/// The periodic report block.
+pub fn report(s: &Snapshot) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "== {}  requests {}  now {:.0}/s  10s avg {:.1}/s  {}s avg {:.2}/s (threshold {:.2}/s){}",
+        s.now.rfc3339_utc(),
+        s.requests,
+        s.rate_1s,
+        s.rate_10s,
+        s.window_secs,
+        s.window_avg,
+        s.threshold_rate,
+        if s.alert_active { "  ALERT" } else { "" }
+    );
+    let dropped = s.health.dropped();
+    if dropped > 0 {
+        let _ = writeln!(out, "  INCOMPLETE: {dropped} packets dropped");
+    }
+    section_table(&mut out, "top sections, last 10 s:", &s.top_10s);
+    section_table(&mut out, "top sections, last 10 min:", &s.top_10m);
+    let _ = writeln!(
+        out,
+        "  status: {}   latency: {}",
+        status_line(s),
+        fmt_latency(s.latency)
+    );
+    non_http_line(&mut out, s);
+    out
+}
+
+fn non_http_line(out: &mut String, s: &Snapshot) {
+    let [tls, h2, other] = s.non_http;
+    if tls + h2 + other > 0 {
+        let _ = write!(
+            out,
+            "  not HTTP/1: tls {tls}, http2 {h2}, other {other} connections"
+        );
+        if !s.tls_names.is_empty() {
+            let names: Vec<String> = s.tls_names.iter().map(|n| escape(n)).collect();
+            let _ = write!(out, " (TLS names: {})", names.join(", "));
+        }
+        out.push('\n');
+    }
+}
+
+/// One alert line, timestamped by its message.
+pub fn alert(e: &AlertEvent) -> String {
+    e.message()
+}
+
+/// The end-of-run summary.
+pub fn summary(s: &Snapshot) -> String {
+    let h = &s.health;
+    let mut out = String::new();
+    let _ = writeln!(out, "traffic-watch summary: {}", h.source);
+    if let Some(first) = s.first {
+        let _ = writeln!(
+            out,
+            "  time        {} .. {} ({:.1} s)",
+            first.rfc3339_utc(),
+            s.now.rfc3339_utc(),
+            s.now.saturating_sub(first).as_secs_f64()
+        );
+    }
+    let _ = writeln!(out, "  packets     {}", h.packets);
+    let _ = writeln!(out, "  requests    {}", s.requests);
+    let _ = writeln!(out, "  responses   {}", s.responses);
+    let methods: Vec<String> = s
+        .methods
+        .iter()
+        .map(|(m, n)| format!("{} {n}", escape(m)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  methods     {}",
+        if methods.is_empty() {
+            "-".into()
+        } else {
+            methods.join(", ")
+        }
+    );
+    let _ = writeln!(out, "  status      {}", status_line(s));
+    let _ = writeln!(out, "  latency     {}", fmt_latency(s.latency));
+    let _ = writeln!(
+        out,
+        "  bytes       requests {}, responses {}",
+        s.request_bytes, s.response_bytes
+    );
+    let _ = writeln!(
+        out,
+        "  sections    {} tracked{}",
+        s.sections_tracked,
+        if s.sections_folded > 0 {
+            format!(", {} requests folded into (other)", s.sections_folded)
+        } else {
+            String::new()
+        }
+    );
+    for (name, hits) in s.sections.iter().take(20) {
+        let _ = writeln!(out, "    {hits:>10}  {}", escape(name));
+    }
+    if s.sections.len() > 20 {
+        let _ = writeln!(out, "    … {} more (see --json)", s.sections.len() - 20);
+    }
+    let [tls, h2, other] = s.non_http;
+    let _ = writeln!(
+        out,
+        "  not HTTP/1  tls {tls}, http2 {h2}, other {other} connections"
+    );
+    let undecoded: Vec<String> = h
+        .undecoded
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  undecoded   {}",
+        if undecoded.is_empty() {
+            "0".into()
+        } else {
+            undecoded.join(", ")
+        }
+    );
+    let f = &h.flow;
+    let _ = writeln!(
+        out,
+        "  connections {} (evicted {}, expired {}); gaps skipped {}, out-of-order overflows {}, \
+         heads too large {}, parse errors {}",
+        f.connections,
+        f.evicted_flows,
+        f.expired_flows,
+        f.gaps_skipped,
+        f.ooo_overflows,
+        f.heads_too_large,
+        f.parse_errors
+    );
+    let _ = writeln!(
+        out,
+        "  cut         requests incomplete at the end {}, unanswered {}, responses without request {}",
+        f.requests_cut, f.requests_unanswered, f.unpaired_responses
+    );
+    let _ = writeln!(
+        out,
+        "  alerts      {}",
+        s.alerts.len() as u64 + s.alerts_folded
+    );
+    if let (Some(rx), Some(dr)) = (h.kernel_received, h.kernel_dropped) {
+        let _ = writeln!(
+            out,
+            "  capture     {rx} received by filter, {dr} dropped by kernel, {} dropped by interface, {} dropped in queue",
+            h.interface_dropped.unwrap_or(0),
+            h.queue_dropped
+        );
+    }
+    out
+}
