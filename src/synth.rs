@@ -82,7 +82,12 @@ pub struct Flags {
 }
 
 impl Flags {
-    pub const ACK: Flags = Flags { syn: false, ack: true, fin: false, rst: false };
+    pub const ACK: Flags = Flags {
+        syn: false,
+        ack: true,
+        fin: false,
+        rst: false,
+    };
 }
 
 /// A TCP connection between a client and a server, tracking both sequence numbers so tests
@@ -130,8 +135,15 @@ impl Conversation {
 
     /// SYN, SYN-ACK, ACK.
     pub fn handshake(&mut self) -> Vec<Frame> {
-        let syn = Flags { syn: true, ..Flags::default() };
-        let synack = Flags { syn: true, ack: true, ..Flags::default() };
+        let syn = Flags {
+            syn: true,
+            ..Flags::default()
+        };
+        let synack = Flags {
+            syn: true,
+            ack: true,
+            ..Flags::default()
+        };
         let a = self.segment(Side::Client, self.client_seq, syn, b"");
         self.client_seq = self.client_seq.wrapping_add(1);
         let b = self.segment(Side::Server, self.server_seq, synack, b"");
@@ -150,13 +162,25 @@ impl Conversation {
 
     /// Data from one side cut into segments of at most `mss` bytes.
     pub fn send_split(&mut self, side: Side, payload: &[u8], mss: usize) -> Vec<Frame> {
-        payload.chunks(mss.max(1)).map(|c| self.send(side, c)).collect()
+        payload
+            .chunks(mss.max(1))
+            .map(|c| self.send(side, c))
+            .collect()
     }
 
     /// FIN from one side.
     pub fn fin(&mut self, side: Side) -> Frame {
         let seq = self.next_seq(side);
-        let f = self.segment(side, seq, Flags { fin: true, ack: true, ..Flags::default() }, b"");
+        let f = self.segment(
+            side,
+            seq,
+            Flags {
+                fin: true,
+                ack: true,
+                ..Flags::default()
+            },
+            b"",
+        );
         self.advance(side, 1);
         f
     }
@@ -164,7 +188,15 @@ impl Conversation {
     /// RST from one side.
     pub fn rst(&mut self, side: Side) -> Frame {
         let seq = self.next_seq(side);
-        self.segment(side, seq, Flags { rst: true, ..Flags::default() }, b"")
+        self.segment(
+            side,
+            seq,
+            Flags {
+                rst: true,
+                ..Flags::default()
+            },
+            b"",
+        )
     }
 
     /// A full close: FIN each way.
@@ -235,7 +267,11 @@ pub fn build_frame(
     if tcp.write(&mut ip, payload).is_err() {
         ip.clear();
     }
-    let ethertype: [u8; 2] = if src.is_ipv4() && dst.is_ipv4() { [8, 0] } else { [0x86, 0xdd] };
+    let ethertype: [u8; 2] = if src.is_ipv4() && dst.is_ipv4() {
+        [8, 0]
+    } else {
+        [0x86, 0xdd]
+    };
     let mut frame = Vec::with_capacity(ip.len() + 24);
     match link {
         LinkType::Ethernet | LinkType::Other(_) => {
@@ -299,8 +335,13 @@ pub fn sample_traffic(rate: u32, seconds: u32) -> Vec<Frame> {
     frames.extend(keep.handshake());
     for i in 0..total {
         let path = PATHS[(i as usize) % PATHS.len()];
-        let req = format!("GET {path} HTTP/1.1\r\nHost: localhost:5000\r\nUser-Agent: sample\r\n\r\n");
-        let status = if i % 50 == 49 { "404 Not Found" } else { "200 OK" };
+        let req =
+            format!("GET {path} HTTP/1.1\r\nHost: localhost:5000\r\nUser-Agent: sample\r\n\r\n");
+        let status = if i % 50 == 49 {
+            "404 Not Found"
+        } else {
+            "200 OK"
+        };
         let body = format!("Hello, your path is: {path}");
         let resp = format!(
             "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}",
@@ -336,8 +377,11 @@ mod tests {
 
     #[test]
     fn conversation_numbers_follow_tcp() {
-        let mut c = Conversation::new("10.0.0.1:4000".parse().unwrap(), "10.0.0.2:80".parse().unwrap())
-            .with_isn(u32::MAX - 1, 7);
+        let mut c = Conversation::new(
+            "10.0.0.1:4000".parse().unwrap(),
+            "10.0.0.2:80".parse().unwrap(),
+        )
+        .with_isn(u32::MAX - 1, 7);
         let hs = c.handshake();
         assert_eq!(hs.len(), 3);
         let f = c.send(Side::Client, b"GET / HTTP/1.1\r\n\r\n");
@@ -359,7 +403,8 @@ mod tests {
             LinkType::RawIp,
         ] {
             for (cl, sv) in [("10.0.0.1:4000", "10.0.0.2:80"), ("[::1]:4000", "[::2]:80")] {
-                let mut c = Conversation::new(cl.parse().unwrap(), sv.parse().unwrap()).with_link(link);
+                let mut c =
+                    Conversation::new(cl.parse().unwrap(), sv.parse().unwrap()).with_link(link);
                 c.vlans = vec![10, 20];
                 let f = c.send(Side::Server, b"HTTP/1.1 200 OK\r\n\r\n");
                 let s = decode_frame(link, &f.data).unwrap();
@@ -372,7 +417,11 @@ mod tests {
     #[test]
     fn pcap_writer_writes_headers() {
         let mut w = PcapWriter::new(Vec::new(), LinkType::LinuxSll2).unwrap();
-        w.write(&Frame { ts: Timestamp(1_500_000), data: vec![1, 2, 3] }).unwrap();
+        w.write(&Frame {
+            ts: Timestamp(1_500_000),
+            data: vec![1, 2, 3],
+        })
+        .unwrap();
         let b = w.into_inner();
         assert_eq!(b.len(), 24 + 16 + 3);
         assert_eq!(&b[20..24], &276u32.to_le_bytes());

@@ -57,7 +57,11 @@ fn framing(headers: &[httparse::Header<'_>], is_request: bool) -> Result<BodyLen
             if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
                 return Ok(BodyLength::Chunked);
             }
-            return Ok(if is_request { BodyLength::None } else { BodyLength::UntilClose });
+            return Ok(if is_request {
+                BodyLength::None
+            } else {
+                BodyLength::UntilClose
+            });
         }
         if h.name.eq_ignore_ascii_case("content-length") {
             let v = std::str::from_utf8(h.value).map_err(|_| HeadError)?.trim();
@@ -89,11 +93,23 @@ pub fn parse_request_head(buf: &[u8]) -> Result<Option<RequestHead<'_>>, HeadErr
         return Err(HeadError);
     };
     let body = framing(req.headers, true)?;
-    let host = req.headers.iter().find(|h| h.name.eq_ignore_ascii_case("host")).map(|h| h.value);
+    let host = req
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("host"))
+        .map(|h| h.value);
     let expect_continue = req.headers.iter().any(|h| {
         h.name.eq_ignore_ascii_case("expect") && h.value.eq_ignore_ascii_case(b"100-continue")
     });
-    Ok(Some(RequestHead { method, target, version, host, body, expect_continue, head_len }))
+    Ok(Some(RequestHead {
+        method,
+        target,
+        version,
+        host,
+        body,
+        expect_continue,
+        head_len,
+    }))
 }
 
 /// Parses a response head at the start of `buf`.
@@ -109,12 +125,26 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Option<ResponseHead>, HeadError
         return Err(HeadError);
     };
     let body = framing(resp.headers, false)?;
-    Ok(Some(ResponseHead { status, version, body, head_len }))
+    Ok(Some(ResponseHead {
+        status,
+        version,
+        body,
+        head_len,
+    }))
 }
 
 /// Methods we recognise when looking for a request line in the middle of a stream.
-const METHODS: [&[u8]; 9] =
-    [b"GET ", b"POST ", b"PUT ", b"DELETE ", b"HEAD ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE "];
+const METHODS: [&[u8]; 9] = [
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"DELETE ",
+    b"HEAD ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"CONNECT ",
+    b"TRACE ",
+];
 
 /// Does `buf` start like a request line (`METHOD SP`)? A prefix of one counts as "maybe" (true),
 /// so a request split after its first byte is not misjudged.
@@ -146,22 +176,38 @@ mod tests {
         };
     }
 
-    req!(simple_get, b"GET /a/b HTTP/1.1\r\nHost: x\r\n\r\nrest", |r| {
-        assert_eq!((r.method, r.target, r.version), ("GET", "/a/b", 1));
-        assert_eq!(r.host, Some(&b"x"[..]));
-        assert_eq!(r.body, BodyLength::None);
-        assert_eq!(r.head_len, 30);
-    });
-    req!(post_with_length, b"POST /p HTTP/1.0\r\nContent-Length: 12\r\n\r\n", |r| {
-        assert_eq!(r.body, BodyLength::Fixed(12));
-        assert_eq!(r.version, 0);
-    });
-    req!(chunked_wins_over_length, b"PUT / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", |r| {
-        assert_eq!(r.body, BodyLength::Chunked);
-    });
-    req!(expect_continue, b"POST /u HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", |r| {
-        assert!(r.expect_continue);
-    });
+    req!(
+        simple_get,
+        b"GET /a/b HTTP/1.1\r\nHost: x\r\n\r\nrest",
+        |r| {
+            assert_eq!((r.method, r.target, r.version), ("GET", "/a/b", 1));
+            assert_eq!(r.host, Some(&b"x"[..]));
+            assert_eq!(r.body, BodyLength::None);
+            assert_eq!(r.head_len, 30);
+        }
+    );
+    req!(
+        post_with_length,
+        b"POST /p HTTP/1.0\r\nContent-Length: 12\r\n\r\n",
+        |r| {
+            assert_eq!(r.body, BodyLength::Fixed(12));
+            assert_eq!(r.version, 0);
+        }
+    );
+    req!(
+        chunked_wins_over_length,
+        b"PUT / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        |r| {
+            assert_eq!(r.body, BodyLength::Chunked);
+        }
+    );
+    req!(
+        expect_continue,
+        b"POST /u HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+        |r| {
+            assert!(r.expect_continue);
+        }
+    );
 
     #[test]
     fn partial_and_errors() {
@@ -170,7 +216,10 @@ mod tests {
         assert_eq!(parse_request_head(b"\x16\x03\x01\x02\x00"), Err(HeadError));
         let conflicting = b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
         assert_eq!(parse_request_head(conflicting), Err(HeadError));
-        assert_eq!(parse_request_head(b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), Err(HeadError));
+        assert_eq!(
+            parse_request_head(b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"),
+            Err(HeadError)
+        );
     }
 
     #[test]
@@ -179,7 +228,9 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((r.status, r.body), (404, BodyLength::Fixed(9)));
-        let r = parse_response_head(b"HTTP/1.0 200 OK\r\n\r\n").unwrap().unwrap();
+        let r = parse_response_head(b"HTTP/1.0 200 OK\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!(r.body, BodyLength::UntilClose);
         assert_eq!(parse_response_head(b"HTTP/1.1 200 OK\r\n"), Ok(None));
     }

@@ -55,11 +55,22 @@ pub fn decode_ip(packet: &[u8]) -> Result<TcpSegment<'_>> {
     }
     let tcp = TcpSlice::from_slice(payload.payload).map_err(|_| Error::BadTcp)?;
     Ok(TcpSegment {
-        src: Endpoint { ip: ip.source_addr(), port: tcp.source_port() },
-        dst: Endpoint { ip: ip.destination_addr(), port: tcp.destination_port() },
+        src: Endpoint {
+            ip: ip.source_addr(),
+            port: tcp.source_port(),
+        },
+        dst: Endpoint {
+            ip: ip.destination_addr(),
+            port: tcp.destination_port(),
+        },
         seq: tcp.sequence_number(),
         ack: tcp.acknowledgment_number(),
-        flags: TcpFlags { syn: tcp.syn(), ack: tcp.ack(), fin: tcp.fin(), rst: tcp.rst() },
+        flags: TcpFlags {
+            syn: tcp.syn(),
+            ack: tcp.ack(),
+            fin: tcp.fin(),
+            rst: tcp.rst(),
+        },
         payload: tcp.payload(),
     })
 }

@@ -89,7 +89,11 @@ pub fn strip_link(link: LinkType, frame: &[u8]) -> Result<&[u8]> {
                 u32::from_be_bytes(head)
             } else {
                 let le = u32::from_le_bytes(head);
-                if le < 0x1_0000 { le } else { u32::from_be_bytes(head) }
+                if le < 0x1_0000 {
+                    le
+                } else {
+                    u32::from_be_bytes(head)
+                }
             };
             match family {
                 // AF_INET everywhere; AF_INET6 is 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS).
@@ -142,7 +146,10 @@ mod tests {
 
     #[test]
     fn ethernet_plain_and_tagged() {
-        assert_eq!(strip_link(LinkType::Ethernet, &eth([8, 0], &[])), Ok(&IP[..]));
+        assert_eq!(
+            strip_link(LinkType::Ethernet, &eth([8, 0], &[])),
+            Ok(&IP[..])
+        );
         let q = eth([0x86, 0xdd], &[[0x81, 0, 0, 0]]);
         assert_eq!(strip_link(LinkType::Ethernet, &q), Ok(&IP[..]));
         let qinq = eth([8, 0], &[[0x88, 0xa8, 0, 0], [0x81, 0, 0, 0]]);
@@ -151,12 +158,21 @@ mod tests {
 
     #[test]
     fn ethernet_not_ip_and_truncated() {
-        assert_eq!(strip_link(LinkType::Ethernet, &eth([8, 6], &[])), Err(Error::NotIp));
-        assert_eq!(strip_link(LinkType::Ethernet, &[0; 13]), Err(Error::TruncatedLink));
+        assert_eq!(
+            strip_link(LinkType::Ethernet, &eth([8, 6], &[])),
+            Err(Error::NotIp)
+        );
+        assert_eq!(
+            strip_link(LinkType::Ethernet, &[0; 13]),
+            Err(Error::TruncatedLink)
+        );
         // A VLAN tag cut in half.
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x81, 0, 0, 1]);
-        assert_eq!(strip_link(LinkType::Ethernet, &f), Err(Error::TruncatedLink));
+        assert_eq!(
+            strip_link(LinkType::Ethernet, &f),
+            Err(Error::TruncatedLink)
+        );
     }
 
     #[test]
@@ -164,11 +180,19 @@ mod tests {
         let mut sll = vec![0, 0, 3, 4, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0];
         sll.extend_from_slice(&IP);
         assert_eq!(strip_link(LinkType::LinuxSll, &sll), Ok(&IP[..]));
-        let mut sll2 = vec![0x86, 0xdd, 0, 0, 0, 0, 0, 1, 3, 4, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0];
+        let mut sll2 = vec![
+            0x86, 0xdd, 0, 0, 0, 0, 0, 1, 3, 4, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
         sll2.extend_from_slice(&IP);
         assert_eq!(strip_link(LinkType::LinuxSll2, &sll2), Ok(&IP[..]));
-        assert_eq!(strip_link(LinkType::LinuxSll2, &sll2[..19]), Err(Error::TruncatedLink));
-        assert_eq!(strip_link(LinkType::LinuxSll, &sll[..15]), Err(Error::TruncatedLink));
+        assert_eq!(
+            strip_link(LinkType::LinuxSll2, &sll2[..19]),
+            Err(Error::TruncatedLink)
+        );
+        assert_eq!(
+            strip_link(LinkType::LinuxSll, &sll[..15]),
+            Err(Error::TruncatedLink)
+        );
     }
 
     #[test]
@@ -181,13 +205,19 @@ mod tests {
         assert_eq!(strip_link(LinkType::Null, &be), Ok(&IP[..]));
         assert_eq!(strip_link(LinkType::Loop, &be), Ok(&IP[..]));
         assert_eq!(strip_link(LinkType::Null, &[7, 0, 0, 0]), Err(Error::NotIp));
-        assert_eq!(strip_link(LinkType::Null, &[2, 0]), Err(Error::TruncatedLink));
+        assert_eq!(
+            strip_link(LinkType::Null, &[2, 0]),
+            Err(Error::TruncatedLink)
+        );
     }
 
     #[test]
     fn raw_and_unknown() {
         assert_eq!(strip_link(LinkType::from_linktype(101), &IP), Ok(&IP[..]));
-        assert_eq!(strip_link(LinkType::from_linktype(147), &IP), Err(Error::UnsupportedLinkType));
+        assert_eq!(
+            strip_link(LinkType::from_linktype(147), &IP),
+            Err(Error::UnsupportedLinkType)
+        );
         for n in [1, 113, 276, 0, 108, 101] {
             assert_eq!(LinkType::from_linktype(n).linktype(), n);
         }

@@ -114,7 +114,12 @@ impl AlertMonitor {
             _ => return None,
         };
         self.active = above;
-        let event = AlertEvent { kind, at, hits, lower_bound };
+        let event = AlertEvent {
+            kind,
+            at,
+            hits,
+            lower_bound,
+        };
         if self.history.len() == MAX_ALERT_HISTORY {
             self.history.pop_back();
             self.folded += 1;
@@ -148,15 +153,32 @@ mod tests {
 
     #[test]
     fn exact_messages() {
-        let e = AlertEvent { kind: AlertKind::Triggered, at: t(1_795_500_699), hits: 1201, lower_bound: false };
+        let e = AlertEvent {
+            kind: AlertKind::Triggered,
+            at: t(1_795_500_699),
+            hits: 1201,
+            lower_bound: false,
+        };
         assert_eq!(
             e.message(),
             "High traffic generated an alert - hits = 1201, triggered at 2026-11-24T06:11:39Z"
         );
-        let r = AlertEvent { kind: AlertKind::Recovered, ..e };
-        assert_eq!(r.message(), "High traffic alert recovered at 2026-11-24T06:11:39Z");
-        let lb = AlertEvent { lower_bound: true, ..e };
-        assert!(lb.message().ends_with("(packets were dropped: hits is a lower bound)"));
+        let r = AlertEvent {
+            kind: AlertKind::Recovered,
+            ..e
+        };
+        assert_eq!(
+            r.message(),
+            "High traffic alert recovered at 2026-11-24T06:11:39Z"
+        );
+        let lb = AlertEvent {
+            lower_bound: true,
+            ..e
+        };
+        assert!(
+            lb.message()
+                .ends_with("(packets were dropped: hits is a lower bound)")
+        );
     }
 
     #[test]
@@ -168,16 +190,29 @@ mod tests {
         assert_eq!(m.check(t(3), 5000, false), None, "no repeat while active");
         let r = m.check(t(4), 1200, false).unwrap();
         assert_eq!(r.kind, AlertKind::Recovered);
-        assert_eq!(m.check(t(5), 1201, false).unwrap().kind, AlertKind::Triggered);
+        assert_eq!(
+            m.check(t(5), 1201, false).unwrap().kind,
+            AlertKind::Triggered
+        );
         let kinds: Vec<_> = m.history().map(|e| e.kind).collect();
-        assert_eq!(kinds, [AlertKind::Triggered, AlertKind::Recovered, AlertKind::Triggered]);
+        assert_eq!(
+            kinds,
+            [
+                AlertKind::Triggered,
+                AlertKind::Recovered,
+                AlertKind::Triggered
+            ]
+        );
     }
 
     #[test]
     fn total_mode() {
         let mut m = AlertMonitor::new(60, Threshold::Total(100));
         assert_eq!(m.check(t(1), 100, false), None);
-        assert_eq!(m.check(t(2), 101, false).unwrap().kind, AlertKind::Triggered);
+        assert_eq!(
+            m.check(t(2), 101, false).unwrap().kind,
+            AlertKind::Triggered
+        );
         assert!((m.threshold_rate() - 100.0 / 60.0).abs() < 1e-9);
     }
 

@@ -20,16 +20,25 @@ impl std::fmt::Debug for LatencyHistogram {
 
 impl Default for LatencyHistogram {
     fn default() -> Self {
-        LatencyHistogram { counts: Box::new([0; BUCKETS]), total: 0 }
+        LatencyHistogram {
+            counts: Box::new([0; BUCKETS]),
+            total: 0,
+        }
     }
 }
 
 /// The bucket a latency falls in.
 pub fn bucket_of(latency: Duration) -> u8 {
-    let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+    let us = u64::try_from(latency.as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1);
     let log2 = 63 - us.leading_zeros() as u64; // floor(log2)
     // Two bits below the leading one pick the quarter-octave.
-    let frac = if log2 >= 2 { (us >> (log2 - 2)) & 3 } else { (us << (2 - log2)) & 3 };
+    let frac = if log2 >= 2 {
+        (us >> (log2 - 2)) & 3
+    } else {
+        (us << (2 - log2)) & 3
+    };
     (log2 * 4 + frac).min(BUCKETS as u64 - 1) as u8
 }
 
@@ -38,7 +47,11 @@ pub fn value_of(bucket: u8) -> Duration {
     let b = u64::from(bucket);
     let log2 = b / 4;
     let frac = b % 4;
-    let us = if log2 >= 2 { (4 + frac) << (log2 - 2) } else { (4 + frac) >> (2 - log2) };
+    let us = if log2 >= 2 {
+        (4 + frac) << (log2 - 2)
+    } else {
+        (4 + frac) >> (2 - log2)
+    };
     Duration::from_micros(us)
 }
 
@@ -113,7 +126,9 @@ mod tests {
     #[test]
     fn buckets_are_monotonic_and_close() {
         let mut last = 0;
-        for us in [1u64, 2, 3, 5, 8, 100, 1_000, 1_500, 10_000, 123_456, 5_000_000] {
+        for us in [
+            1u64, 2, 3, 5, 8, 100, 1_000, 1_500, 10_000, 123_456, 5_000_000,
+        ] {
             let b = bucket_of(Duration::from_micros(us));
             assert!(b >= last);
             last = b;
@@ -134,7 +149,10 @@ mod tests {
         for q in [0.5, 0.9, 0.99] {
             let truth = sorted[((q * 1000.0) as usize).saturating_sub(1)] as f64;
             let got = h.quantile(q).unwrap().as_micros() as f64;
-            assert!(got <= truth * 1.01 && got >= truth * 0.79, "q{q}: {got} vs {truth}");
+            assert!(
+                got <= truth * 1.01 && got >= truth * 0.79,
+                "q{q}: {got} vs {truth}"
+            );
         }
         assert_eq!(LatencyHistogram::default().quantile(0.5), None);
     }

@@ -181,8 +181,10 @@ impl Stats {
         // A response whose request we never saw has no section; it still counts in totals.
         if let Some(section) = resp.section {
             let id = self.sections.get(section).unwrap_or(sections::OTHER_ID);
-            self.last_10s.record_response(sec, id, resp.status, resp.latency);
-            self.last_10m.record_response(sec, id, resp.status, resp.latency);
+            self.last_10s
+                .record_response(sec, id, resp.status, resp.latency);
+            self.last_10m
+                .record_response(sec, id, resp.status, resp.latency);
         }
     }
 
@@ -231,12 +233,18 @@ impl Stats {
         let window = self.alert.window_secs();
         while t <= last_due {
             let hits = self.per_second.sum(t, window);
-            if let Some(e) = self.alert.check(Timestamp::from_secs(t), hits, self.dropping) {
+            if let Some(e) = self
+                .alert
+                .check(Timestamp::from_secs(t), hits, self.dropping)
+            {
                 out.push(e);
             }
             // Nothing new can arrive in a silent stretch: once the window is empty and the
             // alert quiet, jump to the end instead of checking every second of a long gap.
-            if hits == 0 && !self.alert.is_active() && self.per_second.sum(last_due, last_due - t) == 0 {
+            if hits == 0
+                && !self.alert.is_active()
+                && self.per_second.sum(last_due, last_due - t) == 0
+            {
                 t = last_due;
             }
             t += 1;
@@ -252,7 +260,8 @@ impl Stats {
 
     /// Requests in the alert window ending at the last checked second.
     pub fn window_hits(&self) -> u64 {
-        self.checked.map_or(0, |c| self.per_second.sum(c, self.alert.window_secs()))
+        self.checked
+            .map_or(0, |c| self.per_second.sum(c, self.alert.window_secs()))
     }
 
     /// A read-only picture for displays. `health` is filled in by the pipeline.

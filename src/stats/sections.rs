@@ -25,7 +25,12 @@ pub struct SectionTable {
 
 impl SectionTable {
     pub fn new(max: usize) -> Self {
-        SectionTable { ids: HashMap::new(), names: vec![OTHER_NAME.into()], max: max.max(1), folded: 0 }
+        SectionTable {
+            ids: HashMap::new(),
+            names: vec![OTHER_NAME.into()],
+            max: max.max(1),
+            folded: 0,
+        }
     }
 
     /// The id of `name`, interning it if there is room. Allocates only for a new section.
@@ -105,7 +110,10 @@ pub struct SectionWindow {
 
 impl SectionWindow {
     pub fn new(granularity_secs: u64, len: usize) -> Self {
-        let empty = Bucket { index: u64::MAX, deltas: HashMap::new() };
+        let empty = Bucket {
+            index: u64::MAX,
+            deltas: HashMap::new(),
+        };
         SectionWindow {
             granularity: granularity_secs.max(1),
             buckets: vec![empty; len.max(1)],
@@ -172,7 +180,13 @@ impl SectionWindow {
         self.add(second, id, KIND_HIT);
     }
 
-    pub fn record_response(&mut self, second: u64, id: u32, status: u16, latency: Option<Duration>) {
+    pub fn record_response(
+        &mut self,
+        second: u64,
+        id: u32,
+        status: u16,
+        latency: Option<Duration>,
+    ) {
         self.add(second, id, KIND_RESPONSE);
         match status {
             400..=499 => self.add(second, id, KIND_4XX),
@@ -186,8 +200,12 @@ impl SectionWindow {
 
     /// Sections by hits, most first (ties by id, i.e. first seen), at most `n`.
     pub fn top(&self, n: usize) -> Vec<(u32, &SectionAgg)> {
-        let mut rows: Vec<(u32, &SectionAgg)> =
-            self.agg.iter().filter(|(_, a)| a.hits > 0).map(|(id, a)| (*id, a)).collect();
+        let mut rows: Vec<(u32, &SectionAgg)> = self
+            .agg
+            .iter()
+            .filter(|(_, a)| a.hits > 0)
+            .map(|(id, a)| (*id, a))
+            .collect();
         rows.sort_unstable_by(|a, b| b.1.hits.cmp(&a.1.hits).then(a.0.cmp(&b.0)));
         rows.truncate(n);
         rows
@@ -215,7 +233,11 @@ fn apply(agg: &mut SectionAgg, kind: u8, n: u32, add: bool) {
             return;
         }
     };
-    *field = if add { *field + n64 } else { field.saturating_sub(n64) };
+    *field = if add {
+        *field + n64
+    } else {
+        field.saturating_sub(n64)
+    };
 }
 
 #[cfg(test)]
@@ -241,7 +263,13 @@ mod tests {
         w.record_hit(100, 1);
         w.record_hit(105, 2);
         w.record_hit(105, 2);
-        assert_eq!(w.top(5).iter().map(|(id, a)| (*id, a.hits)).collect::<Vec<_>>(), [(2, 2), (1, 1)]);
+        assert_eq!(
+            w.top(5)
+                .iter()
+                .map(|(id, a)| (*id, a.hits))
+                .collect::<Vec<_>>(),
+            [(2, 2), (1, 1)]
+        );
         w.advance(110);
         assert_eq!(w.top(5).len(), 1, "second 100 is out of (100, 110]");
         w.advance(115);

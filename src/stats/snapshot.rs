@@ -3,10 +3,10 @@
 
 use std::net::IpAddr;
 
+use super::Stats;
 use super::alert::AlertEvent;
 use super::histogram::Percentiles;
 use super::sections::SectionAgg;
-use super::Stats;
 use crate::flow::FlowCounters;
 use crate::time::Timestamp;
 
@@ -93,16 +93,16 @@ pub struct Snapshot {
     pub health: Health,
 }
 
-fn rows(
-    top: Vec<(u32, &SectionAgg)>,
-    total: u64,
-    name: impl Fn(u32) -> String,
-) -> Vec<SectionRow> {
+fn rows(top: Vec<(u32, &SectionAgg)>, total: u64, name: impl Fn(u32) -> String) -> Vec<SectionRow> {
     top.into_iter()
         .map(|(id, a)| SectionRow {
             section: name(id),
             hits: a.hits,
-            share: if total == 0 { 0.0 } else { a.hits as f64 / total as f64 },
+            share: if total == 0 {
+                0.0
+            } else {
+                a.hits as f64 / total as f64
+            },
             responses: a.responses,
             client_errors: a.client_errors,
             server_errors: a.server_errors,
@@ -146,8 +146,16 @@ pub(super) fn build(s: &Stats) -> Snapshot {
         per_second: s.per_second.series(last, window),
         alerts: s.alert.history().copied().collect(),
         alerts_folded: s.alert.folded(),
-        top_10s: rows(s.last_10s.top(s.config.top_n), s.last_10s.total_hits(), name),
-        top_10m: rows(s.last_10m.top(s.config.top_n), s.last_10m.total_hits(), name),
+        top_10s: rows(
+            s.last_10s.top(s.config.top_n),
+            s.last_10s.total_hits(),
+            name,
+        ),
+        top_10m: rows(
+            s.last_10m.top(s.config.top_n),
+            s.last_10m.total_hits(),
+            name,
+        ),
         sections,
         sections_tracked: s.sections.len(),
         sections_folded: s.sections.folded,

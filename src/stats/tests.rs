@@ -7,7 +7,10 @@ use super::*;
 use crate::decode::Endpoint;
 
 fn ep(port: u16) -> Endpoint {
-    Endpoint { ip: IpAddr::V4(Ipv4Addr::LOCALHOST), port }
+    Endpoint {
+        ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        port,
+    }
 }
 
 fn req(ts: Timestamp, section: &str) -> RequestEvent<'_> {
@@ -40,7 +43,11 @@ fn feed(s: &mut Stats, from: f64, secs: u64, rate: u64, out: &mut Vec<AlertEvent
 }
 
 fn stats(window: u64, threshold: Threshold) -> Stats {
-    Stats::new(StatsConfig { window_secs: window, threshold, ..StatsConfig::default() })
+    Stats::new(StatsConfig {
+        window_secs: window,
+        threshold,
+        ..StatsConfig::default()
+    })
 }
 
 #[test]
@@ -72,8 +79,15 @@ fn just_above_alerts_with_hits_then_recovers_on_ticks_alone() {
     assert_eq!(out.len(), 1);
     let e = out[0];
     assert_eq!(e.kind, AlertKind::Triggered);
-    assert_eq!(e.hits, 1201 + 10, "the first whole second whose window holds more than 1200");
-    assert!(e.message().starts_with("High traffic generated an alert - hits = 1211, triggered at"));
+    assert_eq!(
+        e.hits,
+        1201 + 10,
+        "the first whole second whose window holds more than 1200"
+    );
+    assert!(
+        e.message()
+            .starts_with("High traffic generated an alert - hits = 1211, triggered at")
+    );
     out.clear();
     // Silence: only the clock moves; the average falls and the alert recovers.
     for k in 200..400 {
@@ -84,7 +98,13 @@ fn just_above_alerts_with_hits_then_recovers_on_ticks_alone() {
     // Seconds 1..=199 hold 11 each, second 200 holds 10 (199.09..199.91): the window (T-120, T]
     // first holds <= 1200 at T = 211 (108 * 11 + 10 = 1198); at 210 it still holds 1209.
     assert_eq!(out[0].at, at(211.0));
-    assert_eq!(out[0].message(), format!("High traffic alert recovered at {}", at(211.0).rfc3339_utc()));
+    assert_eq!(
+        out[0].message(),
+        format!(
+            "High traffic alert recovered at {}",
+            at(211.0).rfc3339_utc()
+        )
+    );
 }
 
 #[test]
@@ -152,7 +172,11 @@ fn seed_alert_fires_on_spike_of_profile() {
     let kinds: Vec<_> = out.iter().map(|e| e.kind).collect();
     assert_eq!(kinds, [AlertKind::Triggered, AlertKind::Recovered]);
     // 1200 + 2000 hits by 80 s, then 20/s: the window passes 3600 at about 101 s.
-    assert!(out[0].at > at(95.0) && out[0].at < at(105.0), "{}", out[0].at.rfc3339_utc());
+    assert!(
+        out[0].at > at(95.0) && out[0].at < at(105.0),
+        "{}",
+        out[0].at.rfc3339_utc()
+    );
     assert!(out[1].at > at(140.0));
 }
 
@@ -186,10 +210,17 @@ fn sections_rates_and_totals() {
     s.advance(at(15.5), &mut out);
     let snap = s.snapshot();
     assert_eq!(snap.requests, 30);
-    assert_eq!(snap.sections, vec![("/b".to_string(), 20), ("/a".to_string(), 10)]);
+    assert_eq!(
+        snap.sections,
+        vec![("/b".to_string(), 20), ("/a".to_string(), 10)]
+    );
     assert_eq!(snap.top_10s[0].section, "/b");
     assert_eq!(snap.top_10s[0].server_errors, 1);
-    assert_eq!(snap.top_10s[0].hits + snap.top_10s[1].hits, 19, "(5, 15] holds 5.5..=14.5");
+    assert_eq!(
+        snap.top_10s[0].hits + snap.top_10s[1].hits,
+        19,
+        "(5, 15] holds 5.5..=14.5"
+    );
     assert_eq!(snap.status_classes[5], 1);
     assert!((snap.rate_10s - 1.9).abs() < 1e-9);
     assert_eq!(snap.per_second.len(), 120);

@@ -22,7 +22,11 @@ pub struct SecondCounts {
 impl SecondCounts {
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        SecondCounts { counts: vec![0; capacity], seconds: vec![u64::MAX; capacity], newest: 0 }
+        SecondCounts {
+            counts: vec![0; capacity],
+            seconds: vec![u64::MAX; capacity],
+            newest: 0,
+        }
     }
 
     pub fn capacity(&self) -> u64 {
@@ -51,7 +55,11 @@ impl SecondCounts {
     /// The count of second `sec` (0 if it is not in the ring).
     pub fn get(&self, sec: u64) -> u64 {
         let slot = (sec % self.capacity()) as usize;
-        if self.seconds[slot] == sec { self.counts[slot] } else { 0 }
+        if self.seconds[slot] == sec {
+            self.counts[slot]
+        } else {
+            0
+        }
     }
 
     /// The sum over seconds `(end-len, end]`.
