@@ -1,0 +1,1 @@
+//! Live capture on loopback: see live tests (added with the demo server).

@@ -1,0 +1,55 @@
+use std::path::PathBuf;
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+pub fn bin() -> Command {
+    Command::cargo_bin("traffic-watch").expect("binary built")
+}
+
+/// `../shared/data` beside the repo, when it is there.
+pub fn shared_data() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if dir.join("EXPECTED.tsv").is_file() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: ../shared/data absent");
+        None
+    }
+}
+
+/// Every NDJSON line of stdout.
+pub fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+/// The `summary` object, which must be the last line.
+pub fn summary(out: &Output) -> Value {
+    let lines = json_lines(out);
+    let last = lines.last().cloned().expect("some output");
+    assert_eq!(last["type"], "summary", "last line is the summary");
+    last
+}
+
+/// `section=hits;…` sorted by section, as in EXPECTED.tsv.
+pub fn sections_string(summary: &Value) -> String {
+    let mut v: Vec<(String, u64)> = summary["sections"]
+        .as_array()
+        .expect("sections array")
+        .iter()
+        .map(|s| (s["section"].as_str().unwrap_or("").to_owned(), s["hits"].as_u64().unwrap_or(0)))
+        .collect();
+    v.sort();
+    v.iter().map(|(s, n)| format!("{s}={n}")).collect::<Vec<_>>().join(";")
+}
+
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false)
+}
