@@ -17,6 +17,7 @@
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod demo;
 pub mod error;
 pub mod flow;
 pub mod output;
