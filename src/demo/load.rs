@@ -7,6 +7,8 @@
 //! tasks owns one connection and carries one request at a time (keep-alive, or a fresh
 //! connection per request with `Connection: close`). Request `i`'s path is a pure function of
 //! `i` ([`path_for`]), so a test can compute the section mix it should see ([`expected_sections`]).
+//! A step that falls behind catches up by sending at once, but never more than 250 ms past its
+//! planned end: what is still due then is skipped, and the report says which rate was not held.
 //! Rate 0 means "as fast as the connections allow", for performance work.
 //!
 //! The client is a small hand-rolled HTTP/1.1 one on tokio `TcpStream`s, parsing answers with
@@ -522,6 +524,9 @@ impl ErrKind {
     }
 }
 
+/// How far past its planned end a paced step may go to catch up before the rest is skipped.
+const LATE_GRACE: Duration = Duration::from_millis(250);
+
 struct PhasePlan {
     start: Duration,
     rate: f64,
@@ -663,7 +668,8 @@ async fn run_async(config: LoadConfig, progress: bool) -> Result<LoadReport, Dem
     let ticker = bar.clone().map(|bar| {
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(200));
+            let every = Duration::from_millis(200);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             let mut last = (Instant::now(), 0u64);
             loop {
                 tick.tick().await;
@@ -847,6 +853,10 @@ async fn worker(
                         _ = tokio::time::sleep_until(due.into()) => {}
                         _ = stop_rx.changed() => break 'phases,
                     }
+                } else if Instant::now() > phase_end + LATE_GRACE {
+                    // Behind schedule past the step's end: skip the rest rather than stretch
+                    // the run; the shortfall is reported.
+                    break;
                 }
             } else if Instant::now() >= phase_end {
                 break;
