@@ -1,1 +1,1115 @@
-//! (stub: replaced by the flow work)
+//! HTTP/1.x on the two reassembled byte streams of one connection, and request/response
+//! pairing.
+//!
+//! [`HttpConn`] receives [`Chunk`]s per direction from the reassembler. The client direction is
+//! parsed as a sequence of request heads and bodies, the server direction as response heads
+//! and bodies (RFC 9112 §6.3 framing: Content-Length, a real chunked decoder, or until close),
+//! so text inside a body is never taken for a head. Heads are parsed with httparse straight
+//! from the delivered slice; only an incomplete head is copied, and never beyond
+//! `max_head_bytes`. Responses are paired in order with a FIFO of pending requests.
+//!
+//! When the position in the stream is unknown (capture started mid-connection, a gap, a parse
+//! error) the direction *seeks*: it scans line starts for something shaped like a request line
+//! (`METHOD SP target SP HTTP/1.`) or a status line before parsing again. A connection whose
+//! start was seen and that does not open with HTTP/1 (TLS, HTTP/2, anything else) is reported
+//! once and then ignored. Nothing here knows about TCP sequence numbers; that is `reassembly`.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+use super::reassembly::Chunk;
+use super::{FlowConfig, FlowCounters, HttpSink, NonHttpKind, RequestEvent, ResponseEvent};
+use crate::decode::{self, BodyLength, Endpoint, RequestHead, ResponseHead};
+use crate::time::Timestamp;
+
+/// Methods a seeking client direction accepts as a request line start (the same list as
+/// `decode::looks_like_request_start`). At a connection's start any token method is accepted.
+const METHODS: [&str; 9] = [
+    "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+];
+
+/// A TLS record cannot carry more than 2^14 bytes of plaintext (RFC 8446 §5.1); a ClientHello
+/// is collected up to one record.
+const MAX_TLS_RECORD: usize = 16 * 1024 + 5;
+
+/// What the parser needs from the table for one call.
+pub(super) struct Ctx<'a> {
+    pub(super) config: &'a FlowConfig,
+    pub(super) counters: &'a mut FlowCounters,
+    pub(super) sink: &'a mut dyn HttpSink,
+}
+
+/// Where a direction is in its stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The connection's start was seen: is this HTTP/1 at all?
+    Sniff,
+    /// Position unknown: scan line starts for the next request or status line.
+    Seek,
+    /// At a head boundary.
+    Head,
+    /// Skipping a body.
+    Body(Body),
+    /// Collecting a TLS ClientHello for its SNI.
+    TlsHello,
+    /// After a CONNECT request, until its response says whether a tunnel follows.
+    ConnectWait,
+    /// Not parsed any more (tunnel, protocol switch, not HTTP/1).
+    Opaque,
+    /// The stream ended.
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    Fixed(u64),
+    Chunked(ChunkDecoder),
+    UntilClose,
+}
+
+fn mode_after_head(body: BodyLength) -> Mode {
+    match body {
+        BodyLength::None | BodyLength::Fixed(0) => Mode::Head,
+        BodyLength::Fixed(n) => Mode::Body(Body::Fixed(n)),
+        BodyLength::Chunked => Mode::Body(Body::Chunked(ChunkDecoder::default())),
+        BodyLength::UntilClose => Mode::Body(Body::UntilClose),
+    }
+}
+
+/// The `Transfer-Encoding: chunked` framing (RFC 9112 §7.1), one byte of state at a time so
+/// any split of the input gives the same result. Nothing is buffered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkDecoder {
+    /// Reading the hex chunk size.
+    Size {
+        n: u64,
+        digits: u8,
+    },
+    /// Skipping chunk extensions up to the end of the size line.
+    Ext(u64),
+    /// Saw CR after the size; LF must follow.
+    SizeLf(u64),
+    /// Skipping chunk data.
+    Data(u64),
+    /// After chunk data: CRLF.
+    DataCr,
+    DataLf,
+    /// After the last chunk: trailer lines until an empty one. `blank`: nothing but CR on
+    /// this line so far.
+    Trailer {
+        blank: bool,
+    },
+}
+
+impl Default for ChunkDecoder {
+    fn default() -> Self {
+        ChunkDecoder::Size { n: 0, digits: 0 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decoded {
+    More,
+    Done,
+    Bad,
+}
+
+impl ChunkDecoder {
+    fn after_size(n: u64) -> Self {
+        if n == 0 {
+            ChunkDecoder::Trailer { blank: true }
+        } else {
+            ChunkDecoder::Data(n)
+        }
+    }
+
+    /// Consumes bytes of `data`; returns how many and whether the body ended or is malformed.
+    fn feed(&mut self, data: &[u8]) -> (usize, Decoded) {
+        use ChunkDecoder::*;
+        let mut i = 0;
+        while let Some(rest) = data.get(i..).filter(|r| !r.is_empty()) {
+            if let Data(left) = *self {
+                let n = left.min(rest.len() as u64);
+                i += usize::try_from(n).unwrap_or(rest.len());
+                *self = if left == n { DataCr } else { Data(left - n) };
+                continue;
+            }
+            let b = rest[0];
+            i += 1;
+            *self = match (*self, b) {
+                (Size { n, digits }, _) if b.is_ascii_hexdigit() => {
+                    if digits >= 16 {
+                        return (i, Decoded::Bad);
+                    }
+                    let v = u64::from(char::from(b).to_digit(16).unwrap_or(0));
+                    Size {
+                        n: (n << 4) | v,
+                        digits: digits + 1,
+                    }
+                }
+                // chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
+                (Size { n, digits }, b';' | b' ' | b'\t') if digits > 0 => Ext(n),
+                (Size { n, digits }, b'\r') if digits > 0 => SizeLf(n),
+                (Size { n, digits }, b'\n') if digits > 0 => Self::after_size(n),
+                (Ext(n), b'\n') | (SizeLf(n), b'\n') => Self::after_size(n),
+                (Ext(n), _) => Ext(n),
+                (DataCr, b'\r') => DataLf,
+                (DataCr, b'\n') | (DataLf, b'\n') => ChunkDecoder::default(),
+                (Trailer { blank: true }, b'\n') => {
+                    *self = ChunkDecoder::default();
+                    return (i, Decoded::Done);
+                }
+                (Trailer { blank }, b'\r') => Trailer { blank },
+                (Trailer { .. }, b'\n') => Trailer { blank: true },
+                (Trailer { .. }, _) => Trailer { blank: false },
+                _ => return (i, Decoded::Bad),
+            };
+        }
+        (i, Decoded::More)
+    }
+}
+
+/// One direction's parse state.
+#[derive(Debug)]
+struct Stream {
+    mode: Mode,
+    /// An incomplete head, a candidate request/status line while seeking, or a ClientHello.
+    buf: Vec<u8>,
+    /// Time of the packet that carried `buf`'s first byte.
+    buf_ts: Timestamp,
+    /// Seek: the next byte starts a line.
+    line_start: bool,
+    /// Head: progress of the search for the blank line that ends the head in `buf`.
+    nl: u8,
+    /// Any byte was delivered.
+    saw_data: bool,
+}
+
+impl Stream {
+    fn new(mode: Mode) -> Self {
+        Stream {
+            mode,
+            buf: Vec::new(),
+            buf_ts: Timestamp::ZERO,
+            line_start: true,
+            nl: 0,
+            saw_data: false,
+        }
+    }
+
+    /// Forgets the buffer; a large one gives its memory back.
+    fn clear_buf(&mut self) {
+        if self.buf.capacity() > 4096 {
+            self.buf = Vec::new();
+        } else {
+            self.buf.clear();
+        }
+    }
+
+    fn seek(&mut self, line_start: bool) {
+        self.clear_buf();
+        self.mode = Mode::Seek;
+        self.line_start = line_start;
+    }
+}
+
+/// Scans for the end of a head: a line feed followed by an empty line (`\n\n` or `\n\r\n`),
+/// which is where httparse stops. `state`: 0 inside a line, 1 just after LF, 2 after LF CR.
+/// Returns the length up to and including the final LF, if found, and the new state.
+fn scan_head_end(mut state: u8, data: &[u8]) -> (Option<usize>, u8) {
+    for (i, b) in data.iter().enumerate() {
+        state = match (state, *b) {
+            (1 | 2, b'\n') => return (Some(i + 1), 1),
+            (_, b'\n') => 1,
+            (1, b'\r') => 2,
+            _ => 0,
+        };
+    }
+    (None, state)
+}
+
+/// Is there a request or status line at the start of the bytes?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Yes,
+    No,
+    /// Cannot tell before more bytes arrive.
+    Maybe,
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `METHOD SP request-target SP HTTP/1.` (RFC 9112 §3). With `any_method` any token is a
+/// method; otherwise only the common ones, so a body seldom looks like a request.
+fn request_line_shape(p: &[u8], any_method: bool) -> Shape {
+    let after_method = if any_method {
+        match p.iter().position(|b| !is_tchar(*b)) {
+            None => {
+                return if p.len() < 32 {
+                    Shape::Maybe
+                } else {
+                    Shape::No
+                };
+            }
+            Some(i) if i > 0 && p.get(i) == Some(&b' ') => i + 1,
+            Some(_) => return Shape::No,
+        }
+    } else {
+        let mut found = None;
+        for m in METHODS {
+            let m = m.as_bytes();
+            if p.len() <= m.len() {
+                if m.starts_with(p) {
+                    return Shape::Maybe;
+                }
+            } else if p.starts_with(m) && p.get(m.len()) == Some(&b' ') {
+                found = Some(m.len() + 1);
+                break;
+            }
+        }
+        match found {
+            Some(n) => n,
+            None => return Shape::No,
+        }
+    };
+    let rest = p.get(after_method..).unwrap_or(&[]);
+    let target = rest.iter().position(|b| !(0x21..=0x7e).contains(b));
+    let after_target = match target {
+        None => return Shape::Maybe,
+        Some(i) if i > 0 && rest.get(i) == Some(&b' ') => i + 1,
+        Some(_) => return Shape::No,
+    };
+    prefix_shape(rest.get(after_target..).unwrap_or(&[]), b"HTTP/1.")
+}
+
+/// `HTTP/1.x NNN` (RFC 9112 §4).
+fn status_line_shape(p: &[u8]) -> Shape {
+    const PATTERN: &[u8] = b"HTTP/1.# ###";
+    let n = p.len().min(PATTERN.len());
+    let ok = p.iter().zip(PATTERN).take(n).all(|(b, want)| match want {
+        b'#' => b.is_ascii_digit(),
+        _ => b == want,
+    });
+    match (ok, n == PATTERN.len()) {
+        (false, _) => Shape::No,
+        (true, true) => Shape::Yes,
+        (true, false) => Shape::Maybe,
+    }
+}
+
+fn prefix_shape(p: &[u8], want: &[u8]) -> Shape {
+    let n = p.len().min(want.len());
+    if p.get(..n) != want.get(..n) {
+        Shape::No
+    } else if n == want.len() {
+        Shape::Yes
+    } else {
+        Shape::Maybe
+    }
+}
+
+/// What the first bytes of a connection's client stream are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    Http,
+    NotHttp(NonHttpKind),
+    NeedMore,
+}
+
+fn client_opening(p: &[u8], max: usize) -> Opening {
+    // A TLS handshake record: content type 22, legacy version 3.x (RFC 8446 §5.1).
+    match p {
+        [] | [0x16] => return Opening::NeedMore,
+        [0x16, 0x03, ..] => return Opening::NotHttp(NonHttpKind::Tls),
+        _ => {}
+    }
+    // RFC 9113 §3.4: the HTTP/2 client connection preface.
+    match prefix_shape(p, b"PRI * HTTP/2.0") {
+        Shape::Yes => return Opening::NotHttp(NonHttpKind::Http2),
+        Shape::Maybe => return Opening::NeedMore,
+        Shape::No => {}
+    }
+    match request_line_shape(p, true) {
+        Shape::Yes => Opening::Http,
+        // An endless request line is the head parser's business (too large).
+        Shape::Maybe if p.len() >= max => Opening::Http,
+        Shape::Maybe => Opening::NeedMore,
+        Shape::No => Opening::NotHttp(NonHttpKind::Other),
+    }
+}
+
+/// The server name of a TLS ClientHello that is complete in `buf` (RFC 8446 §4.1.2,
+/// RFC 6066 §3). `None` if anything is missing or malformed.
+fn tls_sni(buf: &[u8]) -> Option<&[u8]> {
+    let mut rec = Reader(buf);
+    if rec.u8()? != 0x16 {
+        return None;
+    }
+    rec.take(2)?;
+    let len = rec.u16()?;
+    let mut hs = Reader(rec.take(len)?);
+    if hs.u8()? != 1 {
+        return None;
+    }
+    let len = hs.u24()?;
+    let mut hello = Reader(hs.take(len)?);
+    hello.take(2 + 32)?; // legacy_version, random
+    let n = usize::from(hello.u8()?);
+    hello.take(n)?; // legacy_session_id
+    let n = hello.u16()?;
+    hello.take(n)?; // cipher_suites
+    let n = usize::from(hello.u8()?);
+    hello.take(n)?; // legacy_compression_methods
+    let n = hello.u16()?;
+    let mut exts = Reader(hello.take(n)?);
+    while !exts.0.is_empty() {
+        let kind = exts.u16()?;
+        let n = exts.u16()?;
+        let body = exts.take(n)?;
+        if kind == 0 {
+            let mut list = Reader(body);
+            let n = list.u16()?;
+            let mut names = Reader(list.take(n)?);
+            while !names.0.is_empty() {
+                let name_type = names.u8()?;
+                let n = names.u16()?;
+                let name = names.take(n)?;
+                if name_type == 0 {
+                    return Some(name);
+                }
+            }
+            return None;
+        }
+    }
+    None
+}
+
+/// A panic-free big-endian reader.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1)?.first().copied()
+    }
+    fn u16(&mut self) -> Option<usize> {
+        let b = self.take(2)?;
+        Some(usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?])))
+    }
+    fn u24(&mut self) -> Option<usize> {
+        let b = self.take(3)?;
+        Some(usize::from_be_bytes([
+            0,
+            0,
+            0,
+            0,
+            0,
+            *b.first()?,
+            *b.get(1)?,
+            *b.get(2)?,
+        ]))
+    }
+}
+
+/// A request waiting for its response.
+#[derive(Debug)]
+struct Pending {
+    ts: Timestamp,
+    method: Cow<'static, str>,
+    section: Box<str>,
+    head: bool,
+    connect: bool,
+}
+
+fn method_name(m: &str) -> Cow<'static, str> {
+    match METHODS.iter().find(|k| **k == m) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(m.to_owned()),
+    }
+}
+
+/// Connection-wide state: roles, pending requests, and whether HTTP parsing stopped.
+#[derive(Debug)]
+struct Shared {
+    /// Endpoints by direction: `ends[d]` sends direction `d`.
+    ends: [Endpoint; 2],
+    /// The client's direction, once known.
+    client: Option<usize>,
+    pending: VecDeque<Pending>,
+    /// Requests not queued because `max_pending` was reached; once one is dropped, later
+    /// ones are too until these are answered, so pairing stays in order.
+    lost: u64,
+    opaque: bool,
+    reported: bool,
+}
+
+impl Shared {
+    fn client_server(&self) -> (Endpoint, Endpoint) {
+        let c = self.client.unwrap_or(0);
+        (self.ends[c & 1], self.ends[(c + 1) & 1])
+    }
+
+    fn on_request(&mut self, h: &RequestHead<'_>, ts: Timestamp, ctx: &mut Ctx<'_>) -> Mode {
+        let (client, server) = self.client_server();
+        let section = decode::section_of(h.method, h.target);
+        let body = match h.body {
+            BodyLength::Fixed(n) => n,
+            _ => 0,
+        };
+        ctx.sink.request(&RequestEvent {
+            ts,
+            client,
+            server,
+            method: h.method,
+            target: h.target,
+            section,
+            host: h.host,
+            version: h.version,
+            bytes: (h.head_len as u64).saturating_add(body),
+        });
+        let connect = h.method == "CONNECT";
+        if self.pending.len() >= ctx.config.max_pending || self.lost > 0 {
+            ctx.counters.pending_overflows += 1;
+            self.lost += 1;
+        } else {
+            self.pending.push_back(Pending {
+                ts,
+                method: method_name(h.method),
+                section: section.into(),
+                head: h.method == "HEAD",
+                connect,
+            });
+        }
+        if connect {
+            Mode::ConnectWait
+        } else {
+            mode_after_head(h.body)
+        }
+    }
+
+    /// Returns the server direction's next mode, and whether a refused CONNECT lets the
+    /// client direction parse requests again.
+    fn on_response(&mut self, h: &ResponseHead, ts: Timestamp, ctx: &mut Ctx<'_>) -> (Mode, bool) {
+        if (100..200).contains(&h.status) {
+            if h.status == 101 {
+                // RFC 9110 §15.2.2: after the 101 the connection speaks another protocol. The
+                // request is answered, but a 1xx is not a final response to report.
+                self.pending.pop_front();
+                self.opaque = true;
+                return (Mode::Opaque, false);
+            }
+            // Interim (100 Continue, 103 Early Hints): the final response follows and the
+            // request stays pending. 1xx never has a body (RFC 9112 §6.3).
+            return (Mode::Head, false);
+        }
+        let req = self.pending.pop_front();
+        if req.is_none() {
+            if self.lost > 0 {
+                self.lost -= 1;
+            } else {
+                ctx.counters.unpaired_responses += 1;
+            }
+        }
+        // RFC 9112 §6.3: responses to HEAD, and 204 and 304, end at the head.
+        let body = match (&req, h.status) {
+            (Some(r), _) if r.head => BodyLength::None,
+            (_, 204 | 304) => BodyLength::None,
+            _ => h.body,
+        };
+        let connect = req.as_ref().is_some_and(|r| r.connect);
+        let tunnel = connect && (200..300).contains(&h.status);
+        let (client, server) = self.client_server();
+        let declared = match body {
+            BodyLength::Fixed(n) => n,
+            _ => 0,
+        };
+        ctx.sink.response(&ResponseEvent {
+            ts,
+            client,
+            server,
+            status: h.status,
+            method: req.as_ref().map(|r| &*r.method),
+            section: req.as_ref().map(|r| &*r.section),
+            latency: req.as_ref().map(|r| ts.saturating_sub(r.ts)),
+            bytes: (h.head_len as u64).saturating_add(declared),
+        });
+        if tunnel {
+            // RFC 9110 §9.3.6: after a 2xx to CONNECT the connection is a tunnel.
+            self.opaque = true;
+            return (Mode::Opaque, false);
+        }
+        (mode_after_head(body), connect)
+    }
+}
+
+/// HTTP state of one connection: both directions and the pending requests.
+#[derive(Debug)]
+pub(super) struct HttpConn {
+    streams: [Stream; 2],
+    shared: Shared,
+}
+
+impl HttpConn {
+    /// `ends[d]` is the sender of direction `d`. `start_seen`: the handshake was seen, so
+    /// both streams start at their first byte.
+    pub(super) fn new(ends: [Endpoint; 2], start_seen: bool) -> Self {
+        let mode = if start_seen { Mode::Sniff } else { Mode::Seek };
+        HttpConn {
+            streams: [Stream::new(mode), Stream::new(mode)],
+            shared: Shared {
+                ends,
+                client: None,
+                pending: VecDeque::new(),
+                lost: 0,
+                opaque: false,
+                reported: false,
+            },
+        }
+    }
+
+    /// The sender of direction `dir` is the client (it sent the SYN). The first word wins.
+    pub(super) fn set_client(&mut self, dir: usize) {
+        if self.shared.client.is_none() {
+            self.shared.client = Some(dir & 1);
+        }
+    }
+
+    pub(super) fn on_chunk(&mut self, dir: usize, chunk: Chunk<'_>, ctx: &mut Ctx<'_>) {
+        let dir = dir & 1;
+        match chunk {
+            Chunk::Data(bytes, ts) => {
+                if !bytes.is_empty() {
+                    self.on_data(dir, bytes, ts, ctx, 0);
+                    self.streams[dir].saw_data = true;
+                }
+            }
+            Chunk::Gap(lost) => {
+                ctx.counters.gaps_skipped += 1;
+                self.on_gap(dir, lost, ctx);
+            }
+            Chunk::End => self.on_end(dir, ctx),
+        }
+    }
+
+    /// End of the connection: what is still pending was never answered.
+    pub(super) fn finish(&mut self, ctx: &mut Ctx<'_>) {
+        for dir in 0..2 {
+            if self.streams[dir].mode != Mode::Closed {
+                self.on_end(dir, ctx);
+            }
+        }
+        let s = &mut self.shared;
+        ctx.counters.requests_unanswered += s.pending.len() as u64 + s.lost;
+        s.pending.clear();
+        s.lost = 0;
+    }
+
+    /// Mid-stream roles (no SYN seen), from the first bytes a direction delivers.
+    fn decide_roles(&mut self, dir: usize, bytes: &[u8]) {
+        let other = (dir + 1) & 1;
+        let client = if bytes.starts_with(b"HTTP/1.") {
+            other
+        } else if decode::looks_like_request_start(bytes) {
+            dir
+        } else if self.shared.ends[dir].port < self.shared.ends[other].port {
+            // A guess: servers usually listen on the lower port.
+            other
+        } else {
+            dir
+        };
+        self.shared.client = Some(client);
+    }
+
+    fn on_data(&mut self, dir: usize, bytes: &[u8], ts: Timestamp, ctx: &mut Ctx<'_>, depth: u8) {
+        if self.shared.client.is_none() {
+            self.decide_roles(dir, bytes);
+        }
+        let client = self.shared.client == Some(dir);
+        if !client && self.streams[(dir + 1) & 1].mode == Mode::TlsHello {
+            // The server spoke: the ClientHello is as complete as it will get.
+            self.report_tls((dir + 1) & 1, ctx);
+        }
+        let mut data = bytes;
+        while !data.is_empty() && !self.shared.opaque {
+            let before = (data.len(), self.streams[dir].mode);
+            data = match self.streams[dir].mode {
+                Mode::Opaque | Mode::Closed | Mode::ConnectWait => return,
+                Mode::Body(_) => self.body(dir, data, ctx),
+                Mode::Head => self.head(dir, client, data, ts, ctx, depth),
+                Mode::Seek => self.seek(dir, client, data, ts, ctx),
+                Mode::Sniff => self.sniff(dir, client, data, ts, ctx),
+                Mode::TlsHello => self.tls_hello(dir, data, ctx),
+            };
+            if before == (data.len(), self.streams[dir].mode) {
+                // No progress; cannot happen, but a stuck loop must not be possible either.
+                return;
+            }
+        }
+    }
+
+    fn on_gap(&mut self, dir: usize, lost: u32, ctx: &mut Ctx<'_>) {
+        let st = &mut self.streams[dir];
+        match st.mode {
+            Mode::Opaque | Mode::Closed | Mode::ConnectWait | Mode::Body(Body::UntilClose) => {}
+            Mode::TlsHello => self.report_tls(dir, ctx),
+            // Bytes lost inside a body of known length: the framing still holds.
+            Mode::Body(Body::Fixed(left)) if left > u64::from(lost) => {
+                st.mode = Mode::Body(Body::Fixed(left - u64::from(lost)));
+            }
+            Mode::Body(Body::Fixed(left)) if left == u64::from(lost) => st.mode = Mode::Head,
+            // Anything else seeks. The byte after a gap is as likely as any to start a line
+            // (segments often start with a head), so it is tried as one.
+            _ => st.seek(true),
+        }
+    }
+
+    fn on_end(&mut self, dir: usize, ctx: &mut Ctx<'_>) {
+        let client = self.shared.client == Some(dir);
+        let st = &mut self.streams[dir];
+        match st.mode {
+            Mode::TlsHello => self.report_tls(dir, ctx),
+            Mode::Head | Mode::Sniff | Mode::Seek if client && !st.buf.is_empty() => {
+                ctx.counters.requests_cut += 1;
+            }
+            _ => {}
+        }
+        let st = &mut self.streams[dir];
+        st.buf = Vec::new();
+        st.mode = Mode::Closed;
+    }
+
+    fn body<'d>(&mut self, dir: usize, data: &'d [u8], ctx: &mut Ctx<'_>) -> &'d [u8] {
+        let st = &mut self.streams[dir];
+        let Mode::Body(body) = &mut st.mode else {
+            return data;
+        };
+        match body {
+            Body::Fixed(left) => {
+                let n = (*left).min(data.len() as u64);
+                *left -= n;
+                if *left == 0 {
+                    st.mode = Mode::Head;
+                }
+                data.get(usize::try_from(n).unwrap_or(data.len())..)
+                    .unwrap_or(&[])
+            }
+            Body::UntilClose => &[],
+            Body::Chunked(dec) => {
+                let (n, state) = dec.feed(data);
+                match state {
+                    Decoded::More => {}
+                    Decoded::Done => st.mode = Mode::Head,
+                    Decoded::Bad => {
+                        ctx.counters.parse_errors += 1;
+                        st.seek(false);
+                    }
+                }
+                data.get(n..).unwrap_or(&[])
+            }
+        }
+    }
+
+    fn head<'d>(
+        &mut self,
+        dir: usize,
+        client: bool,
+        data: &'d [u8],
+        ts: Timestamp,
+        ctx: &mut Ctx<'_>,
+        depth: u8,
+    ) -> &'d [u8] {
+        let max = ctx.config.max_head_bytes.max(1);
+        let st = &mut self.streams[dir];
+        if st.buf.is_empty() {
+            // Zero-copy: parse the head straight from the delivered bytes.
+            let parsed = if client {
+                decode::parse_request_head(data).map(|o| {
+                    o.map(|h| {
+                        let n = h.head_len;
+                        (self.shared.on_request(&h, ts, ctx), false, n)
+                    })
+                })
+            } else {
+                decode::parse_response_head(data).map(|o| {
+                    o.map(|h| {
+                        let (m, resume) = self.shared.on_response(&h, ts, ctx);
+                        (m, resume, h.head_len)
+                    })
+                })
+            };
+            return match parsed {
+                Ok(Some((mode, resume, n))) => {
+                    self.after_head(dir, mode, resume);
+                    data.get(n..).unwrap_or(&[])
+                }
+                Ok(None) if data.len() > max => {
+                    ctx.counters.heads_too_large += 1;
+                    st.seek(false);
+                    data
+                }
+                Ok(None) => {
+                    st.buf.extend_from_slice(data);
+                    st.buf_ts = ts;
+                    st.nl = scan_head_end(0, data).1;
+                    &[]
+                }
+                Err(_) => {
+                    ctx.counters.parse_errors += 1;
+                    st.seek(false);
+                    data
+                }
+            };
+        }
+        // A head is buffered: add bytes up to its end, then parse the buffer.
+        let (end, nl) = scan_head_end(st.nl, data);
+        let take = end.unwrap_or(data.len());
+        if st.buf.len().saturating_add(take) > max {
+            ctx.counters.heads_too_large += 1;
+            st.seek(false);
+            return data;
+        }
+        st.buf.extend_from_slice(data.get(..take).unwrap_or(data));
+        st.nl = nl;
+        let rest = data.get(take..).unwrap_or(&[]);
+        if end.is_none() {
+            return rest;
+        }
+        let head_ts = st.buf_ts;
+        let parsed = if client {
+            decode::parse_request_head(&st.buf)
+                .map(|o| o.map(|h| (self.shared.on_request(&h, head_ts, ctx), false)))
+        } else {
+            decode::parse_response_head(&st.buf)
+                .map(|o| o.map(|h| self.shared.on_response(&h, head_ts, ctx)))
+        };
+        match parsed {
+            Ok(Some((mode, resume))) => {
+                self.streams[dir].clear_buf();
+                self.after_head(dir, mode, resume);
+            }
+            // Only blank lines so far (httparse skips them before a request line).
+            Ok(None) => {}
+            Err(_) => {
+                ctx.counters.parse_errors += 1;
+                let st = &mut self.streams[dir];
+                let old = std::mem::take(&mut st.buf);
+                st.seek(false);
+                if depth == 0 {
+                    // The next line may start a good head: look again past the bad one's start.
+                    self.on_data(dir, old.get(1..).unwrap_or(&[]), head_ts, ctx, 1);
+                }
+            }
+        }
+        rest
+    }
+
+    fn after_head(&mut self, dir: usize, mode: Mode, resume_client: bool) {
+        self.streams[dir].mode = mode;
+        if resume_client {
+            // A refused CONNECT: the client goes on with requests.
+            if let Some(c) = self.shared.client {
+                let cs = &mut self.streams[c & 1];
+                if cs.mode == Mode::ConnectWait {
+                    cs.mode = Mode::Head;
+                }
+            }
+        }
+        if self.shared.opaque {
+            self.go_opaque();
+        }
+    }
+
+    fn shape(client: bool, p: &[u8]) -> Shape {
+        if client {
+            request_line_shape(p, false)
+        } else {
+            status_line_shape(p)
+        }
+    }
+
+    fn seek<'d>(
+        &mut self,
+        dir: usize,
+        client: bool,
+        data: &'d [u8],
+        ts: Timestamp,
+        ctx: &mut Ctx<'_>,
+    ) -> &'d [u8] {
+        let max = ctx.config.max_head_bytes.max(1);
+        let st = &mut self.streams[dir];
+        if !st.buf.is_empty() {
+            // A candidate line is buffered: add the rest of its line and judge again.
+            let k = data
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(data.len(), |i| i + 1);
+            let line = data.get(..k).unwrap_or(data);
+            let rest = data.get(k..).unwrap_or(&[]);
+            let verdict = if st.buf.len().saturating_add(k) > max {
+                Shape::No
+            } else {
+                st.buf.extend_from_slice(line);
+                Self::shape(client, &st.buf)
+            };
+            match verdict {
+                Shape::Yes => {
+                    st.mode = Mode::Head;
+                    st.nl = scan_head_end(0, &st.buf).1;
+                }
+                Shape::Maybe => {}
+                Shape::No => st.seek(line.last() == Some(&b'\n')),
+            }
+            return rest;
+        }
+        let mut pos = 0;
+        let mut at_line_start = st.line_start;
+        loop {
+            let p = if at_line_start {
+                pos
+            } else {
+                let from = data.get(pos..).unwrap_or(&[]);
+                match from.iter().position(|b| *b == b'\n') {
+                    Some(i) => pos + i + 1,
+                    None => {
+                        st.line_start = false;
+                        return &[];
+                    }
+                }
+            };
+            let Some(line) = data.get(p..).filter(|l| !l.is_empty()) else {
+                st.line_start = true;
+                return &[];
+            };
+            match Self::shape(client, line) {
+                Shape::Yes => {
+                    st.mode = Mode::Head;
+                    return line;
+                }
+                Shape::Maybe if line.len() < max => {
+                    st.buf.extend_from_slice(line);
+                    st.buf_ts = ts;
+                    return &[];
+                }
+                Shape::Maybe | Shape::No => {
+                    pos = p;
+                    at_line_start = false;
+                }
+            }
+        }
+    }
+
+    /// The first bytes of a connection whose start we saw.
+    fn sniff<'d>(
+        &mut self,
+        dir: usize,
+        client: bool,
+        data: &'d [u8],
+        ts: Timestamp,
+        ctx: &mut Ctx<'_>,
+    ) -> &'d [u8] {
+        let max = ctx.config.max_head_bytes.max(1);
+        let other_saw_data = self.streams[(dir + 1) & 1].saw_data;
+        let st = &mut self.streams[dir];
+        // Decisions need at most the first line: buffer up to its end.
+        let (opening, rest, zero_copy) = if st.buf.is_empty() {
+            (opening(client, data, max), data, true)
+        } else {
+            let k = data
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(data.len(), |i| i + 1);
+            let k = k.min(max.saturating_sub(st.buf.len()).max(1));
+            st.buf.extend_from_slice(data.get(..k).unwrap_or(data));
+            (
+                opening(client, &st.buf, max),
+                data.get(k..).unwrap_or(&[]),
+                false,
+            )
+        };
+        match opening {
+            Opening::Http => {
+                st.mode = Mode::Head;
+                if !zero_copy {
+                    st.nl = scan_head_end(0, &st.buf).1;
+                }
+                rest
+            }
+            Opening::NeedMore => {
+                if zero_copy {
+                    st.buf.extend_from_slice(data);
+                    st.buf_ts = ts;
+                    return &[];
+                }
+                rest
+            }
+            Opening::NotHttp(NonHttpKind::Tls) if client => {
+                st.mode = Mode::TlsHello;
+                rest
+            }
+            Opening::NotHttp(_) if !client && other_saw_data => {
+                // The client spoke HTTP but the answer is not a status line.
+                ctx.counters.parse_errors += 1;
+                st.seek(false);
+                rest
+            }
+            Opening::NotHttp(kind) => {
+                self.report(kind, None, ctx);
+                &[]
+            }
+        }
+    }
+
+    fn tls_hello<'d>(&mut self, dir: usize, data: &'d [u8], ctx: &mut Ctx<'_>) -> &'d [u8] {
+        let cap = ctx.config.max_head_bytes.clamp(5, MAX_TLS_RECORD);
+        let st = &mut self.streams[dir];
+        let room = cap.saturating_sub(st.buf.len());
+        st.buf
+            .extend_from_slice(data.get(..room.min(data.len())).unwrap_or(data));
+        let record = match st.buf.get(3..5) {
+            Some([a, b]) => 5 + usize::from(u16::from_be_bytes([*a, *b])),
+            _ => usize::MAX,
+        };
+        if st.buf.len() >= record.min(cap) {
+            self.report_tls(dir, ctx);
+        }
+        &[]
+    }
+
+    fn report_tls(&mut self, dir: usize, ctx: &mut Ctx<'_>) {
+        let buf = std::mem::take(&mut self.streams[dir].buf);
+        self.report(NonHttpKind::Tls, tls_sni(&buf), ctx);
+    }
+
+    /// Reports the connection as not HTTP/1, once, and stops parsing it.
+    fn report(&mut self, kind: NonHttpKind, sni: Option<&[u8]>, ctx: &mut Ctx<'_>) {
+        if !self.shared.reported {
+            self.shared.reported = true;
+            let (_, server) = self.shared.client_server();
+            ctx.sink.non_http(kind, server, sni);
+        }
+        self.shared.opaque = true;
+        self.go_opaque();
+    }
+
+    fn go_opaque(&mut self) {
+        for st in &mut self.streams {
+            if st.mode != Mode::Closed {
+                st.mode = Mode::Opaque;
+            }
+            st.buf = Vec::new();
+        }
+    }
+}
+
+fn opening(client: bool, p: &[u8], max: usize) -> Opening {
+    if client {
+        return client_opening(p, max);
+    }
+    match status_line_shape(p) {
+        Shape::Yes => Opening::Http,
+        Shape::Maybe => Opening::NeedMore,
+        Shape::No => Opening::NotHttp(NonHttpKind::Other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8], split: usize) -> (usize, Decoded) {
+        let mut d = ChunkDecoder::default();
+        let mut used = 0;
+        for part in input.chunks(split.max(1)) {
+            let (n, s) = d.feed(part);
+            used += n;
+            if s != Decoded::More {
+                return (used, s);
+            }
+        }
+        (used, Decoded::More)
+    }
+
+    #[test]
+    fn chunked_body_any_split() {
+        let body =
+            b"4;ext=1\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\nNEXT";
+        for split in 1..body.len() {
+            assert_eq!(
+                decode_all(body, split),
+                (body.len() - 4, Decoded::Done),
+                "split {split}"
+            );
+        }
+        assert_eq!(decode_all(b"0\r\n\r\n", 100), (5, Decoded::Done));
+        assert_eq!(
+            decode_all(b"13\r\nHTTP/1.1 200 OK\r\n\r\n\r\n0\r\n\r\n", 100),
+            (30, Decoded::Done)
+        );
+        assert_eq!(decode_all(b"zz\r\n", 100).1, Decoded::Bad);
+        assert_eq!(decode_all(b"11111111111111111\r\n", 100).1, Decoded::Bad);
+        assert_eq!(decode_all(b"2\r\nabX", 100).1, Decoded::Bad);
+    }
+
+    #[test]
+    fn line_shapes() {
+        assert_eq!(
+            request_line_shape(b"GET /x HTTP/1.1\r\n", false),
+            Shape::Yes
+        );
+        assert_eq!(request_line_shape(b"GET /x HT", false), Shape::Maybe);
+        assert_eq!(request_line_shape(b"PO", false), Shape::Maybe);
+        assert_eq!(request_line_shape(b"GET /x\r\n", false), Shape::No);
+        assert_eq!(request_line_shape(b"PROPFIND / HTTP/1.1", false), Shape::No);
+        assert_eq!(request_line_shape(b"PROPFIND / HTTP/1.1", true), Shape::Yes);
+        assert_eq!(request_line_shape(b"get / HTTP/1.1", false), Shape::No);
+        assert_eq!(status_line_shape(b"HTTP/1.1 200 OK"), Shape::Yes);
+        assert_eq!(status_line_shape(b"HTTP/1.1 2"), Shape::Maybe);
+        assert_eq!(status_line_shape(b"HTTP/2 200"), Shape::No);
+    }
+
+    #[test]
+    fn openings() {
+        assert_eq!(client_opening(b"\x16", 100), Opening::NeedMore);
+        assert_eq!(
+            client_opening(b"\x16\x03\x01", 100),
+            Opening::NotHttp(NonHttpKind::Tls)
+        );
+        assert_eq!(
+            client_opening(b"PRI * HTTP/2.0\r\n", 100),
+            Opening::NotHttp(NonHttpKind::Http2)
+        );
+        assert_eq!(client_opening(b"PR", 100), Opening::NeedMore);
+        assert_eq!(
+            client_opening(b"SSH-2.0-x\r\n", 100),
+            Opening::NotHttp(NonHttpKind::Other)
+        );
+        assert_eq!(client_opening(b"GET / HTTP/1.1", 100), Opening::Http);
+    }
+
+    #[test]
+    fn head_end_scan() {
+        assert_eq!(
+            scan_head_end(0, b"GET / HTTP/1.1\r\nA: b\r\n\r\nbody").0,
+            Some(24)
+        );
+        let (none, s) = scan_head_end(0, b"GET / HTTP/1.1\r\n\r");
+        assert_eq!(none, None);
+        assert_eq!(scan_head_end(s, b"\nx").0, Some(1));
+        assert_eq!(scan_head_end(0, b"a\n\nb").0, Some(3));
+    }
+
+    #[test]
+    fn sni_parser_is_bounded() {
+        assert_eq!(tls_sni(&[]), None);
+        assert_eq!(tls_sni(&[0x16, 3, 1, 0xff, 0xff, 1]), None);
+        for n in 0..40 {
+            let _ = tls_sni(&vec![0x16; n]);
+        }
+    }
+}

@@ -11,6 +11,10 @@ pub struct FlowKey {
 
 impl FlowKey {
     pub fn new(src: Endpoint, dst: Endpoint) -> Self {
-        if src <= dst { FlowKey { a: src, b: dst } } else { FlowKey { a: dst, b: src } }
+        if src <= dst {
+            FlowKey { a: src, b: dst }
+        } else {
+            FlowKey { a: dst, b: src }
+        }
     }
 }

@@ -16,6 +16,8 @@ mod http_stream;
 mod key;
 mod reassembly;
 mod table;
+#[cfg(test)]
+mod tests;
 
 pub use key::FlowKey;
 pub use table::FlowTable;

@@ -1,39 +1,324 @@
-//! (stub: replaced by the flow work)
+//! The bounded table of tracked connections.
+//!
+//! [`FlowTable`] maps a [`FlowKey`] to a connection: two [`Reassembler`]s (one per direction)
+//! feeding one [`HttpConn`]. It decides when a segment starts a new connection (a SYN on an
+//! unknown tuple, data on an unknown tuple, or a new SYN on a tuple whose previous connection
+//! ended or used another ISN, as short connections reuse 4-tuples), ends connections (FIN both
+//! ways, RST), expires idle ones, and evicts when `max_flows` is reached. Eviction is amortised
+//! O(1): a queue in creation order with a second chance for connections active since they were
+//! queued (the CLOCK approximation of least recently used), plus at most one expiry sweep per
+//! second of packet time while the table is full, so a SYN flood stays cheap.
 
-use super::{FlowConfig, FlowCounters, HttpSink};
+use std::collections::{HashMap, VecDeque};
+
+use super::http_stream::{Ctx, HttpConn};
+use super::reassembly::{Chunk, Reassembler};
+use super::{FlowConfig, FlowCounters, FlowKey, HttpSink};
 use crate::decode::TcpSegment;
 use crate::time::Timestamp;
+
+/// Entries a connection may be moved to the back of the eviction queue per eviction before
+/// the front one is evicted regardless.
+const SECOND_CHANCES: usize = 8;
+
+/// Data on a tuple whose connection ended starts a new (mid-stream) connection when its
+/// sequence number is this far from where the old one stopped: it cannot be a late copy.
+const REUSE_DISTANCE: u32 = 1 << 20;
+
+#[derive(Debug)]
+struct Connection {
+    /// `reasm[0]` carries `key.a` → `key.b`, `reasm[1]` the other way.
+    reasm: [Reassembler; 2],
+    http: HttpConn,
+    last_seen: Timestamp,
+    /// Packet counter at the last packet, and when the connection was (re)queued.
+    touched: u64,
+    queued: u64,
+    /// Identifies this connection in the eviction queue (a tuple may be reused).
+    generation: u64,
+    had_data: bool,
+    /// Both FINs or a RST seen, and everything accounted for.
+    closed: bool,
+}
+
+impl Connection {
+    fn new(key: &FlowKey, generation: u64, ts: Timestamp, tick: u64, start_seen: bool) -> Self {
+        Connection {
+            reasm: [Reassembler::default(), Reassembler::default()],
+            http: HttpConn::new([key.a, key.b], start_seen),
+            last_seen: ts,
+            touched: tick,
+            queued: tick,
+            generation,
+            had_data: false,
+            closed: false,
+        }
+    }
+
+    /// Does this segment start a new connection on the same tuple?
+    fn is_restart(&self, dir: usize, seg: &TcpSegment<'_>) -> bool {
+        let r = &self.reasm[dir];
+        if seg.flags.syn && !seg.flags.ack {
+            // A retransmitted SYN carries the same ISN; any other SYN is a new connection
+            // (RFC 9293 §3.4.1: a new incarnation picks a new ISN).
+            return self.closed || r.isn() != Some(seg.seq);
+        }
+        if self.closed && !seg.payload.is_empty() {
+            let far = |base: u32| {
+                let d = seg.seq.wrapping_sub(base);
+                d > REUSE_DISTANCE && d < REUSE_DISTANCE.wrapping_neg()
+            };
+            return r.next_seq().is_none_or(far);
+        }
+        false
+    }
+
+    fn process(&mut self, dir: usize, seg: &TcpSegment<'_>, ts: Timestamp, ctx: &mut Ctx<'_>) {
+        self.last_seen = ts;
+        if self.closed {
+            return;
+        }
+        if seg.flags.rst {
+            self.finalize(ctx);
+            return;
+        }
+        let other = (dir + 1) & 1;
+        let Connection { reasm, http, .. } = self;
+        if seg.flags.syn {
+            reasm[dir].syn(seg.seq);
+            http.set_client(if seg.flags.ack { other } else { dir });
+        }
+        if seg.flags.ack {
+            reasm[other].peer_acked(seg.ack, &mut |c| http.on_chunk(other, c, ctx));
+        }
+        if !seg.payload.is_empty() || seg.flags.fin {
+            self.had_data |= !seg.payload.is_empty();
+            // A SYN occupies one sequence number before any data it carries.
+            let seq = if seg.flags.syn {
+                seg.seq.wrapping_add(1)
+            } else {
+                seg.seq
+            };
+            let max_ooo = ctx.config.max_ooo_bytes;
+            let mut deliver = |c: Chunk<'_>| http.on_chunk(dir, c, ctx);
+            let overflows =
+                reasm[dir].segment(seq, seg.payload, seg.flags.fin, ts, max_ooo, &mut deliver);
+            ctx.counters.ooo_overflows += overflows;
+        }
+        if self.reasm.iter().all(Reassembler::is_ended) {
+            self.finalize(ctx);
+        }
+    }
+
+    /// Ends the connection: hands on what is held, counts what was cut or unanswered.
+    fn finalize(&mut self, ctx: &mut Ctx<'_>) {
+        if self.closed {
+            return;
+        }
+        let Connection { reasm, http, .. } = self;
+        for (dir, r) in reasm.iter_mut().enumerate() {
+            r.flush(&mut |c| http.on_chunk(dir, c, ctx));
+        }
+        http.finish(ctx);
+        self.closed = true;
+    }
+}
 
 /// All tracked connections.
 #[derive(Debug)]
 pub struct FlowTable {
     config: FlowConfig,
     counters: FlowCounters,
+    flows: HashMap<FlowKey, Connection>,
+    /// Eviction order: (key, generation); entries of removed connections are skipped.
+    queue: VecDeque<(FlowKey, u64)>,
+    tick: u64,
+    next_generation: u64,
+    /// Second of packet time of the last sweep forced by a full table.
+    last_full_sweep: Option<u64>,
 }
 
 impl FlowTable {
     pub fn new(config: FlowConfig) -> Self {
-        FlowTable { config, counters: FlowCounters::default() }
+        FlowTable {
+            config,
+            counters: FlowCounters::default(),
+            flows: HashMap::new(),
+            queue: VecDeque::new(),
+            tick: 0,
+            next_generation: 0,
+            last_full_sweep: None,
+        }
     }
+
     /// Feeds one segment seen at `ts`.
     pub fn ingest(&mut self, seg: &TcpSegment<'_>, ts: Timestamp, sink: &mut impl HttpSink) {
-        let _ = (seg, ts, sink, &self.config);
+        let sink: &mut dyn HttpSink = sink;
+        self.tick += 1;
+        let key = FlowKey::new(seg.src, seg.dst);
+        let dir = usize::from(seg.src != key.a);
+        let restart = match self.flows.get(&key) {
+            Some(c) => c.is_restart(dir, seg),
+            // Nothing to learn from a bare ACK, FIN or RST of a connection we never saw.
+            None if seg.flags.rst || (!seg.flags.syn && seg.payload.is_empty()) => return,
+            None => true,
+        };
+        if restart {
+            if let Some(mut old) = self.flows.remove(&key) {
+                let mut ctx = Ctx {
+                    config: &self.config,
+                    counters: &mut self.counters,
+                    sink,
+                };
+                old.finalize(&mut ctx);
+            } else {
+                self.make_room(ts, sink);
+            }
+            let generation = self.next_generation;
+            self.next_generation += 1;
+            let conn = Connection::new(&key, generation, ts, self.tick, seg.flags.syn);
+            self.flows.insert(key, conn);
+            self.queue.push_back((key, generation));
+            self.counters.connections += 1;
+        }
+        let Some(conn) = self.flows.get_mut(&key) else {
+            return;
+        };
+        conn.touched = self.tick;
+        let mut ctx = Ctx {
+            config: &self.config,
+            counters: &mut self.counters,
+            sink,
+        };
+        conn.process(dir, seg, ts, &mut ctx);
     }
+
     /// Expires idle connections; call about once a second of packet or wall time.
     pub fn expire(&mut self, now: Timestamp, sink: &mut impl HttpSink) {
-        let _ = (now, sink);
+        self.sweep(now, sink);
     }
+
+    fn sweep(&mut self, now: Timestamp, sink: &mut dyn HttpSink) {
+        let FlowTable {
+            config,
+            counters,
+            flows,
+            ..
+        } = self;
+        flows.retain(|_, c| {
+            let timeout = if c.closed || !c.had_data {
+                config.handshake_timeout
+            } else {
+                config.idle_timeout
+            };
+            if now.saturating_sub(c.last_seen) < timeout {
+                return true;
+            }
+            if !c.closed {
+                c.finalize(&mut Ctx {
+                    config,
+                    counters,
+                    sink: &mut *sink,
+                });
+                counters.expired_flows += 1;
+            }
+            false
+        });
+        self.compact_queue();
+    }
+
+    /// Drops queue entries of connections no longer in the table once they outnumber the
+    /// live ones; amortised over the removals that made them stale.
+    fn compact_queue(&mut self) {
+        if self.queue.len() > 2 * self.flows.len() + 64 {
+            let flows = &self.flows;
+            self.queue
+                .retain(|(k, g)| flows.get(k).is_some_and(|c| c.generation == *g));
+        }
+    }
+
+    /// Makes room for one more connection when `max_flows` is reached.
+    fn make_room(&mut self, now: Timestamp, sink: &mut dyn HttpSink) {
+        let max = self.config.max_flows.max(1);
+        if self.flows.len() < max {
+            return;
+        }
+        if self.last_full_sweep != Some(now.secs()) {
+            self.last_full_sweep = Some(now.secs());
+            self.sweep(now, sink);
+        }
+        let mut chances = 0;
+        while self.flows.len() >= max {
+            let Some((key, generation)) = self.queue.pop_front() else {
+                // Cannot happen (every connection is queued); stay bounded anyway.
+                let Some(key) = self.flows.keys().next().copied() else {
+                    return;
+                };
+                self.evict(&key, sink);
+                continue;
+            };
+            let Some(c) = self
+                .flows
+                .get_mut(&key)
+                .filter(|c| c.generation == generation)
+            else {
+                continue;
+            };
+            if c.touched > c.queued && !c.closed && chances < SECOND_CHANCES {
+                // Active since it was queued: give it another round.
+                chances += 1;
+                c.queued = self.tick;
+                self.queue.push_back((key, generation));
+                continue;
+            }
+            self.evict(&key, sink);
+        }
+        self.compact_queue();
+    }
+
+    fn evict(&mut self, key: &FlowKey, sink: &mut dyn HttpSink) {
+        if let Some(mut c) = self.flows.remove(key)
+            && !c.closed
+        {
+            c.finalize(&mut Ctx {
+                config: &self.config,
+                counters: &mut self.counters,
+                sink,
+            });
+            self.counters.evicted_flows += 1;
+        }
+    }
+
     /// End of capture: flush what is buffered and count what was cut.
     pub fn finish(&mut self, sink: &mut impl HttpSink) {
-        let _ = sink;
+        let sink: &mut dyn HttpSink = sink;
+        let FlowTable {
+            config,
+            counters,
+            flows,
+            queue,
+            ..
+        } = self;
+        for (_, mut c) in flows.drain() {
+            c.finalize(&mut Ctx {
+                config,
+                counters,
+                sink: &mut *sink,
+            });
+        }
+        queue.clear();
     }
+
     pub fn counters(&self) -> &FlowCounters {
         &self.counters
     }
-    /// Connections tracked now.
+
+    /// Connections tracked now (ended ones linger for `handshake_timeout` to recognise late
+    /// duplicates).
     pub fn len(&self) -> usize {
-        0
+        self.flows.len()
     }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
