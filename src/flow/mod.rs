@@ -123,23 +123,29 @@ pub trait HttpSink {
 pub struct FlowCounters {
     /// Connections seen (a new SYN on a reused 4-tuple counts as a new connection).
     pub connections: u64,
-    /// Connections evicted because `max_flows` was reached.
+    /// Connections evicted because `max_flows` was reached (ended connections lingering to
+    /// absorb late duplicates are dropped first and not counted).
     pub evicted_flows: u64,
-    /// Connections expired after `idle_timeout`/`handshake_timeout`.
+    /// Connections expired after `idle_timeout`/`handshake_timeout` (not counting ended ones
+    /// whose linger ran out).
     pub expired_flows: u64,
-    /// Out-of-order segments dropped because `max_ooo_bytes` was full.
+    /// Out-of-order segments that did not fit in `max_ooo_bytes`; each forces the oldest hole
+    /// to be skipped (counted in `gaps_skipped`) rather than stalling the stream.
     pub ooo_overflows: u64,
     /// Gaps (lost bytes) skipped over, resyncing at the next request/response line.
     pub gaps_skipped: u64,
     /// Heads dropped because they grew beyond `max_head_bytes`.
     pub heads_too_large: u64,
-    /// Heads httparse rejected (the stream then resyncs at the next request line).
+    /// Heads httparse rejected, and malformed chunked framing (the stream then resyncs at the
+    /// next request or status line).
     pub parse_errors: u64,
-    /// Requests not counted as pending because `max_pending` was reached.
+    /// Requests not counted as pending because `max_pending` was reached. Their responses are
+    /// reported without method and section, in order.
     pub pending_overflows: u64,
     /// Responses with no pending request to pair with.
     pub unpaired_responses: u64,
-    /// Requests whose head was incomplete when the connection or capture ended.
+    /// Requests whose head was incomplete (some bytes of it buffered) when the connection or
+    /// capture ended.
     pub requests_cut: u64,
     /// Requests still waiting for a response when the connection or capture ended.
     pub requests_unanswered: u64,
