@@ -26,3 +26,4 @@ pub mod run;
 pub mod stats;
 pub mod synth;
 pub mod time;
+pub mod ui;
