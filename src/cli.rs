@@ -99,6 +99,14 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value = "10")]
     pub top: usize,
 
+    /// After opening the capture, switch to this user (default: the sudo user, else 'nobody').
+    #[arg(short = 'Z', long = "user", value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Keep root and capabilities after opening the capture (not recommended).
+    #[arg(long)]
+    pub no_drop_privileges: bool,
+
     /// A BPF expression ANDed with the port/ip filter, e.g. 'not host 10.0.0.9'.
     #[arg(value_name = "BPF EXPRESSION", trailing_var_arg = true)]
     pub filter: Vec<String>,
@@ -106,6 +114,10 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// A real HTTP/1.1 server answering every path ("Hello, your path is: …"), for demos.
+    Serve(crate::demo::ServeArgs),
+    /// Send HTTP traffic at a paced rate profile (default: the seed's 20/s, 100/s, 20/s).
+    Load(crate::demo::LoadArgs),
     /// Write a sample capture (synthetic HTTP traffic on port 5000) to replay with -r.
     SampleCapture {
         /// Where to write the pcap file.
@@ -140,6 +152,8 @@ pub struct Config {
     pub output: OutputMode,
     pub summary_only: bool,
     pub interval: Duration,
+    pub user: Option<String>,
+    pub drop_privileges: bool,
     pub flow: FlowConfig,
     pub stats: StatsConfig,
 }
@@ -200,6 +214,8 @@ impl Args {
             // Reading a file without --plain/--json: the summary is what people want.
             summary_only: self.summary_only || (self.read.is_some() && !self.plain && !self.json),
             interval: self.interval,
+            user: self.user.clone(),
+            drop_privileges: !self.no_drop_privileges,
             flow: FlowConfig {
                 max_flows: self.max_flows,
                 ..FlowConfig::default()

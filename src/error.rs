@@ -40,6 +40,9 @@ pub enum Error {
     Io(#[from] std::io::Error),
 
     #[error("{0}")]
+    PrivilegeDrop(String),
+
+    #[error("{0}")]
     Other(String),
 }
 

@@ -20,7 +20,12 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("traffic-watch: error: {e}");
-            ExitCode::from(2)
+            // A failed privilege drop is 1 (as the issue tracker asked); everything else 2.
+            ExitCode::from(if matches!(e, Error::PrivilegeDrop(_)) {
+                1
+            } else {
+                2
+            })
         }
     }
 }
@@ -33,6 +38,23 @@ fn real_main(args: Args) -> Result<(), Error> {
     if let Some(cmd) = &args.command {
         return match cmd {
             Command::SampleCapture { out, rate, seconds } => sample_capture(out, *rate, *seconds),
+            Command::Serve(a) => {
+                let config = a.to_config().map_err(demo_err)?;
+                traffic_watch::demo::serve::run_until_signal(config)
+                    .map(|_| ())
+                    .map_err(demo_err)
+            }
+            Command::Load(a) => {
+                let config = a.to_config().map_err(demo_err)?;
+                let progress = std::io::stderr().is_terminal();
+                let report = traffic_watch::demo::load::run(config, progress).map_err(demo_err)?;
+                if a.json {
+                    println!("{}", report.to_json());
+                } else {
+                    println!("{}", report.to_string().trim_end());
+                }
+                Ok(())
+            }
         };
     }
     let config = args
@@ -45,8 +67,28 @@ fn real_main(args: Args) -> Result<(), Error> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
+    // Open everything that needs privileges first, then drop them before the first packet.
     let capture = run::open_live(&config)?;
+    let who = if config.drop_privileges {
+        let d = traffic_watch::capture::privdrop::drop_privileges(config.user.as_deref())?;
+        format!(
+            "running as '{}' (uid {}) with no capabilities",
+            d.user, d.uid
+        )
+    } else {
+        "keeping privileges (--no-drop-privileges)".to_owned()
+    };
+    if config.output != traffic_watch::cli::OutputMode::Dashboard {
+        eprintln!(
+            "traffic-watch: capturing on {}; {who}",
+            capture.description()
+        );
+    }
     run::live(&config, capture, stop)
+}
+
+fn demo_err(e: traffic_watch::demo::DemoError) -> Error {
+    Error::Other(e.to_string())
 }
 
 fn sample_capture(out: &std::path::Path, rate: u32, seconds: u32) -> Result<(), Error> {

@@ -82,9 +82,9 @@ pub fn replay(config: &Config, out: impl Write) -> Result<()> {
                 .map_err(clone_io)
                 .and_then(|_| printer.alert(&e));
         }
-        let due = *next_report.get_or_insert(ts.add(interval));
+        let due = *next_report.get_or_insert(ts.plus(interval));
         if ts >= due {
-            next_report = Some(due.add(interval));
+            next_report = Some(due.plus(interval));
             let snap = pipe.snapshot();
             io_result = io_result
                 .as_ref()
@@ -119,7 +119,7 @@ fn open_file_with_filter(path: &std::path::Path, filter: &str) -> Result<FileSou
     }
 }
 
-/// `(X) or (vlan and X)` → `X`.
+/// `(X) or (vlan and ((X) or (vlan and X)))` → `X`.
 fn base_filter(filter: &str) -> String {
     match filter.split_once(") or (vlan and ") {
         Some((head, _)) => head.trim_start_matches('(').to_owned(),
@@ -153,6 +153,8 @@ struct CaptureCounters {
 }
 
 const BATCH_PACKETS: usize = 512;
+/// Kernel capture buffer when `-B` is not given.
+const DEFAULT_BUFFER_BYTES: usize = 32 * 1024 * 1024;
 const BATCH_AGE: Duration = Duration::from_millis(20);
 
 /// The capture thread: reads packets, batches them, never blocks on a slow consumer (a full
@@ -164,11 +166,26 @@ fn capture_loop(
     counters: Arc<CaptureCounters>,
     stop: Arc<AtomicBool>,
 ) -> Result<()> {
+    // libpcap counts what arrived before the filter was attached; report only what follows.
+    let base = source.stats().unwrap_or_default();
+    let publish = |s: crate::capture::KernelStats| {
+        counters
+            .kernel_received
+            .store(s.received.saturating_sub(base.received), Ordering::Relaxed);
+        counters
+            .kernel_dropped
+            .store(s.dropped.saturating_sub(base.dropped), Ordering::Relaxed);
+        counters.if_dropped.store(
+            s.if_dropped.saturating_sub(base.if_dropped),
+            Ordering::Relaxed,
+        );
+        counters.has_stats.store(true, Ordering::Relaxed);
+    };
     let mut batch = Batch::new();
     let mut batch_started = Instant::now();
     let mut last_stats = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        let got = source.next()?;
+        let got = source.next_packet()?;
         if let Some((ts, frame)) = got {
             if batch.packets.is_empty() {
                 batch_started = Instant::now();
@@ -198,22 +215,33 @@ fn capture_loop(
         if last_stats.elapsed() >= Duration::from_millis(500) {
             last_stats = Instant::now();
             if let Some(s) = source.stats() {
-                counters
-                    .kernel_received
-                    .store(s.received, Ordering::Relaxed);
-                counters.kernel_dropped.store(s.dropped, Ordering::Relaxed);
-                counters.if_dropped.store(s.if_dropped, Ordering::Relaxed);
-                counters.has_stats.store(true, Ordering::Relaxed);
+                publish(s);
             }
         }
     }
+    // Stopping: what the kernel already holds was sent before the stop; deliver it (bounded),
+    // blocking on the queue now that nothing else competes for it.
+    for _ in 0..1_000_000 {
+        match source.next_packet()? {
+            Some((ts, frame)) => {
+                let start = batch.data.len() as u32;
+                batch.data.extend_from_slice(frame);
+                batch.packets.push((ts, start, frame.len() as u32));
+                if batch.packets.len() >= BATCH_PACKETS {
+                    let full = std::mem::replace(&mut batch, Batch::new());
+                    if tx.send(full).is_err() {
+                        break;
+                    }
+                }
+            }
+            None => break,
+        }
+    }
+    if !batch.packets.is_empty() {
+        let _ = tx.send(batch);
+    }
     if let Some(s) = source.stats() {
-        counters
-            .kernel_received
-            .store(s.received, Ordering::Relaxed);
-        counters.kernel_dropped.store(s.dropped, Ordering::Relaxed);
-        counters.if_dropped.store(s.if_dropped, Ordering::Relaxed);
-        counters.has_stats.store(true, Ordering::Relaxed);
+        publish(s);
     }
     Ok(())
 }
@@ -222,6 +250,13 @@ fn capture_loop(
 pub struct LiveCapture {
     source: LiveSource,
     description: String,
+}
+
+impl LiveCapture {
+    /// Interface and filter, for messages.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
 }
 
 /// Opens the live capture: the interface, the kernel filter and the buffer.
@@ -233,9 +268,12 @@ pub fn open_live(config: &Config) -> Result<LiveCapture> {
     let mut live = LiveConfig {
         interface,
         filter: config.filter.clone(),
-        buffer_bytes: config.buffer_bytes,
+        // libpcap's 2 MiB default holds only 8 full-size frames on loopback (64 KiB MTU).
+        buffer_bytes: Some(config.buffer_bytes.unwrap_or(DEFAULT_BUFFER_BYTES)),
         snaplen: 262_144,
-        immediate: true,
+        // Immediate mode on Linux gives one ring slot per snaplen-sized frame, which drops
+        // under load; block delivery with a 100 ms timeout packs frames and is still current.
+        immediate: false,
         read_timeout: Duration::from_millis(100),
     };
     let source = match LiveSource::open(&live) {
@@ -274,7 +312,7 @@ pub fn live(config: &Config, capture: LiveCapture, stop: Arc<AtomicBool>) -> Res
 
     let (ui_tx, ui_thread) = if config.output == OutputMode::Dashboard {
         let (ui_tx, ui_rx) = mpsc::channel::<Snapshot>();
-        let info = ui_shim::DashboardInfo {
+        let info = crate::ui::DashboardInfo {
             source: description.clone(),
             version: env!("CARGO_PKG_VERSION"),
         };
@@ -282,7 +320,7 @@ pub fn live(config: &Config, capture: LiveCapture, stop: Arc<AtomicBool>) -> Res
         // The pipeline runs on this thread; the dashboard gets the terminal on its own.
         let handle = std::thread::Builder::new()
             .name("dashboard".into())
-            .spawn(move || ui_shim::run(info, ui_rx, stop_ui))?;
+            .spawn(move || crate::ui::run(info, ui_rx, stop_ui))?;
         (Some(ui_tx), Some(handle))
     } else {
         (None, None)
@@ -332,15 +370,16 @@ pub fn live(config: &Config, capture: LiveCapture, stop: Arc<AtomicBool>) -> Res
             }
         } else if now >= next_ui {
             next_ui = now + Duration::from_millis(250);
-            if let Some(tx) = &ui_tx {
-                if tx.send(pipe.snapshot()).is_err() {
-                    stop.store(true, Ordering::Relaxed);
-                }
+            if let Some(tx) = &ui_tx
+                && tx.send(pipe.snapshot()).is_err()
+            {
+                stop.store(true, Ordering::Relaxed);
             }
         }
-        if stop.load(Ordering::Relaxed) || result.is_err() {
+        if result.is_err() {
             break;
         }
+        // On stop the capture thread drains the kernel buffer and hangs up; we go on until then.
     }
     stop.store(true, Ordering::Relaxed);
     drop(rx);
@@ -350,10 +389,10 @@ pub fn live(config: &Config, capture: LiveCapture, stop: Arc<AtomicBool>) -> Res
         ))
     });
     drop(ui_tx);
-    if let Some(h) = ui_thread {
-        if let Ok(Err(e)) = h.join() {
-            result = result.and(Err(e.into()));
-        }
+    if let Some(h) = ui_thread
+        && let Ok(Err(e)) = h.join()
+    {
+        result = result.and(Err(e.into()));
     }
     pipe.finish();
     update_health(&mut pipe, &counters);
@@ -396,28 +435,4 @@ fn tcpdump_style(s: &Snapshot) -> String {
         h.kernel_dropped.unwrap_or(0) + h.interface_dropped.unwrap_or(0),
         h.queue_dropped
     )
-}
-
-// Until the dashboard lands: a stand-in with the same signature.
-mod ui_shim {
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
-    use std::sync::mpsc::Receiver;
-
-    use crate::stats::Snapshot;
-
-    pub struct DashboardInfo {
-        pub source: String,
-        pub version: &'static str,
-    }
-
-    pub fn run(
-        info: DashboardInfo,
-        rx: Receiver<Snapshot>,
-        _stop: Arc<AtomicBool>,
-    ) -> std::io::Result<()> {
-        let _ = (info.source, info.version);
-        while rx.recv().is_ok() {}
-        Ok(())
-    }
 }

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use traffic_watch::demo::load::{self, LoadConfig, Phase, Target};
 use traffic_watch::demo::serve::{self, ServeConfig, ServerHandle};
-use traffic_watch::demo::{LoadArgs, ServeArgs, parse_duration};
+use traffic_watch::demo::{LoadArgs, ServeArgs};
+use traffic_watch::time::parse_duration;
 
 fn server(config: ServeConfig) -> ServerHandle {
     serve::start(ServeConfig { port: 0, ..config }).unwrap()

@@ -28,6 +28,9 @@ pub struct LiveSource {
     interface: String,
     cap: pcap::Capture<pcap::Active>,
     link: LinkType,
+    read_timeout: Duration,
+    /// The last read found nothing waiting.
+    idle: bool,
 }
 
 /// `any` where libpcap offers it (Linux), so loopback and the machine's own addresses are both
@@ -112,7 +115,14 @@ impl LiveSource {
         if let Some(b) = config.buffer_bytes {
             inactive = inactive.buffer_size(i32::try_from(b).unwrap_or(i32::MAX));
         }
-        let mut cap = inactive.open().map_err(open_err)?;
+        // Non-blocking, with our own poll: libpcap's read timeout does not fire in immediate
+        // mode on Linux (the read blocks until a packet comes), which would stall a quiet
+        // capture's last batch and its shutdown.
+        let mut cap = inactive
+            .open()
+            .map_err(open_err)?
+            .setnonblock()
+            .map_err(open_err)?;
         if !config.filter.is_empty() {
             cap.filter(&config.filter, true)
                 .map_err(|e| Error::BadFilter {
@@ -125,6 +135,8 @@ impl LiveSource {
             interface: iface,
             cap,
             link,
+            read_timeout: config.read_timeout,
+            idle: false,
         })
     }
 
@@ -137,16 +149,41 @@ impl LiveSource {
     }
 
     /// Reads the next packet, or `None` when the read timeout passed with nothing.
-    pub fn next(&mut self) -> Result<Option<(Timestamp, &[u8])>> {
+    pub fn next_packet(&mut self) -> Result<Option<(Timestamp, &[u8])>> {
+        // Packets libpcap already holds come first; only after a read found the buffer empty
+        // (and said so, so the caller could flush its batch) do we wait on the fd.
+        if self.idle {
+            self.wait_readable()?;
+        }
         match self.cap.next_packet() {
             Ok(p) => {
+                self.idle = false;
                 let ts = Timestamp::from_timeval(p.header.ts.tv_sec, p.header.ts.tv_usec);
                 Ok(Some((ts, p.data)))
             }
-            Err(pcap::Error::TimeoutExpired) => Ok(None),
+            Err(pcap::Error::TimeoutExpired) => {
+                self.idle = true;
+                Ok(None)
+            }
             Err(e) => Err(Error::CaptureRead {
                 interface: self.interface.clone(),
                 reason: pcap_reason(&e),
+            }),
+        }
+    }
+
+    /// Polls the capture's fd for up to the read timeout.
+    fn wait_readable(&mut self) -> Result<()> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        let ms = u16::try_from(self.read_timeout.as_millis()).unwrap_or(u16::MAX);
+        let fd = self.cap.as_fd();
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),
+            Err(e) => Err(Error::CaptureRead {
+                interface: self.interface.clone(),
+                reason: e.to_string(),
             }),
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod file;
 pub mod live;
+pub mod privdrop;
 
 use std::net::IpAddr;
 
@@ -37,9 +38,11 @@ pub fn build_filter(port: Option<u16>, ip: Option<IpAddr>, extra: &[String]) -> 
     if !extra.trim().is_empty() {
         parts.push(format!("({extra})"));
     }
-    // VLAN-tagged frames need `vlan` to shift the offsets; match both untagged and tagged.
+    // VLAN-tagged frames need `vlan` to shift the offsets, once per tag. The shift applies to
+    // everything after it in the expression, so the tagged branches nest: untagged, 802.1Q,
+    // then QinQ.
     let base = parts.join(" and ");
-    format!("({base}) or (vlan and {base})")
+    format!("({base}) or (vlan and (({base}) or (vlan and {base})))")
 }
 
 #[cfg(test)]
@@ -50,7 +53,7 @@ mod tests {
     fn filters() {
         assert_eq!(
             build_filter(Some(5000), None, &[]),
-            "(tcp port 5000) or (vlan and tcp port 5000)"
+            "(tcp port 5000) or (vlan and ((tcp port 5000) or (vlan and tcp port 5000)))"
         );
         let f = build_filter(
             Some(80),
@@ -59,7 +62,9 @@ mod tests {
         );
         assert_eq!(
             f,
-            "(tcp port 80 and host 10.0.0.1 and (not host 1.2.3.4)) or (vlan and tcp port 80 and host 10.0.0.1 and (not host 1.2.3.4))"
+            "(tcp port 80 and host 10.0.0.1 and (not host 1.2.3.4)) or \
+             (vlan and ((tcp port 80 and host 10.0.0.1 and (not host 1.2.3.4)) or \
+             (vlan and tcp port 80 and host 10.0.0.1 and (not host 1.2.3.4))))"
         );
     }
 }

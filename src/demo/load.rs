@@ -30,7 +30,8 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::serve::splitmix64;
-use super::{DemoError, io_reason, parse_duration};
+use super::{DemoError, io_reason};
+use crate::time::parse_duration;
 
 /// One step of a rate profile.
 #[derive(Debug, Clone, Copy, PartialEq)]

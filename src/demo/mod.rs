@@ -6,11 +6,12 @@
 //! one-shot) connections following a rate profile, and reports exactly what it sent and what
 //! came back, so a count shown by `traffic-watch` can be checked against it. Both only talk
 //! HTTP over plain TCP; neither captures packets. This module holds what they share: the
-//! user-facing [`DemoError`], the clap argument structs and [`parse_duration`].
+//! user-facing [`DemoError`] and the clap argument structs.
 
 pub mod load;
 pub mod serve;
 
+use crate::time::parse_duration;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -103,65 +104,9 @@ pub(crate) fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// Parses a human duration: `90s`, `2m`, `500ms`, `1h`, `1m30s`, `1.5s`, or plain seconds `10`.
-///
-/// Units are `h`, `m`, `s` and `ms`; parts add up and may come in any order. The error is one
-/// line naming the value in single quotes, ready to show after the option's name.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    duration_or_why(s).map_err(|why| format!("invalid duration '{s}': {why}"))
-}
-
 /// Parses the value of a duration option (`--duration 30s`) into a [`DemoError`] naming it.
 pub(crate) fn duration_arg(what: &'static str, s: &str) -> Result<Duration, DemoError> {
-    duration_or_why(s).map_err(|why| DemoError::invalid(what, s, why))
-}
-
-/// [`parse_duration`] with the bare reason as error.
-fn duration_or_why(s: &str) -> Result<Duration, String> {
-    let bad = |why: &str| why.to_string();
-    let t = s.trim();
-    if t.is_empty() {
-        return Err(bad(
-            "empty; expected e.g. '90s', '2m', '500ms', '1m30s' or '10'",
-        ));
-    }
-    let hint = "expected e.g. '90s', '2m', '500ms', '1h', '1m30s' or plain seconds '10'";
-    // Plain number: seconds.
-    if t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return secs_to_duration(t, 1.0).ok_or_else(|| bad(hint));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = t;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_len == 0 {
-            return Err(bad(hint));
-        }
-        let (num, after) = rest.split_at(num_len);
-        let unit_len = after
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_len);
-        let scale = match unit {
-            "h" => 3600.0,
-            "m" | "min" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            "" => return Err(bad("a number inside needs a unit (h, m, s or ms)")),
-            _ => return Err(bad(&format!("unknown unit '{unit}'; use h, m, s or ms"))),
-        };
-        let part = secs_to_duration(num, scale).ok_or_else(|| bad(hint))?;
-        total = total.checked_add(part).ok_or_else(|| bad("too long"))?;
-        rest = after;
-    }
-    Ok(total)
-}
-
-fn secs_to_duration(num: &str, scale: f64) -> Option<Duration> {
-    let v: f64 = num.parse().ok()?;
-    Duration::try_from_secs_f64(v * scale).ok()
+    crate::time::duration_reason(s).map_err(|why| DemoError::invalid(what, s, why))
 }
 
 /// Arguments of `traffic-watch serve`.
@@ -354,6 +299,7 @@ impl LoadArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::parse_duration;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

@@ -5,17 +5,27 @@ use predicates::prelude::*;
 use crate::util::bin;
 
 fn one_line_error(args: &[&str], needle: &str) {
-    let out = bin().args(args).env("RUST_BACKTRACE", "1").output().unwrap();
+    let out = bin()
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
     assert!(err.contains(needle), "{args:?}: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_file() {
-    one_line_error(&["-r", "/nonexistent/x.pcap"], "'/nonexistent/x.pcap': no such file");
+    one_line_error(
+        &["-r", "/nonexistent/x.pcap"],
+        "'/nonexistent/x.pcap': no such file",
+    );
 }
 
 #[test]
@@ -44,32 +54,62 @@ fn directory_instead_of_file() {
 fn truncated_capture_reports_what_it_read_then_fails() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("s.pcap");
-    bin().args(["sample-capture", p.to_str().unwrap(), "--seconds", "2"]).assert().success();
+    bin()
+        .args(["sample-capture", p.to_str().unwrap(), "--seconds", "2"])
+        .assert()
+        .success();
     let bytes = std::fs::read(&p).unwrap();
     let cut = dir.path().join("cut.pcap");
     std::fs::write(&cut, &bytes[..bytes.len() - 7]).unwrap();
-    let out = bin().args(["-r", cut.to_str().unwrap(), "--json"]).output().unwrap();
+    let out = bin()
+        .args(["-r", cut.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cut.pcap") && err.contains("truncated"), "{err}");
+    assert!(
+        err.contains("cut.pcap") && err.contains("truncated"),
+        "{err}"
+    );
     assert_eq!(err.trim_end().lines().count(), 1);
     let s = crate::util::summary(&out);
-    assert!(s["requests"].as_u64().unwrap() > 0, "what was read before the damage is counted");
+    assert!(
+        s["requests"].as_u64().unwrap() > 0,
+        "what was read before the damage is counted"
+    );
 }
 
 #[test]
 fn bad_bpf_expression() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("s.pcap");
-    bin().args(["sample-capture", p.to_str().unwrap(), "--seconds", "1"]).assert().success();
-    one_line_error(&["-r", p.to_str().unwrap(), "tcp", "port"], "bad capture filter");
+    bin()
+        .args(["sample-capture", p.to_str().unwrap(), "--seconds", "1"])
+        .assert()
+        .success();
+    one_line_error(
+        &["-r", p.to_str().unwrap(), "tcp", "port"],
+        "bad capture filter",
+    );
 }
 
 #[test]
 fn port_out_of_range_and_both_thresholds() {
-    bin().args(["--port", "70000"]).assert().failure().code(2).stderr(predicate::str::contains("70000"));
     bin()
-        .args(["--port", "5000", "--threshold", "3", "--threshold-total", "5"])
+        .args(["--port", "70000"])
+        .assert()
+        .failure()
+        .code(2)
+        .stderr(predicate::str::contains("70000"));
+    bin()
+        .args([
+            "--port",
+            "5000",
+            "--threshold",
+            "3",
+            "--threshold-total",
+            "5",
+        ])
         .assert()
         .failure()
         .code(2)
@@ -79,7 +119,7 @@ fn port_out_of_range_and_both_thresholds() {
         .assert()
         .failure()
         .code(2)
-        .stderr(predicate::str::contains("not a duration"));
+        .stderr(predicate::str::contains("invalid duration '2 minutes'"));
 }
 
 #[test]

@@ -1,1 +1,247 @@
-//! Live capture on loopback: see live tests (added with the demo server).
+//! Live capture on loopback, as root (CI runs as root): a real HTTP server (`demo::serve`), the
+//! monitor binary on its port with `--json`, and a paced generator (`demo::load`) sending an
+//! exact number of requests. Without capture permission each test prints why it skipped.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use traffic_watch::demo::load::{self, LoadConfig, Phase, Target};
+use traffic_watch::demo::serve::{self, ServeConfig};
+
+use crate::util::{bin, is_root};
+
+fn can_capture() -> bool {
+    if !is_root() {
+        eprintln!("skipped: live capture needs root or CAP_NET_RAW (CI runs as root)");
+        return false;
+    }
+    true
+}
+
+/// The monitor, with its stdout lines arriving on a channel.
+struct Monitor {
+    child: Child,
+    lines: Receiver<Value>,
+}
+
+impl Monitor {
+    fn start(args: &[&str]) -> Monitor {
+        let mut cmd = std::process::Command::new(bin().get_program());
+        let mut child = cmd
+            .args(args)
+            .args(["--json", "--no-drop-privileges"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // It says on stderr when the capture is open: only then may traffic start.
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        err.read_line(&mut first).unwrap();
+        assert!(
+            first.contains("capturing on"),
+            "monitor did not start: {first}"
+        );
+        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+        Monitor { child, lines }
+    }
+
+    /// Waits (bounded) for a line matching `want`.
+    fn wait_for(&self, what: &str, limit: Duration, want: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) if want(&v) => return v,
+                Ok(_) => {}
+                Err(_) => panic!("no {what} within {limit:?}"),
+            }
+        }
+    }
+
+    /// SIGINT, then the summary line.
+    fn stop(mut self) -> Value {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+        let summary = self.wait_for("summary", Duration::from_secs(10), |v| {
+            v["type"] == "summary"
+        });
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "monitor exit: {status}");
+        summary
+    }
+}
+
+fn load(port: u16, rate: f64, secs: f64, keep_alive: bool, connections: usize) -> load::LoadReport {
+    let config = LoadConfig {
+        target: Target {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        profile: vec![Phase {
+            rate,
+            duration: Duration::from_secs_f64(secs),
+        }],
+        connections,
+        keep_alive,
+        ..LoadConfig::default()
+    };
+    load::run(config, false).unwrap()
+}
+
+fn server() -> serve::ServerHandle {
+    serve::start(ServeConfig {
+        port: 0,
+        ..ServeConfig::default()
+    })
+    .unwrap()
+}
+
+fn sections_of(summary: &Value) -> std::collections::BTreeMap<String, u64> {
+    summary["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["section"].as_str().unwrap().to_owned(),
+                s["hits"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn live_counts_exactly_what_was_sent_keepalive_and_new_connections() {
+    if !can_capture() {
+        return;
+    }
+    let srv = server();
+    let port = srv.addr().port();
+    let mon = Monitor::start(&["--port", &port.to_string(), "--interval", "1s"]);
+    let a = load(port, 200.0, 1.0, true, 4);
+    let b = load(port, 100.0, 1.0, false, 2);
+    let summary = mon.stop();
+    let sent = a.answered + b.answered;
+    assert_eq!(srv.served(), sent, "the server saw every request");
+    let drops = summary["drops"]["kernel_dropped"].as_u64().unwrap_or(0)
+        + summary["drops"]["queue_dropped"].as_u64().unwrap_or(0);
+    assert_eq!(drops, 0, "no drops at this rate: {}", summary["drops"]);
+    assert_eq!(summary["requests"].as_u64().unwrap(), sent, "{summary}");
+    assert_eq!(summary["responses"].as_u64().unwrap(), sent);
+    let mut want = a.sections.clone();
+    for (k, v) in &b.sections {
+        *want.entry(k.clone()).or_default() += v;
+    }
+    assert_eq!(sections_of(&summary), want);
+}
+
+#[test]
+fn live_burst_alerts_then_recovers_on_ticks() {
+    if !can_capture() {
+        return;
+    }
+    let srv = server();
+    let port = srv.addr().port();
+    let mon = Monitor::start(&[
+        "--port",
+        &port.to_string(),
+        "--window",
+        "2s",
+        "--threshold",
+        "20",
+        "--interval",
+        "1s",
+    ]);
+    let r = load(port, 200.0, 1.0, true, 2);
+    assert!(r.answered >= 150);
+    let alert = mon.wait_for("alert", Duration::from_secs(10), |v| v["type"] == "alert");
+    assert_eq!(alert["kind"], "triggered");
+    assert!(
+        alert["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("High traffic generated an alert - hits = ")
+    );
+    // No more traffic: the once-a-second tick moves the window and the alert recovers.
+    let rec = mon.wait_for("recovery", Duration::from_secs(10), |v| {
+        v["type"] == "alert"
+    });
+    assert_eq!(rec["kind"], "recovered");
+    assert!(
+        rec["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("High traffic alert recovered at ")
+    );
+    let summary = mon.stop();
+    assert_eq!(summary["requests"].as_u64().unwrap(), r.answered);
+    assert_eq!(summary["alerts"], 2);
+}
+
+#[test]
+fn unknown_interface_lists_the_available_ones() {
+    if !can_capture() {
+        return;
+    }
+    let out = bin()
+        .args(["--port", "5000", "-i", "nosuchif0", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no such interface 'nosuchif0'") && err.contains("lo"),
+        "{err}"
+    );
+}
+
+#[test]
+fn permission_error_names_the_fix() {
+    // Without root (nobody) the capture cannot open; the message says what to do.
+    if !can_capture() {
+        return;
+    }
+    let Ok(Some(nobody)) = nix::unistd::User::from_name("nobody") else {
+        eprintln!("skipped: no 'nobody' user");
+        return;
+    };
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid",
+            &nobody.uid.to_string(),
+            "--regid",
+            &nobody.gid.to_string(),
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ])
+        .arg(bin().get_program())
+        .args(["--port", "5000", "-i", "lo", "--json"])
+        .output();
+    let Ok(out) = out else {
+        eprintln!("skipped: setpriv not available");
+        return;
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("permission denied") && err.contains("setcap cap_net_raw"),
+        "{err}"
+    );
+}

@@ -10,8 +10,18 @@ use traffic_watch::synth::{Conversation, Frame, PcapWriter, Side, sample_traffic
 use crate::util::{bin, sections_string, shared_data, summary};
 
 fn replay_json(path: &Path, extra: &[&str]) -> serde_json::Value {
-    let out = bin().arg("-r").arg(path).arg("--json").args(extra).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .arg("-r")
+        .arg(path)
+        .arg("--json")
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     summary(&out)
 }
 
@@ -24,10 +34,21 @@ fn shared_captures_count_exactly_what_nginx_logged() {
         let cols: Vec<&str> = line.split('\t').collect();
         let (name, requests, sections) = (cols[0], cols[1], cols[2]);
         let s = replay_json(&dir.join(format!("{name}.pcap")), &[]);
-        assert_eq!(s["requests"].as_u64().unwrap().to_string(), requests, "{name} requests");
+        assert_eq!(
+            s["requests"].as_u64().unwrap().to_string(),
+            requests,
+            "{name} requests"
+        );
         assert_eq!(sections_string(&s), sections, "{name} sections");
-        assert_eq!(s["responses"], s["requests"], "{name}: every request answered");
-        assert_eq!(s["undecoded"].as_object().map(|m| m.len()), Some(0), "{name}");
+        assert_eq!(
+            s["responses"], s["requests"],
+            "{name}: every request answered"
+        );
+        assert_eq!(
+            s["undecoded"].as_object().map(|m| m.len()),
+            Some(0),
+            "{name}"
+        );
         checked += 1;
     }
     assert_eq!(checked, 4);
@@ -40,7 +61,10 @@ fn shared_capture_with_port_filter_and_expression() {
     assert_eq!(replay_json(&f, &["--port", "8090"])["requests"], 18);
     assert_eq!(replay_json(&f, &["--port", "8091"])["requests"], 0);
     assert_eq!(replay_json(&f, &["--ip", "127.0.0.1"])["requests"], 18);
-    assert_eq!(replay_json(&f, &["--port", "8090", "not", "host", "127.0.0.1"])["requests"], 0);
+    assert_eq!(
+        replay_json(&f, &["--port", "8090", "not", "host", "127.0.0.1"])["requests"],
+        0
+    );
 }
 
 fn write_pcap(path: &Path, link: LinkType, frames: &[Frame]) {
@@ -53,20 +77,36 @@ fn write_pcap(path: &Path, link: LinkType, frames: &[Frame]) {
 fn sample_capture_replays_to_its_known_counts() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("sample.pcap");
-    bin().args(["sample-capture", p.to_str().unwrap(), "--rate", "40", "--seconds", "10"]).assert().success();
+    bin()
+        .args([
+            "sample-capture",
+            p.to_str().unwrap(),
+            "--rate",
+            "40",
+            "--seconds",
+            "10",
+        ])
+        .assert()
+        .success();
     let s = replay_json(&p, &[]);
     assert_eq!(s["requests"], 400);
     assert_eq!(s["responses"], 400);
     // Paths cycle through 8: /pages x3, /api x2, /report, /, /static.
-    assert_eq!(sections_string(&s), "/=50;/api=100;/pages=150;/report=50;/static=50");
+    assert_eq!(
+        sections_string(&s),
+        "/=50;/api=100;/pages=150;/report=50;/static=50"
+    );
     assert_eq!(s["status"]["4xx"], 8);
     assert_eq!(s["flow"]["connections"], 41);
 }
 
 /// A keep-alive conversation: `n` requests with bodies and responses.
 fn conversation(link: LinkType, client: &str, server: &str, n: usize) -> Vec<Frame> {
-    let mut c = Conversation::new(client.parse::<SocketAddr>().unwrap(), server.parse().unwrap())
-        .with_link(link);
+    let mut c = Conversation::new(
+        client.parse::<SocketAddr>().unwrap(),
+        server.parse().unwrap(),
+    )
+    .with_link(link);
     let mut frames = c.handshake();
     for i in 0..n {
         let body = "GET /fake HTTP/1.1\r\n\r\n";
@@ -76,7 +116,10 @@ fn conversation(link: LinkType, client: &str, server: &str, n: usize) -> Vec<Fra
             body.len()
         );
         frames.extend(c.send_split(Side::Client, req.as_bytes(), 7));
-        frames.push(c.send(Side::Server, b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"));
+        frames.push(c.send(
+            Side::Server,
+            b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+        ));
     }
     frames.extend(c.close());
     frames
@@ -93,7 +136,10 @@ fn every_link_type_and_vlan_and_ipv6() {
         LinkType::Loop,
         LinkType::RawIp,
     ] {
-        for (cl, sv) in [("10.0.0.1:40000", "10.0.0.2:80"), ("[2001:db8::1]:40000", "[2001:db8::2]:80")] {
+        for (cl, sv) in [
+            ("10.0.0.1:40000", "10.0.0.2:80"),
+            ("[2001:db8::1]:40000", "[2001:db8::2]:80"),
+        ] {
             let frames = conversation(link, cl, sv, 9);
             let p = dir.path().join("c.pcap");
             write_pcap(&p, link, &frames);
@@ -108,15 +154,25 @@ fn every_link_type_and_vlan_and_ipv6() {
 #[test]
 fn qinq_tagged_ethernet_with_port_filter() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Conversation::new("10.1.1.1:5555".parse().unwrap(), "10.1.1.2:8080".parse().unwrap());
+    let mut c = Conversation::new(
+        "10.1.1.1:5555".parse().unwrap(),
+        "10.1.1.2:8080".parse().unwrap(),
+    );
     c.vlans = vec![100, 200];
     let mut frames = c.handshake();
     frames.push(c.send(Side::Client, b"GET /tagged/a HTTP/1.1\r\nHost: x\r\n\r\n"));
-    frames.push(c.send(Side::Server, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+    frames.push(c.send(
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    ));
     let p = dir.path().join("vlan.pcap");
     write_pcap(&p, LinkType::Ethernet, &frames);
     assert_eq!(replay_json(&p, &[])["requests"], 1);
-    assert_eq!(replay_json(&p, &["--port", "8080"])["requests"], 1, "the filter sees tagged frames");
+    assert_eq!(
+        replay_json(&p, &["--port", "8080"])["requests"],
+        1,
+        "the filter sees tagged frames"
+    );
 }
 
 #[test]
@@ -138,11 +194,17 @@ fn reused_four_tuple_starts_new_connections() {
     let mut frames = Vec::new();
     let mut ts = traffic_watch::time::Timestamp::from_secs(1_700_000_000);
     for i in 0..50u32 {
-        let mut c = Conversation::new("127.0.0.1:40000".parse().unwrap(), "127.0.0.1:80".parse().unwrap())
-            .with_isn(i.wrapping_mul(2_654_435_761), i.wrapping_mul(40_503));
+        let mut c = Conversation::new(
+            "127.0.0.1:40000".parse().unwrap(),
+            "127.0.0.1:80".parse().unwrap(),
+        )
+        .with_isn(i.wrapping_mul(2_654_435_761), i.wrapping_mul(40_503));
         c.ts = ts;
         frames.extend(c.handshake());
-        frames.push(c.send(Side::Client, format!("GET /r{}/ HTTP/1.1\r\nHost: x\r\n\r\n", i % 2).as_bytes()));
+        frames.push(c.send(
+            Side::Client,
+            format!("GET /r{}/ HTTP/1.1\r\nHost: x\r\n\r\n", i % 2).as_bytes(),
+        ));
         frames.push(c.send(Side::Server, b"HTTP/1.1 204 No Content\r\n\r\n"));
         frames.extend(c.close());
         ts = c.ts;
@@ -169,18 +231,26 @@ fn replay_is_exactly_repeatable() {
 #[test]
 fn spike_in_a_capture_shows_alert_and_recovery_in_packet_time() {
     // 2 req/s for 30 s, 30 req/s for 10 s, 2 req/s for 60 s; window 20 s, threshold 5 req/s.
-    let mut c = Conversation::new("10.0.0.1:40000".parse().unwrap(), "10.0.0.2:80".parse().unwrap());
+    let mut c = Conversation::new(
+        "10.0.0.1:40000".parse().unwrap(),
+        "10.0.0.2:80".parse().unwrap(),
+    );
     let start = c.ts;
     let mut frames = c.handshake();
-    let mut t = 0.0f64;
-    for (rate, secs) in [(2.0, 30.0), (30.0, 10.0), (2.0, 60.0)] {
-        let end = t + secs;
-        while t < end {
-            c.ts = start.add(std::time::Duration::from_secs_f64(t + 0.5));
+    let mut sent = 0u64;
+    let mut base = 0.0f64;
+    for (rate, secs) in [(2u32, 30u32), (30, 10), (2, 60)] {
+        for k in 0..rate * secs {
+            let t = base + f64::from(k) / f64::from(rate);
+            sent += 1;
+            c.ts = start.plus(std::time::Duration::from_secs_f64(t + 0.5));
             frames.push(c.send(Side::Client, b"GET /spike HTTP/1.1\r\nHost: x\r\n\r\n"));
-            frames.push(c.send(Side::Server, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
-            t += 1.0 / rate;
+            frames.push(c.send(
+                Side::Server,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            ));
         }
+        base += f64::from(secs);
     }
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("spike.pcap");
@@ -188,19 +258,41 @@ fn spike_in_a_capture_shows_alert_and_recovery_in_packet_time() {
     let out = bin()
         .arg("-r")
         .arg(&p)
-        .args(["--json", "--window", "20s", "--threshold", "5", "--interval", "10s"])
+        .args([
+            "--json",
+            "--window",
+            "20s",
+            "--threshold",
+            "5",
+            "--interval",
+            "10s",
+        ])
         .output()
         .unwrap();
     let lines = crate::util::json_lines(&out);
     let alerts: Vec<&serde_json::Value> = lines.iter().filter(|l| l["type"] == "alert").collect();
     assert_eq!(alerts.len(), 2, "{lines:?}");
     assert_eq!(alerts[0]["kind"], "triggered");
-    assert!(alerts[0]["message"].as_str().unwrap().starts_with("High traffic generated an alert - hits = "));
+    assert!(
+        alerts[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("High traffic generated an alert - hits = ")
+    );
     assert_eq!(alerts[1]["kind"], "recovered");
-    assert!(alerts[1]["message"].as_str().unwrap().starts_with("High traffic alert recovered at "));
+    assert!(
+        alerts[1]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("High traffic alert recovered at ")
+    );
     let reports = lines.iter().filter(|l| l["type"] == "report").count();
-    assert!((9..=10).contains(&reports), "a report every 10 s of packet time: {reports}");
-    assert_eq!(lines.last().unwrap()["requests"], 60 + 300 + 120);
+    assert!(
+        (9..=10).contains(&reports),
+        "a report every 10 s of packet time: {reports}"
+    );
+    assert_eq!(sent, 60 + 300 + 120);
+    assert_eq!(lines.last().unwrap()["requests"], sent);
     // Plain mode prints the same alert lines.
     let plain = bin()
         .arg("-r")

@@ -42,14 +42,25 @@ pub fn sections_string(summary: &Value) -> String {
         .as_array()
         .expect("sections array")
         .iter()
-        .map(|s| (s["section"].as_str().unwrap_or("").to_owned(), s["hits"].as_u64().unwrap_or(0)))
+        .map(|s| {
+            (
+                s["section"].as_str().unwrap_or("").to_owned(),
+                s["hits"].as_u64().unwrap_or(0),
+            )
+        })
         .collect();
     v.sort();
-    v.iter().map(|(s, n)| format!("{s}={n}")).collect::<Vec<_>>().join(";")
+    v.iter()
+        .map(|(s, n)| format!("{s}={n}"))
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
         .unwrap_or(false)
 }

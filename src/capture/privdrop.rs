@@ -1,0 +1,98 @@
+//! Least privilege, as tcpdump `-Z` and sniffglue do it: the capture is opened (and any
+//! listening socket bound) while privileged; then, before the first packet is parsed and before
+//! the worker threads start, the process sets `PR_SET_NO_NEW_PRIVS`, empties its capability
+//! bounding set, switches from root to the invoking user (`SUDO_UID`/`SUDO_GID`) or a named one
+//! (`-Z USER`, default `nobody`), and clears every remaining capability. An open libpcap handle
+//! keeps working without any of them.
+
+use caps::CapSet;
+use nix::unistd::{Gid, Uid, User, setgid, setgroups, setuid};
+
+use crate::error::{Error, Result};
+
+/// What the drop did, for a log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    pub uid: u32,
+    pub gid: u32,
+    pub user: String,
+}
+
+/// Whom to become when running as root.
+fn target_user(requested: Option<&str>) -> Result<(Uid, Gid, String)> {
+    if let Some(name) = requested {
+        return match User::from_name(name) {
+            Ok(Some(u)) => Ok((u.uid, u.gid, u.name)),
+            _ => Err(Error::Config(format!("-Z: no such user '{name}'"))),
+        };
+    }
+    // Under sudo, become the person who ran it.
+    let env_id = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u32>().ok());
+    if let (Some(uid), Some(gid)) = (env_id("SUDO_UID"), env_id("SUDO_GID"))
+        && uid != 0
+    {
+        let name = std::env::var("SUDO_USER").unwrap_or_else(|_| uid.to_string());
+        return Ok((Uid::from_raw(uid), Gid::from_raw(gid), name));
+    }
+    match User::from_name("nobody") {
+        Ok(Some(u)) => Ok((u.uid, u.gid, u.name)),
+        _ => Ok((
+            Uid::from_raw(65_534),
+            Gid::from_raw(65_534),
+            "nobody".into(),
+        )),
+    }
+}
+
+fn fail(stage: &str, e: impl std::fmt::Display) -> Error {
+    Error::PrivilegeDrop(format!(
+        "cannot drop privileges ({stage}: {e}); pass --no-drop-privileges to run with them"
+    ))
+}
+
+/// Drops every privilege the process holds. Call after opening the capture, before parsing.
+pub fn drop_privileges(user: Option<&str>) -> Result<Dropped> {
+    let was_root = Uid::effective().is_root();
+    if was_root {
+        // Needs CAP_SETPCAP, which root still has here.
+        caps::clear(None, CapSet::Bounding).map_err(|e| fail("bounding set", e))?;
+        let (uid, gid, name) = target_user(user)?;
+        setgroups(&[gid]).map_err(|e| fail("setgroups", e))?;
+        setgid(gid).map_err(|e| fail("setgid", e))?;
+        // setuid from root to non-root also clears the permitted and effective sets.
+        setuid(uid).map_err(|e| fail("setuid", e))?;
+        if setuid(Uid::from_raw(0)).is_ok() {
+            return Err(fail("verify", "could regain root after setuid"));
+        }
+        finish_drop()?;
+        Ok(Dropped {
+            uid: uid.as_raw(),
+            gid: gid.as_raw(),
+            user: name,
+        })
+    } else {
+        // Running with file capabilities (setcap): keep the user, lose the capabilities.
+        finish_drop()?;
+        Ok(Dropped {
+            uid: Uid::current().as_raw(),
+            gid: Gid::current().as_raw(),
+            user: User::from_uid(Uid::current())
+                .ok()
+                .flatten()
+                .map_or_else(|| Uid::current().to_string(), |u| u.name),
+        })
+    }
+}
+
+fn finish_drop() -> Result<()> {
+    for set in [
+        CapSet::Ambient,
+        CapSet::Inheritable,
+        CapSet::Effective,
+        CapSet::Permitted,
+    ] {
+        caps::clear(None, set).map_err(|e| fail("capabilities", e))?;
+    }
+    nix::sys::prctl::set_no_new_privs().map_err(|e| fail("no_new_privs", e))?;
+    Ok(())
+}
