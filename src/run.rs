@@ -326,8 +326,8 @@ pub fn live(config: &Config, capture: LiveCapture, stop: Arc<AtomicBool>) -> Res
         (None, None)
     };
 
-    let stdout = io::stdout();
-    let mut printer = Printer::new(stdout.lock(), config.output);
+    // Not a held lock: the dashboard thread writes to stdout too.
+    let mut printer = Printer::new(io::stdout(), config.output);
     let clock = SystemClock;
     let mut next_tick = Instant::now();
     let mut next_report = Instant::now() + config.interval;
@@ -403,7 +403,7 @@ pub fn live(config: &Config, capture: LiveCapture, stop: Arc<AtomicBool>) -> Res
     } else {
         OutputMode::Plain
     };
-    let mut printer = Printer::new(io::stdout().lock(), mode);
+    let mut printer = Printer::new(io::stdout(), mode);
     if config.output != OutputMode::Dashboard {
         for e in pipe.take_alerts() {
             printer.alert(&e)?;
