@@ -3,13 +3,14 @@
 //!
 //! Pure code that never reads the clock: every call takes the time (`now`) from the packets or
 //! from the run loop's tick, so replay is exactly repeatable and a two-minute window is tested
-//! in microseconds. Memory is bounded whatever the traffic: per-second rings, a capped section
-//! table, capped client and method maps. Displays read a [`Snapshot`]; they compute nothing.
+//! in microseconds. Memory is bounded whatever the traffic: per-second rings, a Space-Saving
+//! section table (top-k in fixed memory), capped client and method maps. Displays read a [`Snapshot`]; they compute nothing.
 
 mod alert;
 mod histogram;
 mod sections;
 mod snapshot;
+mod topk;
 mod window;
 
 use std::collections::{BTreeMap, HashMap};
@@ -17,8 +18,9 @@ use std::net::IpAddr;
 
 pub use alert::{AlertEvent, AlertKind, AlertMonitor, MAX_ALERT_HISTORY, Threshold};
 pub use histogram::{LatencyHistogram, Percentiles};
-pub use sections::{OTHER_NAME, SectionTable, SectionWindow};
+pub use sections::{OTHER_NAME, SectionCount, SectionTable, SectionWindow};
 pub use snapshot::{Health, SectionRow, Snapshot};
+pub use topk::{Recorded, TopK};
 pub use window::{SecondCounts, second_of};
 
 use crate::flow::{NonHttpKind, RequestEvent, ResponseEvent};
@@ -30,7 +32,8 @@ pub struct StatsConfig {
     /// Alert window in seconds (`--window`, default 120).
     pub window_secs: u64,
     pub threshold: Threshold,
-    /// Distinct sections tracked before new ones count as `(other)`.
+    /// Distinct sections tracked (Space-Saving: past it, a new section takes over the
+    /// least-counted one's slot).
     pub max_sections: usize,
     /// Rows in the top-section lists of a snapshot.
     pub top_n: usize,
@@ -77,7 +80,6 @@ pub struct Stats {
     checked: Option<u64>,
     per_second: SecondCounts,
     sections: SectionTable,
-    section_hits: Vec<u64>,
     last_10s: SectionWindow,
     last_10m: SectionWindow,
     totals: Totals,
@@ -99,7 +101,6 @@ impl Stats {
             checked: None,
             per_second: SecondCounts::new((window.max(MIN_HISTORY_SECS) + 2) as usize),
             sections: SectionTable::new(config.max_sections),
-            section_hits: vec![0],
             last_10s: SectionWindow::new(1, 10),
             last_10m: SectionWindow::new(10, 60),
             totals: Totals::default(),
@@ -140,11 +141,11 @@ impl Stats {
         self.totals.requests += 1;
         self.totals.request_bytes += req.bytes;
         self.per_second.add(sec, 1);
-        let id = self.sections.intern(req.section);
-        if let Some(h) = self.section_hits.get_mut(id as usize) {
-            *h += 1;
-        } else {
-            self.section_hits.push(1);
+        let (id, taken_over) = self.sections.record(req.section);
+        if taken_over {
+            // The id now names another section: what the windows hold for it goes to (other).
+            self.last_10s.fold_into_other(id);
+            self.last_10m.fold_into_other(id);
         }
         self.last_10s.record_hit(sec, id);
         self.last_10m.record_hit(sec, id);

@@ -1,69 +1,88 @@
-//! Sections: interned once, counted over the whole run and over sliding windows.
+//! Sections: counted over the whole run in a Space-Saving top-k table, and over sliding
+//! windows.
 //!
-//! The interner is capped (`max_sections`): past it, new sections count as `(other)`, so a
-//! flood of random paths cannot grow memory. Windows keep per-bucket deltas and a running
-//! aggregate, so a top-N query never rescans history.
+//! The table ([`SectionTable`], over [`TopK`]) holds at most `max_sections` names: past it, a
+//! new section takes over the slot of the least-counted one, so a flood of random paths cannot
+//! grow memory and cannot push a real heavy hitter out either. Below the cap every count is
+//! exact. Slot ids are reused: when a slot changes hands, the windows move what they held for
+//! it to `(other)` ([`SectionWindow::fold_into_other`]) before the new section is counted, so
+//! a window never credits one section's hits to another. Windows keep per-bucket deltas and a
+//! running aggregate, so a top-N query never rescans history, and they only ever hold ids
+//! that are live in the table (plus `(other)`): their memory is bounded by the cap too.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use super::histogram::{LatencyHistogram, bucket_of};
+use super::topk::{Recorded, TopK};
 
-/// The id of `(other)`: every section past the cap.
+/// The id of `(other)`: requests of sections no longer (or never) tracked.
 pub const OTHER_ID: u32 = 0;
 pub const OTHER_NAME: &str = "(other)";
 
-/// Section name ↔ id, capped.
+/// Section name ↔ id with Space-Saving counts, capped at `max` names. Ids are `1..=max`;
+/// `OTHER_ID` is never a tracked section.
 #[derive(Debug, Clone)]
 pub struct SectionTable {
-    ids: HashMap<Box<str>, u32>,
-    names: Vec<Box<str>>,
-    max: usize,
-    /// Requests whose section was folded into `(other)` because the table was full.
-    pub folded: u64,
+    top: TopK,
+}
+
+/// One tracked section's counts over the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SectionCount<'a> {
+    pub name: &'a str,
+    /// Upper bound of its requests (exact while the table never filled).
+    pub count: u64,
+    /// `count - error` is a lower bound: the requests it surely had since it was admitted.
+    pub error: u64,
 }
 
 impl SectionTable {
     pub fn new(max: usize) -> Self {
         SectionTable {
-            ids: HashMap::new(),
-            names: vec![OTHER_NAME.into()],
-            max: max.max(1),
-            folded: 0,
+            top: TopK::new(max),
         }
     }
 
-    /// The id of `name`, interning it if there is room. Allocates only for a new section.
-    pub fn intern(&mut self, name: &str) -> u32 {
-        if let Some(id) = self.ids.get(name) {
-            return *id;
-        }
-        if self.ids.len() >= self.max {
-            self.folded += 1;
-            return OTHER_ID;
-        }
-        let id = self.names.len() as u32;
-        self.names.push(name.into());
-        self.ids.insert(name.into(), id);
-        id
+    /// Counts one request of `name`; returns its id, and whether that id was just taken over
+    /// from another section (the caller must then drop what it kept under that id).
+    pub fn record(&mut self, name: &str) -> (u32, bool) {
+        let Recorded { id, evicted } = self.top.record(name);
+        (id + 1, evicted)
     }
 
-    /// The id of `name` if it is known.
+    /// The id of `name` if it is tracked.
     pub fn get(&self, name: &str) -> Option<u32> {
-        self.ids.get(name).copied()
+        self.top.get(name).map(|id| id + 1)
     }
 
     pub fn name(&self, id: u32) -> &str {
-        self.names.get(id as usize).map_or(OTHER_NAME, |s| s)
+        match id.checked_sub(1) {
+            Some(slot) => self.top.name(slot).unwrap_or(OTHER_NAME),
+            None => OTHER_NAME,
+        }
+    }
+
+    /// Every tracked section, in id order.
+    pub fn counts(&self) -> impl Iterator<Item = SectionCount<'_>> {
+        self.top
+            .iter()
+            .map(|(name, count, error)| SectionCount { name, count, error })
     }
 
     /// Distinct sections tracked (not counting `(other)`).
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.top.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.top.is_empty()
+    }
+
+    /// Requests not attributed to a tracked section: those of sections since taken over.
+    /// With the lower bounds of [`SectionTable::counts`] it sums to every request recorded.
+    pub fn folded(&self) -> u64 {
+        self.top.folded()
     }
 }
 
@@ -99,13 +118,24 @@ struct Bucket {
     deltas: HashMap<u64, u32>,
 }
 
+/// A section's aggregate in a window, and where its deltas may be, so that moving it to
+/// `(other)` probes only those bucket entries.
+#[derive(Debug, Clone, Default)]
+struct Entry {
+    agg: SectionAgg,
+    /// Bit `s % 64` set: bucket slot `s` may hold deltas of this id.
+    buckets: u64,
+    /// Bit `b` set: a latency delta of bucket `b` may exist.
+    latencies: u128,
+}
+
 /// Per-section counts over the last `len` buckets of `granularity` seconds each.
 #[derive(Debug, Clone)]
 pub struct SectionWindow {
     granularity: u64,
     buckets: Vec<Bucket>,
     newest: u64,
-    agg: HashMap<u32, SectionAgg>,
+    agg: HashMap<u32, Entry>,
 }
 
 impl SectionWindow {
@@ -145,9 +175,9 @@ impl SectionWindow {
                 for (k, n) in bucket.deltas.drain() {
                     let id = (k >> 8) as u32;
                     let kind = (k & 0xff) as u8;
-                    if let Some(agg) = self.agg.get_mut(&id) {
-                        apply(agg, kind, n, false);
-                        if agg.is_empty() {
+                    if let Some(e) = self.agg.get_mut(&id) {
+                        apply(&mut e.agg, kind, n, false);
+                        if e.agg.is_empty() {
                             self.agg.remove(&id);
                         }
                     }
@@ -166,14 +196,52 @@ impl SectionWindow {
         if idx + len <= self.newest {
             return; // older than the window
         }
-        let bucket = &mut self.buckets[(idx % len) as usize];
+        let slot = (idx % len) as usize;
+        let bucket = &mut self.buckets[slot];
         if bucket.index != idx {
             // Only an empty slot can be here: `advance` cleared everything older.
             bucket.index = idx;
             bucket.deltas.clear();
         }
         *bucket.deltas.entry(key(id, kind)).or_insert(0) += 1;
-        apply(self.agg.entry(id).or_default(), kind, 1, true);
+        let e = self.agg.entry(id).or_default();
+        e.buckets |= 1 << (slot % 64);
+        if kind < 128 {
+            e.latencies |= 1 << kind;
+        }
+        apply(&mut e.agg, kind, 1, true);
+    }
+
+    /// Moves everything held for `id` to `(other)`: its slot in the section table now belongs
+    /// to another section. Totals are unchanged. Costs one probe per bucket and kind it used.
+    pub fn fold_into_other(&mut self, id: u32) {
+        if id == OTHER_ID {
+            return;
+        }
+        let Some(e) = self.agg.remove(&id) else {
+            return;
+        };
+        let mut kinds = vec![KIND_HIT, KIND_RESPONSE, KIND_4XX, KIND_5XX];
+        kinds.extend((0..128u8).filter(|b| e.latencies & (1 << b) != 0));
+        for (slot, bucket) in self.buckets.iter_mut().enumerate() {
+            if e.buckets & (1 << (slot % 64)) == 0 || bucket.index == u64::MAX {
+                continue;
+            }
+            for kind in &kinds {
+                if let Some(n) = bucket.deltas.remove(&key(id, *kind)) {
+                    *bucket.deltas.entry(key(OTHER_ID, *kind)).or_insert(0) += n;
+                }
+            }
+        }
+        let other = self.agg.entry(OTHER_ID).or_default();
+        other.buckets |= e.buckets;
+        other.latencies |= e.latencies;
+        let (o, a) = (&mut other.agg, &e.agg);
+        o.hits += a.hits;
+        o.responses += a.responses;
+        o.client_errors += a.client_errors;
+        o.server_errors += a.server_errors;
+        o.latency.merge(&a.latency);
     }
 
     pub fn record_hit(&mut self, second: u64, id: u32) {
@@ -198,13 +266,13 @@ impl SectionWindow {
         }
     }
 
-    /// Sections by hits, most first (ties by id, i.e. first seen), at most `n`.
+    /// Sections by hits, most first (ties by id), at most `n`.
     pub fn top(&self, n: usize) -> Vec<(u32, &SectionAgg)> {
         let mut rows: Vec<(u32, &SectionAgg)> = self
             .agg
             .iter()
-            .filter(|(_, a)| a.hits > 0)
-            .map(|(id, a)| (*id, a))
+            .filter(|(_, e)| e.agg.hits > 0)
+            .map(|(id, e)| (*id, &e.agg))
             .collect();
         rows.sort_unstable_by(|a, b| b.1.hits.cmp(&a.1.hits).then(a.0.cmp(&b.0)));
         rows.truncate(n);
@@ -213,7 +281,16 @@ impl SectionWindow {
 
     /// Total hits in the window.
     pub fn total_hits(&self) -> u64 {
-        self.agg.values().map(|a| a.hits).sum()
+        self.agg.values().map(|e| e.agg.hits).sum()
+    }
+
+    /// Distinct ids with something in the window, and bucket entries held: what its memory
+    /// grows with.
+    pub fn footprint(&self) -> (usize, usize) {
+        (
+            self.agg.len(),
+            self.buckets.iter().map(|b| b.deltas.len()).sum(),
+        )
     }
 }
 
@@ -246,15 +323,49 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn interner_caps_into_other() {
+    fn table_counts_exactly_below_the_cap_then_takes_over_the_least_counted() {
         let mut t = SectionTable::new(2);
-        assert_eq!(t.intern("/a"), 1);
-        assert_eq!(t.intern("/b"), 2);
-        assert_eq!(t.intern("/a"), 1);
-        assert_eq!(t.intern("/c"), OTHER_ID);
-        assert_eq!(t.folded, 1);
+        assert_eq!(t.record("/a"), (1, false));
+        assert_eq!(t.record("/b"), (2, false));
+        assert_eq!(t.record("/a"), (1, false));
+        assert_eq!(t.record("/c"), (2, true), "/b had the fewest");
+        assert_eq!(t.get("/b"), None);
+        assert_eq!(t.name(2), "/c");
         assert_eq!(t.name(OTHER_ID), "(other)");
+        assert_eq!(t.folded(), 1);
         assert_eq!(t.len(), 2);
+        let c: Vec<(&str, u64, u64)> = t.counts().map(|c| (c.name, c.count, c.error)).collect();
+        assert_eq!(c, [("/a", 2, 0), ("/c", 2, 1)]);
+    }
+
+    #[test]
+    fn taken_over_id_moves_window_counts_to_other() {
+        let mut w = SectionWindow::new(1, 10);
+        w.record_hit(100, 1);
+        w.record_hit(101, 1);
+        w.record_response(101, 1, 503, Some(Duration::from_millis(3)));
+        w.record_hit(101, 2);
+        w.fold_into_other(1);
+        // The new owner of id 1 starts from zero.
+        w.record_hit(102, 1);
+        let top: Vec<(u32, u64, u64, u64)> = w
+            .top(5)
+            .iter()
+            .map(|(id, a)| (*id, a.hits, a.server_errors, a.latency.count()))
+            .collect();
+        assert_eq!(top, [(OTHER_ID, 2, 1, 1), (1, 1, 0, 0), (2, 1, 0, 0)]);
+        // And (other) ages out like anything else.
+        w.advance(110);
+        assert_eq!(
+            w.top(5)
+                .iter()
+                .map(|(id, a)| (*id, a.hits))
+                .collect::<Vec<_>>(),
+            [(OTHER_ID, 1), (1, 1), (2, 1)]
+        );
+        w.advance(112);
+        assert_eq!(w.total_hits(), 0);
+        assert_eq!(w.footprint(), (0, 0));
     }
 
     #[test]
@@ -290,6 +401,43 @@ mod tests {
     }
 
     proptest! {
+        // A small table under churn, feeding two windows as `Stats` does: each window's
+        // per-id hits must equal a naive count of the hits the id's *current* owner got in the
+        // window, with everything else under (other), and memory must track live ids only.
+        #[test]
+        fn windows_never_credit_a_taken_over_id(events in proptest::collection::vec((0u64..3, 0u32..12), 0..400)) {
+            let mut t = SectionTable::new(4);
+            let mut w = SectionWindow::new(1, 10);
+            let mut second = 1_000;
+            // (second, name, id at the time)
+            let mut log: Vec<(u64, String, u32)> = Vec::new();
+            for (dt, n) in &events {
+                second += dt;
+                let name = format!("/s{n}");
+                let (id, evicted) = t.record(&name);
+                if evicted {
+                    w.fold_into_other(id);
+                }
+                w.record_hit(second, id);
+                log.push((second, name, id));
+            }
+            w.advance(second);
+            let mut naive: HashMap<u32, u64> = HashMap::new();
+            for (i, (s, name, id)) in log.iter().enumerate() {
+                if s + 10 > second {
+                    // Credited to its id only if no other section took the id since (that
+                    // folded it into (other)).
+                    let owner = !log[i..].iter().any(|(_, n2, id2)| id2 == id && n2 != name);
+                    *naive.entry(if owner { *id } else { OTHER_ID }).or_default() += 1;
+                }
+            }
+            let mut want: Vec<(u32, u64)> = naive.into_iter().collect();
+            want.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let got: Vec<(u32, u64)> = w.top(100).iter().map(|(id, a)| (*id, a.hits)).collect();
+            prop_assert_eq!(got, want);
+            prop_assert!(w.footprint().0 <= t.len() + 1);
+        }
+
         // Window top-N against sorting every event in the window.
         #[test]
         fn top_matches_naive(events in proptest::collection::vec((0u64..40, 1u32..6), 0..300)) {

@@ -77,10 +77,12 @@ pub struct Snapshot {
     pub alerts_folded: u64,
     pub top_10s: Vec<SectionRow>,
     pub top_10m: Vec<SectionRow>,
-    /// Every tracked section over the whole run, most hits first.
+    /// Every tracked section over the whole run, most hits first, with the requests it surely
+    /// had (exact unless the table filled), plus `(other)` for the rest.
     pub sections: Vec<(String, u64)>,
     pub sections_tracked: usize,
-    /// Requests counted under `(other)` because the section table was full.
+    /// Requests counted under `(other)`: those of sections whose slot was taken over when the
+    /// table was full.
     pub sections_folded: u64,
     pub methods: Vec<(String, u64)>,
     /// Index 0: other; 1..=5: 1xx..5xx.
@@ -116,13 +118,15 @@ pub(super) fn build(s: &Stats) -> Snapshot {
     let window = s.alert.window_secs();
     let window_hits = s.window_hits();
     let name = |id: u32| s.sections.name(id).to_owned();
+    // Lower bounds (exact while the table never filled), so the rows sum to the requests.
     let mut sections: Vec<(String, u64)> = s
-        .section_hits
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n > 0)
-        .map(|(id, n)| (name(id as u32), *n))
+        .sections
+        .counts()
+        .map(|c| (c.name.to_owned(), c.count - c.error))
         .collect();
+    if s.sections.folded() > 0 {
+        sections.push((super::OTHER_NAME.to_owned(), s.sections.folded()));
+    }
     sections.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let mut methods: Vec<(String, u64)> = s.methods.iter().map(|(k, v)| (k.clone(), *v)).collect();
     methods.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -158,7 +162,7 @@ pub(super) fn build(s: &Stats) -> Snapshot {
         ),
         sections,
         sections_tracked: s.sections.len(),
-        sections_folded: s.sections.folded,
+        sections_folded: s.sections.folded(),
         methods,
         status_classes: s.totals.status_classes,
         latency: s.totals.latency.percentiles(),

@@ -1,0 +1,290 @@
+//! Space-Saving top-k (Metwally, Agrawal, El Abbadi, "Efficient computation of frequent and
+//! top-k elements in data streams", ICDT 2005): at most `k` counted names in fixed memory,
+//! whatever the stream.
+//!
+//! While fewer than `k` distinct names have been seen every count is exact. Once the table is
+//! full, a new name takes over the slot of the name with the smallest count and inherits that
+//! count plus one; the inherited part is remembered as the slot's `error`. So for every tracked
+//! name `count - error <= true count <= count`, and any name whose true count exceeds `N / k`
+//! (`N` requests in all) is guaranteed to be tracked: a flood of one-off names cannot push a
+//! real heavy hitter out. Slots (ids `0..k`) are reused by the name that takes them over; the
+//! caller learns about it from [`Recorded::evicted`] and must forget what it kept for that id.
+//! Finding the smallest count is a binary min-heap, built only once the table is full, so
+//! normal traffic (fewer names than `k`) pays one hash lookup per record and nothing else.
+
+use std::collections::HashMap;
+
+#[derive(Debug, Clone)]
+struct Slot {
+    name: Box<str>,
+    count: u64,
+    error: u64,
+    /// Position in `heap` once the table is full.
+    pos: usize,
+}
+
+/// What [`TopK::record`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    /// The slot now holding the name.
+    pub id: u32,
+    /// The slot was taken over from another name (its counts are now the new name's).
+    pub evicted: bool,
+}
+
+/// Space-Saving counters over string names.
+#[derive(Debug, Clone)]
+pub struct TopK {
+    ids: HashMap<Box<str>, u32>,
+    slots: Vec<Slot>,
+    /// Min-heap of slot ids by count; empty until the table is full.
+    heap: Vec<u32>,
+    k: usize,
+    /// Records not attributed to any tracked name's guaranteed count: what evicted names had
+    /// counted for sure. `folded + Σ (count - error) = records`.
+    folded: u64,
+}
+
+impl TopK {
+    /// A table of at most `k` (at least 1) names.
+    pub fn new(k: usize) -> Self {
+        TopK {
+            ids: HashMap::new(),
+            slots: Vec::new(),
+            heap: Vec::new(),
+            k: k.clamp(1, u32::MAX as usize),
+            folded: 0,
+        }
+    }
+
+    /// Counts one occurrence of `name`. Allocates only when a name is new to the table.
+    pub fn record(&mut self, name: &str) -> Recorded {
+        if let Some(&id) = self.ids.get(name) {
+            let i = id as usize;
+            if let Some(slot) = self.slots.get_mut(i) {
+                slot.count += 1;
+                if !self.heap.is_empty() {
+                    let pos = slot.pos;
+                    self.sift_down(pos);
+                }
+            }
+            return Recorded { id, evicted: false };
+        }
+        if self.slots.len() < self.k {
+            let id = self.slots.len() as u32;
+            self.slots.push(Slot {
+                name: name.into(),
+                count: 1,
+                error: 0,
+                pos: 0,
+            });
+            self.ids.insert(name.into(), id);
+            if self.slots.len() == self.k {
+                self.build_heap();
+            }
+            return Recorded { id, evicted: false };
+        }
+        // Full: take over the slot with the smallest count.
+        let Some(&id) = self.heap.first() else {
+            return Recorded {
+                id: 0,
+                evicted: false,
+            }; // unreachable: k >= 1 and full
+        };
+        let Some(slot) = self.slots.get_mut(id as usize) else {
+            return Recorded { id, evicted: false };
+        };
+        self.folded += slot.count - slot.error;
+        self.ids.remove(&slot.name);
+        slot.name = name.into();
+        slot.error = slot.count;
+        slot.count += 1;
+        self.ids.insert(name.into(), id);
+        self.sift_down(0);
+        Recorded { id, evicted: true }
+    }
+
+    /// The slot of `name`, if it is tracked.
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    /// The name in slot `id`.
+    pub fn name(&self, id: u32) -> Option<&str> {
+        self.slots.get(id as usize).map(|s| &*s.name)
+    }
+
+    /// `(name, count, error)` of every tracked name, in slot order. `count` is an upper bound
+    /// of the true count and `count - error` a lower bound; both are exact while the table
+    /// has never been full.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64, u64)> {
+        self.slots.iter().map(|s| (&*s.name, s.count, s.error))
+    }
+
+    /// Names tracked.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Records no tracked name is sure to have had: see the type's invariant.
+    pub fn folded(&self) -> u64 {
+        self.folded
+    }
+
+    fn count_at(&self, pos: usize) -> u64 {
+        self.heap
+            .get(pos)
+            .and_then(|&id| self.slots.get(id as usize))
+            .map_or(u64::MAX, |s| s.count)
+    }
+
+    fn build_heap(&mut self) {
+        self.heap = (0..self.slots.len() as u32).collect();
+        for (pos, slot) in self.slots.iter_mut().enumerate() {
+            slot.pos = pos;
+        }
+        for pos in (0..self.heap.len() / 2).rev() {
+            self.sift_down(pos);
+        }
+    }
+
+    /// Restores the heap below `pos` after the count there grew (counts only ever grow).
+    fn sift_down(&mut self, mut pos: usize) {
+        loop {
+            let (l, r) = (2 * pos + 1, 2 * pos + 2);
+            let mut least = pos;
+            if self.count_at(l) < self.count_at(least) {
+                least = l;
+            }
+            if self.count_at(r) < self.count_at(least) {
+                least = r;
+            }
+            if least == pos {
+                return;
+            }
+            self.heap.swap(pos, least);
+            for p in [pos, least] {
+                if let Some(s) = self
+                    .heap
+                    .get(p)
+                    .copied()
+                    .and_then(|id| self.slots.get_mut(id as usize))
+                {
+                    s.pos = p;
+                }
+            }
+            pos = least;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn exact_below_capacity() {
+        let mut t = TopK::new(3);
+        for n in ["/a", "/b", "/a", "/c", "/a", "/b"] {
+            t.record(n);
+        }
+        let mut got: Vec<(&str, u64, u64)> = t.iter().collect();
+        got.sort();
+        assert_eq!(got, [("/a", 3, 0), ("/b", 2, 0), ("/c", 1, 0)]);
+        assert_eq!(t.folded(), 0);
+    }
+
+    #[test]
+    fn new_name_takes_over_the_smallest_slot() {
+        let mut t = TopK::new(2);
+        for n in ["/a", "/a", "/a", "/b"] {
+            t.record(n);
+        }
+        let r = t.record("/c");
+        assert!(r.evicted);
+        assert_eq!(t.get("/b"), None);
+        assert_eq!(t.get("/c"), Some(r.id));
+        assert_eq!(t.name(r.id), Some("/c"));
+        let mut got: Vec<(&str, u64, u64)> = t.iter().collect();
+        got.sort();
+        assert_eq!(got, [("/a", 3, 0), ("/c", 2, 1)]);
+        assert_eq!(t.folded(), 1, "the one /b request");
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn flood_of_one_off_names_keeps_the_heavy_hitter() {
+        let mut t = TopK::new(100);
+        for i in 0..100_000u32 {
+            if i % 50 == 0 {
+                t.record("/heavy");
+            }
+            t.record(&format!("/flood{i}"));
+        }
+        let id = t.get("/heavy").expect("tracked");
+        let (_, count, error) = t.iter().nth(id as usize).expect("slot");
+        assert!(count - error <= 2_000 && 2_000 <= count, "{count} {error}");
+        assert_eq!(t.len(), 100);
+    }
+
+    /// Streams with one or a few clear heavy hitters hidden in noise.
+    fn stream() -> impl Strategy<Value = (usize, Vec<u32>)> {
+        (2usize..40, 1usize..4, 0usize..2_000).prop_flat_map(|(k, heavies, noise)| {
+            let items = proptest::collection::vec(
+                prop_oneof![
+                    3 => (0..heavies as u32),
+                    // Noise from a name space much wider than k, most names seen once.
+                    7 => (1_000u32..1_000 + 10 * k as u32 + noise as u32),
+                ],
+                0..3_000,
+            );
+            (Just(k), items)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        // Compared against an exact count of everything, then a full sort.
+        #[test]
+        fn space_saving_guarantees_hold((k, items) in stream()) {
+            let mut t = TopK::new(k);
+            let mut exact: HashMap<String, u64> = HashMap::new();
+            for i in &items {
+                let name = format!("/s{i}");
+                t.record(&name);
+                *exact.entry(name).or_default() += 1;
+            }
+            let n = items.len() as u64;
+            prop_assert!(t.len() <= k);
+            let mut guaranteed = 0;
+            for (name, count, error) in t.iter() {
+                let truth = exact.get(name).copied().unwrap_or(0);
+                prop_assert!(count - error <= truth && truth <= count, "{name}: {truth} not in [{}, {count}]", count - error);
+                // The overestimate is at most N/k.
+                prop_assert!(error * k as u64 <= n);
+                guaranteed += count - error;
+            }
+            prop_assert_eq!(guaranteed + t.folded(), n);
+            let mut sorted: Vec<(&String, &u64)> = exact.iter().collect();
+            sorted.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            if sorted.len() <= k {
+                // Never full: every count exact.
+                for (name, truth) in &sorted {
+                    let id = t.get(name).expect("tracked");
+                    prop_assert_eq!(t.iter().nth(id as usize).map(|e| (e.1, e.2)), Some((**truth, 0)));
+                }
+            }
+            for (name, truth) in sorted {
+                if *truth * k as u64 > n {
+                    prop_assert!(t.get(name).is_some(), "{name} ({truth} of {n}) lost with k={k}");
+                }
+            }
+        }
+    }
+}
