@@ -118,6 +118,16 @@ pub enum Command {
     Serve(crate::demo::ServeArgs),
     /// Send HTTP traffic at a paced rate profile (default: the seed's 20/s, 100/s, 20/s).
     Load(crate::demo::LoadArgs),
+    /// See it work in a minute: a local server, a traffic profile with a spike, and the live
+    /// monitor on that port with a short alert window, so the alert fires and recovers.
+    Demo(DemoArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: traffic-watch manpage > traffic-watch.1
+    Manpage,
     /// Write a sample capture (synthetic HTTP traffic on port 5000) to replay with -r.
     SampleCapture {
         /// Where to write the pcap file.
@@ -228,4 +238,41 @@ impl Args {
             },
         })
     }
+}
+
+/// Options of `traffic-watch demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Port for the built-in server on 127.0.0.1.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+
+    /// Traffic profile as RATExSECONDS steps: baseline, spike, baseline.
+    #[arg(long, default_value = "20x20,100x15,20x30")]
+    pub profile: String,
+
+    /// Alert window (short, so the alert fires and recovers within about a minute).
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub window: Duration,
+
+    /// Alert above this average requests/s over the window.
+    #[arg(long, default_value = "40")]
+    pub threshold: f64,
+
+    /// Interface to capture on [default: the loopback interface].
+    #[arg(short = 'i', long)]
+    pub interface: Option<String>,
+
+    /// Plain text instead of the dashboard (the default when not on a terminal); the demo
+    /// then ends by itself once the profile is over and the window has passed.
+    #[arg(long, conflicts_with = "json")]
+    pub plain: bool,
+
+    /// NDJSON instead of the dashboard; ends by itself like --plain.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Keep root and capabilities after opening the capture (not recommended).
+    #[arg(long)]
+    pub no_drop_privileges: bool,
 }

@@ -283,7 +283,7 @@ pub fn open_live(config: &Config) -> Result<LiveCapture> {
         }
         other => other?,
     };
-    let description = format!("{} ({})", source.interface(), live.filter);
+    let description = format!("{} ({})", source.interface(), base_filter(&live.filter));
     Ok(LiveCapture {
         source,
         description,
@@ -292,6 +292,16 @@ pub fn open_live(config: &Config) -> Result<LiveCapture> {
 
 /// Runs the live monitor until `stop` is set (signal, `q`) or the capture fails.
 pub fn live(config: &Config, capture: LiveCapture, stop: Arc<AtomicBool>) -> Result<()> {
+    live_with_banner(config, capture, stop, None)
+}
+
+/// [`live`], with a line the dashboard shows in place of the capture description (the demo).
+pub fn live_with_banner(
+    config: &Config,
+    capture: LiveCapture,
+    stop: Arc<AtomicBool>,
+    banner: Option<String>,
+) -> Result<()> {
     let LiveCapture {
         source,
         description,
@@ -313,7 +323,7 @@ pub fn live(config: &Config, capture: LiveCapture, stop: Arc<AtomicBool>) -> Res
     let (ui_tx, ui_thread) = if config.output == OutputMode::Dashboard {
         let (ui_tx, ui_rx) = mpsc::channel::<Snapshot>();
         let info = crate::ui::DashboardInfo {
-            source: description.clone(),
+            source: banner.unwrap_or_else(|| description.clone()),
             version: env!("CARGO_PKG_VERSION"),
         };
         let stop_ui = Arc::clone(&stop);

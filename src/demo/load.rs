@@ -217,7 +217,7 @@ impl fmt::Display for Target {
 }
 
 /// What to send, where, and how fast.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct LoadConfig {
     /// The server.
     pub target: Target,
@@ -234,6 +234,8 @@ pub struct LoadConfig {
     /// Stop early (and still report) on Ctrl-C or SIGTERM. This installs process-wide signal
     /// handlers that stay after the run, so only a command-line program should set it.
     pub stop_on_ctrl_c: bool,
+    /// Stop early (and still report) when this flag becomes true (the demo's `q`).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for LoadConfig {
@@ -251,6 +253,7 @@ impl Default for LoadConfig {
                 .to_vec(),
             timeout: Duration::from_secs(5),
             stop_on_ctrl_c: false,
+            stop: None,
         }
     }
 }
@@ -657,6 +660,18 @@ async fn run_async(config: LoadConfig, progress: bool) -> Result<LoadReport, Dem
         })
     });
 
+    let flag_task = config.stop.clone().map(|flag| {
+        let shared = Arc::clone(&shared);
+        let stop_tx = Arc::clone(&stop_tx);
+        tokio::spawn(async move {
+            while !flag.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            shared.stop.store(true, Ordering::Relaxed);
+            let _ = stop_tx.send(true);
+        })
+    });
+
     let bar = (progress && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(planned.as_millis() as u64);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -716,6 +731,9 @@ async fn run_async(config: LoadConfig, progress: bool) -> Result<LoadReport, Dem
         bar.finish_and_clear();
     }
     if let Some(t) = signal_task {
+        t.abort();
+    }
+    if let Some(t) = flag_task {
         t.abort();
     }
     let interrupted = shared.stop.load(Ordering::Relaxed);

@@ -292,6 +292,7 @@ impl LoadArgs {
             sections,
             timeout,
             stop_on_ctrl_c: true,
+            stop: None,
         })
     }
 }

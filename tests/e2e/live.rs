@@ -245,3 +245,91 @@ fn permission_error_names_the_fix() {
         "{err}"
     );
 }
+
+#[test]
+fn demo_plain_shows_alert_and_recovery_and_counts_exactly() {
+    if !can_capture() {
+        return;
+    }
+    let port = free_port();
+    let out = bin()
+        .args(["demo", "--plain", "--port", &port.to_string()])
+        .args([
+            "--profile",
+            "20x2,200x2,20x2",
+            "--window",
+            "2s",
+            "--threshold",
+            "60",
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("DEMO: serving http://127.0.0.1:"),
+        "banner: {err}"
+    );
+    let trig = text
+        .find("High traffic generated an alert - hits = ")
+        .expect("alert");
+    let rec = text
+        .find("High traffic alert recovered at ")
+        .expect("recovery");
+    assert!(trig < rec);
+    // The monitor's total equals what the generator got answered.
+    let answered: u64 = err
+        .split("answered")
+        .next()
+        .and_then(|s| s.rsplit(' ').nth(1))
+        .and_then(|n| n.parse().ok())
+        .expect("generator line");
+    let counted: u64 = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("requests")
+                .map(|n| n.trim().to_owned())
+        })
+        .and_then(|n| n.parse().ok())
+        .expect("summary requests");
+    assert_eq!(counted, answered, "{text}");
+}
+
+#[test]
+fn demo_in_a_terminal_quits_on_q_and_restores_it() {
+    if !can_capture() {
+        return;
+    }
+    // A pseudo-terminal driven by a small Python script (python3 ships with Debian/Ubuntu).
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/support/pty_quit.py");
+    let port = free_port().to_string();
+    let program = bin().get_program().to_string_lossy().into_owned();
+    let Ok(out) = std::process::Command::new("python3")
+        .args([script, "sections", "q", &program, "demo", "--port", &port])
+        .args(["--profile", "50x60", "--window", "5s"])
+        .output()
+    else {
+        eprintln!("skipped: python3 not available to drive a pseudo-terminal");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("exit=0"),
+        "quits cleanly on q, long before the profile ends: {text}"
+    );
+    assert!(
+        text.contains("restored=True"),
+        "the terminal is restored: {text}"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
