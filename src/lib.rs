@@ -19,6 +19,7 @@ pub mod cli;
 pub mod decode;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod flow;
 pub mod output;
 pub mod pipeline;

@@ -1,0 +1,699 @@
+//! The Prometheus exposition of a [`Snapshot`], written with the official `prometheus-client`
+//! crate in the OpenMetrics text format (which Prometheus negotiates and `promtool` checks), and
+//! [`MetricsServer`], a one-thread HTTP/1.1 listener that serves it on `GET /metrics`.
+//!
+//! Series follow Prometheus naming: prefix `traffic_watch_`, base units (seconds, bytes),
+//! counters end in `_total`. Label cardinality is bounded whatever the traffic: sections are the
+//! top N by hits plus `other` (everything else, so the section series add up to the request
+//! total); methods are capped by the statistics engine; the other labels are fixed sets. Every
+//! label value that came off the network goes through [`crate::output::escape`] first.
+//!
+//! The snapshot holds totals per section, per method and per status class separately, not their
+//! cross product, so each is its own counter family. Latency is exposed as p50/p90/p99 gauges
+//! over the run; a true histogram needs bucket counts in the snapshot (see
+//! [`LatencyBuckets`]).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::{Registry, Unit};
+
+use super::SnapshotSlot;
+use crate::error::Error;
+use crate::flow::FlowCounters;
+use crate::output::escape;
+use crate::stats::{OTHER_NAME, Percentiles, Snapshot};
+
+/// Content type of [`render`]: the classic Prometheus text format, which every scraper and
+/// `promtool check metrics` read.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Content type of [`render_openmetrics`], served when the scraper asks for it.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The section label that holds every section outside the top N.
+pub const OTHER_SECTION: &str = "other";
+
+/// A latency histogram ready to expose: cumulative counts per upper bound in seconds (the last
+/// bound may be `+Inf`), the number of observations and their sum in seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencyBuckets {
+    pub cumulative: Vec<(f64, u64)>,
+    pub count: u64,
+    pub sum_seconds: f64,
+}
+
+/// Renders `snapshot` in the Prometheus text format (0.0.4), with at most `top_n` section
+/// series plus `other`.
+pub fn render(snapshot: &Snapshot, top_n: usize) -> String {
+    openmetrics_to_text(&render_openmetrics(snapshot, top_n, None))
+}
+
+/// The same series in the OpenMetrics text format, as `prometheus-client` writes it, plus a
+/// `traffic_watch_response_latency_seconds` histogram when bucket counts are known.
+pub fn render_openmetrics(
+    snapshot: &Snapshot,
+    top_n: usize,
+    latency: Option<&LatencyBuckets>,
+) -> String {
+    let mut registry = Registry::with_prefix("traffic_watch");
+    registry.register_collector(Box::new(Exposition::new(snapshot, top_n, latency.cloned())));
+    let mut out = String::with_capacity(8 * 1024);
+    // Writing into a String cannot fail and the collector never returns an error of its own;
+    // should either happen, the partial text is still better than nothing for a scraper.
+    let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+    out
+}
+
+/// [`render`] with the latency histogram, when bucket counts are known.
+pub fn render_with_latency(
+    snapshot: &Snapshot,
+    top_n: usize,
+    latency: Option<&LatencyBuckets>,
+) -> String {
+    openmetrics_to_text(&render_openmetrics(snapshot, top_n, latency))
+}
+
+/// OpenMetrics text as `prometheus-client` writes it → the classic text format. The two differ,
+/// for what we emit, only in that OpenMetrics names a counter family without its `_total`
+/// suffix, has `# UNIT` lines and ends with `# EOF`; samples and escaping are the same.
+pub fn openmetrics_to_text(om: &str) -> String {
+    let counters: std::collections::HashSet<&str> = om
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(om.len());
+    for line in om.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        if let Some((prefix, rest)) = meta {
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            if counters.contains(name) {
+                out.push_str(prefix);
+                out.push_str(name);
+                out.push_str("_total ");
+                out.push_str(tail);
+                out.push('\n');
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Everything the exposition shows, owned and bounded, taken from one snapshot.
+#[derive(Debug)]
+struct Exposition {
+    sections: Vec<(String, u64)>,
+    methods: Vec<(String, u64)>,
+    status_classes: [u64; 6],
+    request_bytes: u64,
+    response_bytes: u64,
+    latency: Option<Percentiles>,
+    latency_buckets: Option<LatencyBuckets>,
+    alert_active: bool,
+    threshold_rate: f64,
+    window_avg: f64,
+    window_hits: u64,
+    window_secs: u64,
+    alerts_triggered: u64,
+    sections_tracked: usize,
+    sections_folded: u64,
+    packets: u64,
+    kernel_dropped: Option<u64>,
+    interface_dropped: Option<u64>,
+    queue_dropped: u64,
+    undecoded: Vec<(&'static str, u64)>,
+    flow: FlowCounters,
+    flows_tracked: usize,
+    non_http: [u64; 3],
+}
+
+impl Exposition {
+    fn new(s: &Snapshot, top_n: usize, latency_buckets: Option<LatencyBuckets>) -> Self {
+        Exposition {
+            sections: top_sections(&s.sections, s.requests, top_n),
+            methods: merge_labels(s.methods.iter().map(|(m, n)| (escape(m), *n))),
+            status_classes: s.status_classes,
+            request_bytes: s.request_bytes,
+            response_bytes: s.response_bytes,
+            latency: s.latency,
+            latency_buckets,
+            alert_active: s.alert_active,
+            threshold_rate: s.threshold_rate,
+            window_avg: s.window_avg,
+            window_hits: s.window_hits,
+            window_secs: s.window_secs,
+            alerts_triggered: s
+                .alerts
+                .iter()
+                .filter(|e| e.kind == crate::stats::AlertKind::Triggered)
+                .count() as u64,
+            sections_tracked: s.sections_tracked,
+            sections_folded: s.sections_folded,
+            packets: s.health.packets,
+            kernel_dropped: s.health.kernel_dropped,
+            interface_dropped: s.health.interface_dropped,
+            queue_dropped: s.health.queue_dropped,
+            undecoded: s.health.undecoded.clone(),
+            flow: s.health.flow.clone(),
+            flows_tracked: s.health.flows_tracked,
+            non_http: s.non_http,
+        }
+    }
+}
+
+/// The `top_n` sections by hits, escaped, plus `other` = all requests not in them, so the
+/// section series always add up to the request total. The engine's own `(other)` bucket and a
+/// section literally named `other` fold into `other`; two sections that escape to the same
+/// label are merged, as a label set may appear only once.
+fn top_sections(sections: &[(String, u64)], requests: u64, top_n: usize) -> Vec<(String, u64)> {
+    let mut ranked: Vec<&(String, u64)> = sections
+        .iter()
+        .filter(|(name, n)| *n > 0 && name != OTHER_NAME)
+        .collect();
+    // Ties by name, so the chosen set does not flicker between scrapes.
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(top_n);
+    let mut out = merge_labels(ranked.into_iter().map(|(name, n)| (escape(name), *n)));
+    let mut other = 0;
+    out.retain(|(label, n)| {
+        let keep = label != OTHER_SECTION;
+        if !keep {
+            other += n;
+        }
+        keep
+    });
+    let named: u64 = out.iter().map(|(_, n)| n).sum();
+    out.push((
+        OTHER_SECTION.to_owned(),
+        requests.saturating_sub(named).max(other),
+    ));
+    out
+}
+
+/// Adds up entries with the same label, keeping first-seen order.
+fn merge_labels(items: impl Iterator<Item = (String, u64)>) -> Vec<(String, u64)> {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut out: Vec<(String, u64)> = Vec::new();
+    for (label, n) in items {
+        if let Some(&i) = index.get(&label) {
+            if let Some(e) = out.get_mut(i) {
+                e.1 += n;
+            }
+        } else {
+            index.insert(label.clone(), out.len());
+            out.push((label, n));
+        }
+    }
+    out
+}
+
+const STATUS_CLASSES: [&str; 6] = ["other", "1xx", "2xx", "3xx", "4xx", "5xx"];
+const NON_HTTP_KINDS: [&str; 3] = ["tls", "http2", "other"];
+
+fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> fmt::Result {
+    let m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    ConstCounter::new(v).encode(m)
+}
+
+fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, v: f64) -> fmt::Result {
+    let m = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    ConstGauge::new(v).encode(m)
+}
+
+fn labelled_counters<'a>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    label: &'static str,
+    values: impl Iterator<Item = (&'a str, u64)>,
+) -> fmt::Result {
+    let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (value, n) in values {
+        let labels = [(label, value)];
+        ConstCounter::new(n).encode(m.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+impl Collector for Exposition {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        let e = &mut enc;
+        labelled_counters(
+            e,
+            "requests",
+            "HTTP requests seen, by section (the top sections, then 'other' for the rest)",
+            "section",
+            self.sections.iter().map(|(s, n)| (s.as_str(), *n)),
+        )?;
+        labelled_counters(
+            e,
+            "requests_by_method",
+            "HTTP requests seen, by method",
+            "method",
+            self.methods.iter().map(|(s, n)| (s.as_str(), *n)),
+        )?;
+        labelled_counters(
+            e,
+            "responses",
+            "HTTP final responses seen, by status class ('other' outside 100-599)",
+            "status_class",
+            STATUS_CLASSES.iter().copied().zip(self.status_classes),
+        )?;
+        counter(
+            e,
+            "request_bytes",
+            "Request bytes (head plus declared body)",
+            self.request_bytes,
+        )?;
+        counter(
+            e,
+            "response_bytes",
+            "Response bytes (head plus declared body)",
+            self.response_bytes,
+        )?;
+        if let Some(b) = &self.latency_buckets {
+            let m = e.encode_descriptor(
+                "response_latency",
+                "First request byte to first response byte",
+                Some(&Unit::Seconds),
+                MetricType::Histogram,
+            )?;
+            histogram(m, b)?;
+        }
+        if let Some(p) = self.latency {
+            // Separate gauges: a `quantile` label is reserved for summaries.
+            for (name, help, d) in [
+                (
+                    "response_latency_p50",
+                    "Median response latency over the run",
+                    p.p50,
+                ),
+                (
+                    "response_latency_p90",
+                    "90th percentile response latency over the run",
+                    p.p90,
+                ),
+                (
+                    "response_latency_p99",
+                    "99th percentile response latency over the run",
+                    p.p99,
+                ),
+            ] {
+                let m = e.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Gauge)?;
+                ConstGauge::new(d.as_secs_f64()).encode(m)?;
+            }
+        }
+        gauge(
+            e,
+            "alert_active",
+            "1 while the high-traffic alert is active, else 0",
+            if self.alert_active { 1.0 } else { 0.0 },
+        )?;
+        gauge(
+            e,
+            "alert_threshold_requests_per_second",
+            "Average request rate over the alert window above which the alert fires",
+            self.threshold_rate,
+        )?;
+        gauge(
+            e,
+            "window_average_requests_per_second",
+            "Average request rate over the alert window",
+            self.window_avg,
+        )?;
+        gauge(
+            e,
+            "window_requests",
+            "Requests in the alert window",
+            self.window_hits as f64,
+        )?;
+        gauge(
+            e,
+            "window_seconds",
+            "Length of the alert window",
+            self.window_secs as f64,
+        )?;
+        counter(
+            e,
+            "alerts_triggered",
+            "High-traffic alerts triggered (within the kept history)",
+            self.alerts_triggered,
+        )?;
+        gauge(
+            e,
+            "sections_tracked",
+            "Distinct sections tracked by the statistics engine",
+            self.sections_tracked as f64,
+        )?;
+        counter(
+            e,
+            "sections_folded_requests",
+            "Requests counted under the engine's '(other)' section because its table was full",
+            self.sections_folded,
+        )?;
+        counter(
+            e,
+            "capture_packets",
+            "Packets read from the capture",
+            self.packets,
+        )?;
+        if let Some(n) = self.kernel_dropped {
+            counter(
+                e,
+                "kernel_dropped_packets",
+                "Packets the kernel dropped (libpcap ps_drop)",
+                n,
+            )?;
+        }
+        if let Some(n) = self.interface_dropped {
+            counter(
+                e,
+                "interface_dropped_packets",
+                "Packets the interface dropped (libpcap ps_ifdrop)",
+                n,
+            )?;
+        }
+        counter(
+            e,
+            "queue_dropped_packets",
+            "Packets dropped between the capture thread and the pipeline (queue full)",
+            self.queue_dropped,
+        )?;
+        labelled_counters(
+            e,
+            "undecoded_packets",
+            "Packets not decoded to TCP, by reason",
+            "reason",
+            self.undecoded.iter().copied(),
+        )?;
+        let f = &self.flow;
+        for (name, help, v) in [
+            ("flow_connections", "TCP connections seen", f.connections),
+            (
+                "flow_evictions",
+                "Connections evicted because the flow table was full",
+                f.evicted_flows,
+            ),
+            (
+                "flow_expirations",
+                "Connections expired after their idle timeout",
+                f.expired_flows,
+            ),
+            (
+                "flow_gaps",
+                "Gaps (lost bytes) skipped in reassembled streams",
+                f.gaps_skipped,
+            ),
+            (
+                "flow_ooo_overflows",
+                "Out-of-order segments that did not fit in the buffer",
+                f.ooo_overflows,
+            ),
+            (
+                "flow_heads_too_large",
+                "HTTP heads dropped for being too large",
+                f.heads_too_large,
+            ),
+            (
+                "flow_parse_errors",
+                "HTTP heads or chunked framing that could not be parsed",
+                f.parse_errors,
+            ),
+            (
+                "flow_unpaired_responses",
+                "Responses with no pending request to pair with",
+                f.unpaired_responses,
+            ),
+        ] {
+            counter(e, name, help, v)?;
+        }
+        gauge(
+            e,
+            "flows_tracked",
+            "TCP connections currently tracked",
+            self.flows_tracked as f64,
+        )?;
+        labelled_counters(
+            e,
+            "non_http_connections",
+            "Connections recognised as not HTTP/1, by kind",
+            "kind",
+            NON_HTTP_KINDS.iter().copied().zip(self.non_http),
+        )?;
+        // A gauge rather than an OpenMetrics `info`, which the classic text parsers reject.
+        let mut m = e.encode_descriptor(
+            "build_info",
+            "Always 1; the version is in the label",
+            None,
+            MetricType::Gauge,
+        )?;
+        let labels = [("version", env!("CARGO_PKG_VERSION"))];
+        ConstGauge::new(1i64).encode(m.encode_family(&labels)?)?;
+        Ok(())
+    }
+}
+
+/// Encodes cumulative buckets; the crate's encoder wants per-bucket counts and adds them up.
+fn histogram(
+    mut m: prometheus_client::encoding::MetricEncoder<'_>,
+    b: &LatencyBuckets,
+) -> fmt::Result {
+    let mut per_bucket = Vec::with_capacity(b.cumulative.len() + 1);
+    let mut prev = 0u64;
+    for &(le, cum) in &b.cumulative {
+        // A non-monotonic input must not produce negative buckets.
+        let cum = cum.max(prev);
+        per_bucket.push((le, cum - prev));
+        prev = cum;
+    }
+    if per_bucket.last().is_none_or(|(le, _)| *le != f64::INFINITY) {
+        per_bucket.push((f64::INFINITY, b.count.saturating_sub(prev)));
+    }
+    let count = b.count.max(prev);
+    m.encode_histogram::<NoLabelSet>(b.sum_seconds, count, &per_bucket, None)
+}
+
+/// How long one scrape connection may take to send its request or read our answer.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest request head read; `/metrics` needs a few hundred bytes.
+const MAX_REQUEST_HEAD: usize = 8 * 1024;
+/// How often the accept loop looks at the stop flag.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Serves `GET /metrics` from the latest published snapshot on its own thread. Bound when
+/// started (so it can happen before privileges are dropped); stops when dropped.
+pub struct MetricsServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MetricsServer {
+    /// Binds `addr` now and serves from `slot` with at most `top_n` section series.
+    pub fn start(addr: SocketAddr, slot: SnapshotSlot, top_n: usize) -> Result<Self, Error> {
+        let listener = TcpListener::bind(addr).map_err(|e| listen_error(addr, &e))?;
+        let local = listener.local_addr().map_err(|e| listen_error(addr, &e))?;
+        // Non-blocking accept so the thread can notice the stop flag without a wake-up dance.
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| listen_error(addr, &e))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("metrics".into())
+                .spawn(move || serve(listener, slot, top_n, stop))
+                .map_err(|e| listen_error(addr, &e))?
+        };
+        Ok(MetricsServer {
+            addr: local,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address actually bound (the port is filled in when `:0` was asked).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn listen_error(addr: SocketAddr, e: &io::Error) -> Error {
+    let why = match e.kind() {
+        io::ErrorKind::AddrInUse => "address already in use".to_owned(),
+        io::ErrorKind::AddrNotAvailable => "no such address on this machine".to_owned(),
+        io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need privileges)".to_owned()
+        }
+        _ => e.to_string(),
+    };
+    Error::Other(format!("cannot listen on '{addr}' for metrics: {why}"))
+}
+
+fn serve(listener: TcpListener, slot: SnapshotSlot, top_n: usize, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        match listener.accept() {
+            // One scrape at a time: Prometheus scrapes sequentially, and the timeouts bound
+            // how long a stuck client can hold the thread.
+            Ok((stream, _)) => {
+                let _ = answer(stream, &slot, top_n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // Out of file descriptors and the like: back off rather than spin.
+            Err(_) => std::thread::sleep(POLL),
+        }
+    }
+}
+
+fn answer(mut stream: TcpStream, slot: &SnapshotSlot, top_n: usize) -> io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let head = read_head(&mut stream)?;
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let mut parts = line.split(|&b| b == b' ');
+    let method = parts.next().unwrap_or_default();
+    let target = parts.next().unwrap_or_default();
+    let path = target.split(|&b| b == b'?').next().unwrap_or_default();
+    let (status, ctype, body) = match (method, path) {
+        (b"GET" | b"HEAD", b"/metrics") if wants_openmetrics(&head) => (
+            "200 OK",
+            OPENMETRICS_CONTENT_TYPE,
+            render_openmetrics(&slot.latest(), top_n, None).into_bytes(),
+        ),
+        (b"GET" | b"HEAD", b"/metrics") => (
+            "200 OK",
+            CONTENT_TYPE,
+            render(&slot.latest(), top_n).into_bytes(),
+        ),
+        (_, b"/metrics") => (
+            "405 Method Not Allowed",
+            "text/plain; charset=utf-8",
+            b"use GET\n".to_vec(),
+        ),
+        _ => (
+            "404 Not Found",
+            "text/plain; charset=utf-8",
+            b"not found; metrics are at /metrics\n".to_vec(),
+        ),
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if method != b"HEAD" {
+        out.extend_from_slice(&body);
+    }
+    stream.write_all(&out)?;
+    stream.flush()
+}
+
+/// True when an `Accept` header names OpenMetrics (Prometheus sends it, preferring it).
+fn wants_openmetrics(head: &[u8]) -> bool {
+    const OM: &[u8] = b"application/openmetrics-text";
+    head.split(|&b| b == b'\n').skip(1).any(|l| {
+        l.len() > 7
+            && l.get(..7)
+                .is_some_and(|k| k.eq_ignore_ascii_case(b"accept:"))
+            && l.windows(OM.len()).any(|w| w == OM)
+    })
+}
+
+/// Reads up to the blank line ending the request head (or what fits in the cap).
+fn read_head(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 1024];
+    while head.len() < MAX_REQUEST_HEAD && Instant::now() < deadline {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(buf.get(..n).unwrap_or_default());
+        if head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n") {
+            break;
+        }
+    }
+    Ok(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_holds_the_rest_and_engine_other_folds_in() {
+        let sections = vec![
+            ("/a".to_owned(), 50),
+            ("/b".to_owned(), 30),
+            (OTHER_NAME.to_owned(), 15),
+            ("/c".to_owned(), 5),
+        ];
+        let top = top_sections(&sections, 100, 2);
+        assert_eq!(
+            top,
+            vec![
+                ("/a".to_owned(), 50),
+                ("/b".to_owned(), 30),
+                ("other".to_owned(), 20)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_section_named_other_is_merged_not_duplicated() {
+        let sections = vec![("other".to_owned(), 10), ("/x".to_owned(), 1)];
+        let top = top_sections(&sections, 11, 5);
+        assert_eq!(top, vec![("/x".to_owned(), 1), ("other".to_owned(), 10)]);
+    }
+
+    #[test]
+    fn histogram_from_cumulative_buckets() {
+        let b = LatencyBuckets {
+            cumulative: vec![(0.01, 2), (0.1, 5), (1.0, 5)],
+            count: 6,
+            sum_seconds: 1.5,
+        };
+        let snap = Snapshot::default();
+        let text = render_with_latency(&snap, 10, Some(&b));
+        assert!(text.contains("# TYPE traffic_watch_response_latency_seconds histogram"));
+        assert!(text.contains("traffic_watch_response_latency_seconds_bucket{le=\"0.01\"} 2\n"));
+        assert!(text.contains("traffic_watch_response_latency_seconds_bucket{le=\"0.1\"} 5\n"));
+        assert!(text.contains("traffic_watch_response_latency_seconds_bucket{le=\"1.0\"} 5\n"));
+        assert!(text.contains("traffic_watch_response_latency_seconds_bucket{le=\"+Inf\"} 6\n"));
+        assert!(text.contains("traffic_watch_response_latency_seconds_count 6\n"));
+        assert!(text.contains("traffic_watch_response_latency_seconds_sum 1.5\n"));
+    }
+}
