@@ -166,19 +166,12 @@ fn capture_loop(
     counters: Arc<CaptureCounters>,
     stop: Arc<AtomicBool>,
 ) -> Result<()> {
-    // libpcap counts what arrived before the filter was attached; report only what follows.
-    let base = source.stats().unwrap_or_default();
     let publish = |s: crate::capture::KernelStats| {
         counters
             .kernel_received
-            .store(s.received.saturating_sub(base.received), Ordering::Relaxed);
-        counters
-            .kernel_dropped
-            .store(s.dropped.saturating_sub(base.dropped), Ordering::Relaxed);
-        counters.if_dropped.store(
-            s.if_dropped.saturating_sub(base.if_dropped),
-            Ordering::Relaxed,
-        );
+            .store(s.received, Ordering::Relaxed);
+        counters.kernel_dropped.store(s.dropped, Ordering::Relaxed);
+        counters.if_dropped.store(s.if_dropped, Ordering::Relaxed);
         counters.has_stats.store(true, Ordering::Relaxed);
     };
     let mut batch = Batch::new();

@@ -31,6 +31,8 @@ pub struct LiveSource {
     read_timeout: Duration,
     /// The last read found nothing waiting.
     idle: bool,
+    /// libpcap's counters when the filter went on: what came before is not ours to report.
+    base: KernelStats,
 }
 
 /// `any` where libpcap offers it (Linux), so loopback and the machine's own addresses are both
@@ -131,13 +133,16 @@ impl LiveSource {
                 })?;
         }
         let link = LinkType::from_linktype(cap.get_datalink().0);
-        Ok(LiveSource {
+        let mut source = LiveSource {
             interface: iface,
             cap,
             link,
             read_timeout: config.read_timeout,
             idle: false,
-        })
+            base: KernelStats::default(),
+        };
+        source.base = source.stats().unwrap_or_default();
+        Ok(source)
     }
 
     pub fn interface(&self) -> &str {
@@ -188,12 +193,13 @@ impl LiveSource {
         }
     }
 
-    /// libpcap's counters since the capture opened.
+    /// libpcap's counters since the filter was attached.
     pub fn stats(&mut self) -> Option<KernelStats> {
+        let base = self.base;
         self.cap.stats().ok().map(|s| KernelStats {
-            received: u64::from(s.received),
-            dropped: u64::from(s.dropped),
-            if_dropped: u64::from(s.if_dropped),
+            received: u64::from(s.received).saturating_sub(base.received),
+            dropped: u64::from(s.dropped).saturating_sub(base.dropped),
+            if_dropped: u64::from(s.if_dropped).saturating_sub(base.if_dropped),
         })
     }
 }

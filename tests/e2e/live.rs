@@ -333,3 +333,131 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// `Key:\tvalue` from /proc/<pid>/status.
+fn proc_status(pid: u32, key: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(key)
+                .map(|v| v.trim_start_matches(':').trim().to_owned())
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn privileges_are_dropped_and_capture_keeps_counting() {
+    if !can_capture() {
+        return;
+    }
+    let srv = server();
+    let port = srv.addr().port();
+    let mut child = std::process::Command::new(bin().get_program())
+        .args(["--port", &port.to_string(), "--json", "--interval", "1s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    assert!(first.contains("with no capabilities"), "{first}");
+    let pid = child.id();
+    assert_eq!(proc_status(pid, "CapEff"), "0000000000000000");
+    assert_eq!(proc_status(pid, "CapPrm"), "0000000000000000");
+    assert_eq!(proc_status(pid, "NoNewPrivs"), "1");
+    let uid = proc_status(pid, "Uid");
+    assert!(!uid.starts_with('0'), "no longer root: Uid {uid}");
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in out.lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    let mon = Monitor { child, lines };
+    let r = load(port, 100.0, 0.5, true, 2);
+    let summary = mon.stop();
+    assert_eq!(summary["requests"].as_u64().unwrap(), r.answered);
+}
+
+#[test]
+fn kernel_drops_are_counted_shown_and_summarised() {
+    if !can_capture() {
+        return;
+    }
+    let srv = server();
+    let port = srv.addr().port();
+    // A tiny kernel buffer, and the monitor frozen while a burst goes by.
+    let mut child = std::process::Command::new(bin().get_program())
+        .args([
+            "--port",
+            &port.to_string(),
+            "--plain",
+            "--interval",
+            "1s",
+            "-B",
+            "64",
+        ])
+        .args(["-i", "lo", "--no-drop-privileges"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let r = load(port, 0.0, 0.5, true, 8);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    // Let it read what survived and print a report, then stop it.
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut text = String::new();
+    while Instant::now() < deadline && !text.contains("INCOMPLETE:") {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            text.push_str(&l);
+            text.push('\n');
+        }
+    }
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    while let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
+        text.push_str(&l);
+        text.push('\n');
+    }
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    assert!(r.answered > 1000, "a real burst: {}", r.answered);
+    assert!(
+        text.contains("INCOMPLETE:"),
+        "the report shows the drop banner: {text}"
+    );
+    let dropped: u64 = rest
+        .lines()
+        .find_map(|l| l.strip_suffix(" packets dropped by kernel"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("tcpdump-style exit summary on stderr");
+    assert!(dropped > 0, "{rest}");
+    let counted: u64 = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("requests")
+                .map(|n| n.trim().to_owned())
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(counted < r.answered, "some requests were lost, and said so");
+}
