@@ -66,9 +66,17 @@ pub fn report(s: &Snapshot) -> String {
         "status": status(s),
         "latency_ms": percentiles(s.latency),
         "non_http": non_http(s),
+        "top_clients": clients(s),
         "drops": drops(s),
     })
     .to_string()
+}
+
+fn clients(s: &Snapshot) -> Value {
+    s.top_clients
+        .iter()
+        .map(|(ip, n)| json!({"client": ip.to_string(), "requests": n}))
+        .collect()
 }
 
 /// One alert transition, the moment it happens.
@@ -129,6 +137,7 @@ pub fn summary(s: &Snapshot) -> String {
         "sections_tracked": s.sections_tracked,
         "sections_folded": s.sections_folded,
         "non_http": non_http(s),
+        "top_clients": clients(s),
         "tls_server_names": s.tls_names.iter().map(|n| escape(n)).collect::<Vec<_>>(),
         "undecoded": undecoded,
         "flow": {

@@ -304,3 +304,64 @@ fn spike_in_a_capture_shows_alert_and_recovery_in_packet_time() {
     assert!(text.contains("High traffic generated an alert - hits = "));
     assert!(text.contains("High traffic alert recovered at "));
 }
+
+/// A TLS 1.2 ClientHello record carrying the SNI `name`.
+fn client_hello(name: &str) -> Vec<u8> {
+    let n = name.as_bytes();
+    let mut sni = vec![0u8]; // host_name
+    sni.extend_from_slice(&(n.len() as u16).to_be_bytes());
+    sni.extend_from_slice(n);
+    let mut ext = vec![0, 0]; // server_name extension
+    ext.extend_from_slice(&((sni.len() + 2) as u16).to_be_bytes());
+    ext.extend_from_slice(&(sni.len() as u16).to_be_bytes());
+    ext.extend_from_slice(&sni);
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[7; 32]); // random
+    body.push(0); // session id
+    body.extend_from_slice(&[0, 2, 0x13, 0x01]); // one cipher suite
+    body.extend_from_slice(&[1, 0]); // compression: null
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut hs = vec![1];
+    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&body);
+    let mut rec = vec![0x16, 3, 1];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+#[test]
+fn tls_and_http2_connections_are_recognised_not_parsed() {
+    let mut frames = Vec::new();
+    let mut tls = Conversation::new(
+        "10.0.0.1:40000".parse().unwrap(),
+        "10.0.0.2:443".parse().unwrap(),
+    );
+    frames.extend(tls.handshake());
+    frames.push(tls.send(Side::Client, &client_hello("shop.example")));
+    frames.push(tls.send(Side::Server, &[0x16, 3, 3, 0, 2, 2, 0]));
+    let mut h2 = Conversation::new(
+        "10.0.0.1:40001".parse().unwrap(),
+        "10.0.0.2:80".parse().unwrap(),
+    );
+    frames.extend(h2.handshake());
+    frames.push(h2.send(
+        Side::Client,
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+    ));
+    let mut ok = Conversation::new(
+        "10.0.0.1:40002".parse().unwrap(),
+        "10.0.0.2:80".parse().unwrap(),
+    );
+    frames.extend(ok.handshake());
+    frames.push(ok.send(Side::Client, b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("mixed.pcap");
+    write_pcap(&p, LinkType::Ethernet, &frames);
+    let s = replay_json(&p, &[]);
+    assert_eq!(s["requests"], 1, "only the HTTP/1 request counts");
+    assert_eq!(s["non_http"]["tls"], 1);
+    assert_eq!(s["non_http"]["http2"], 1);
+    assert_eq!(s["tls_server_names"][0], "shop.example");
+}
