@@ -164,6 +164,15 @@ pub fn summary(s: &Snapshot) -> String {
     if s.sections.len() > 20 {
         let _ = writeln!(out, "    … {} more (see --json)", s.sections.len() - 20);
     }
+    if !s.top_clients.is_empty() {
+        let c: Vec<String> = s
+            .top_clients
+            .iter()
+            .take(5)
+            .map(|(ip, n)| format!("{ip} {n}"))
+            .collect();
+        let _ = writeln!(out, "  clients     {}", c.join(", "));
+    }
     let [tls, h2, other] = s.non_http;
     let _ = writeln!(
         out,
