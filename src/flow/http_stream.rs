@@ -422,7 +422,8 @@ impl<'a> Reader<'a> {
 struct Pending {
     ts: Timestamp,
     method: Cow<'static, str>,
-    section: Box<str>,
+    /// Reuses the buffer of an answered request (see `Shared::spare`).
+    section: String,
     head: bool,
     connect: bool,
 }
@@ -442,6 +443,9 @@ struct Shared {
     /// The client's direction, once known.
     client: Option<usize>,
     pending: VecDeque<Pending>,
+    /// Section buffers of answered requests, reused so that queueing a request does not
+    /// allocate; never more than the pending queue once held.
+    spare: Vec<String>,
     /// Requests not queued because `max_pending` was reached; once one is dropped, later
     /// ones are too until these are answered, so pairing stays in order.
     lost: u64,
@@ -478,10 +482,13 @@ impl Shared {
             ctx.counters.pending_overflows += 1;
             self.lost += 1;
         } else {
+            let mut buf = self.spare.pop().unwrap_or_default();
+            buf.clear();
+            buf.push_str(section);
             self.pending.push_back(Pending {
                 ts,
                 method: method_name(h.method),
-                section: section.into(),
+                section: buf,
                 head: h.method == "HEAD",
                 connect,
             });
@@ -500,7 +507,9 @@ impl Shared {
             if h.status == 101 {
                 // RFC 9110 §15.2.2: after the 101 the connection speaks another protocol. The
                 // request is answered, but a 1xx is not a final response to report.
-                self.pending.pop_front();
+                if let Some(r) = self.pending.pop_front() {
+                    self.spare.push(r.section);
+                }
                 self.opaque = true;
                 return (Mode::Opaque, false);
             }
@@ -539,6 +548,9 @@ impl Shared {
             latency: req.as_ref().map(|r| ts.saturating_sub(r.ts)),
             bytes: (h.head_len as u64).saturating_add(declared),
         });
+        if let Some(r) = req {
+            self.spare.push(r.section);
+        }
         if tunnel {
             // RFC 9110 §9.3.6: after a 2xx to CONNECT the connection is a tunnel.
             self.opaque = true;
@@ -566,6 +578,7 @@ impl HttpConn {
                 ends,
                 client: None,
                 pending: VecDeque::new(),
+                spare: Vec::new(),
                 lost: 0,
                 opaque: false,
                 reported: false,
@@ -607,6 +620,7 @@ impl HttpConn {
         let s = &mut self.shared;
         ctx.counters.requests_unanswered += s.pending.len() as u64 + s.lost;
         s.pending.clear();
+        s.spare = Vec::new();
         s.lost = 0;
     }
 
