@@ -21,6 +21,7 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod flow;
+pub mod logs;
 pub mod output;
 pub mod pipeline;
 pub mod run;

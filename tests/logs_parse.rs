@@ -1,0 +1,200 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Access-log line parsing through the library API: Common and Combined lines from nginx and
+//! Apache, IPv6 clients, `-` fields, time zone offsets, and lines that are not entries.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use traffic_watch::logs::{BadLine, LogFormat, parse_clf_time, parse_line};
+use traffic_watch::time::Timestamp;
+
+/// 2000-10-10T20:55:36Z, Apache's documentation example in UTC.
+const APACHE_EXAMPLE_UTC: u64 = 971_211_336;
+
+#[test]
+fn apache_common_example() {
+    let l =
+        br#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"#;
+    for f in [LogFormat::Common, LogFormat::Auto] {
+        let e = parse_line(l, f).unwrap();
+        assert_eq!(e.host, b"127.0.0.1");
+        assert_eq!(e.client_ip, Some("127.0.0.1".parse::<IpAddr>().unwrap()));
+        assert_eq!(e.user, b"frank");
+        assert_eq!(e.ts, Timestamp::from_secs(APACHE_EXAMPLE_UTC));
+        assert_eq!(e.method, "GET");
+        assert_eq!(e.target, "/apache_pb.gif");
+        assert!(matches!(e.target, Cow::Borrowed(_)), "zero-copy when UTF-8");
+        assert_eq!(e.version, "HTTP/1.0");
+        assert_eq!(e.version_minor(), 0);
+        assert_eq!(e.status, 200);
+        assert_eq!(e.bytes, 2326);
+        assert_eq!(e.referer, None);
+        assert_eq!(e.user_agent, None);
+    }
+    assert_eq!(
+        parse_line(l, LogFormat::Combined).unwrap_err(),
+        BadLine::Referer
+    );
+}
+
+#[test]
+fn nginx_combined_with_extra_fields() {
+    let l = br#"203.0.113.9 - - [24/Nov/2026:06:11:39 +0000] "POST /api/v1/items?id=3 HTTP/1.1" 201 17 "https://example.test/page" "Mozilla/5.0 (X11; Linux) \"quoted\"" 0.004"#;
+    for f in [LogFormat::Combined, LogFormat::Auto] {
+        let e = parse_line(l, f).unwrap();
+        assert_eq!(e.method, "POST");
+        assert_eq!(e.target, "/api/v1/items?id=3");
+        assert_eq!(e.version_minor(), 1);
+        assert_eq!(e.status, 201);
+        assert_eq!(e.bytes, 17);
+        assert_eq!(e.ts.rfc3339_utc(), "2026-11-24T06:11:39Z");
+        assert_eq!(e.referer, Some(&b"https://example.test/page"[..]));
+        assert_eq!(
+            e.user_agent,
+            Some(&br#"Mozilla/5.0 (X11; Linux) \"quoted\""#[..])
+        );
+    }
+}
+
+#[test]
+fn ipv6_client_dash_bytes_and_crlf() {
+    let l = b"2001:db8::1 - - [01/Jan/2026:00:00:00 +0000] \"HEAD / HTTP/1.1\" 304 - \"-\" \"curl/8\"\r";
+    let e = parse_line(l, LogFormat::Auto).unwrap();
+    assert_eq!(e.client_ip, Some("2001:db8::1".parse::<IpAddr>().unwrap()));
+    assert_eq!(e.bytes, 0);
+    assert_eq!(e.status, 304);
+    assert_eq!(e.user_agent, Some(&b"curl/8"[..]));
+    let named = parse_line(
+        b"client.example - - [01/Jan/2026:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1",
+        LogFormat::Common,
+    )
+    .unwrap();
+    assert_eq!(named.host, b"client.example");
+    assert_eq!(named.client_ip, None);
+}
+
+#[test]
+fn time_zone_offsets_give_the_same_instant() {
+    let utc = parse_clf_time(b"10/Oct/2000:20:55:36 +0000").unwrap();
+    assert_eq!(utc, Timestamp::from_secs(APACHE_EXAMPLE_UTC));
+    assert_eq!(parse_clf_time(b"10/Oct/2000:13:55:36 -0700"), Some(utc));
+    assert_eq!(parse_clf_time(b"11/Oct/2000:02:25:36 +0530"), Some(utc));
+    // Across a year boundary.
+    assert_eq!(
+        parse_clf_time(b"31/Dec/2025:23:30:00 -0100")
+            .unwrap()
+            .rfc3339_utc(),
+        "2026-01-01T00:30:00Z"
+    );
+    assert_eq!(
+        parse_clf_time(b"01/Mar/2024:00:30:00 +0100")
+            .unwrap()
+            .rfc3339_utc(),
+        "2024-02-29T23:30:00Z"
+    );
+    for bad in [
+        &b"10/Foo/2000:13:55:36 -0700"[..],
+        b"32/Oct/2000:13:55:36 -0700",
+        b"10/Oct/2000:24:55:36 -0700",
+        b"10/Oct/2000:13:55:36 0700",
+        b"10/Oct/2000:13:55:36 -07000",
+        b"10/Oct/2000 13:55:36 -0700",
+        b"",
+    ] {
+        assert_eq!(
+            parse_clf_time(bad),
+            None,
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
+
+#[test]
+fn bad_lines_name_the_field() {
+    let cases: &[(&[u8], BadLine)] = &[
+        (b"", BadLine::Empty),
+        (b"   ", BadLine::Empty),
+        (b"1.2.3.4", BadLine::Ident),
+        (b"1.2.3.4 - - 10/Oct/2000:13:55:36 -0700 \"GET / HTTP/1.1\" 200 1", BadLine::Timestamp),
+        (b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"-\" 400 0", BadLine::Request),
+        (b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"\" 400 0", BadLine::Request),
+        (
+            b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"\\x16\\x03\\x01\\x00\\xF4\" 400 166",
+            BadLine::Request,
+        ),
+        (b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1 200 1", BadLine::Request),
+        (b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 2000 1", BadLine::Status),
+        (b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" OK 1", BadLine::Status),
+        (b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200", BadLine::Bytes),
+        (b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 -5", BadLine::Bytes),
+        (
+            b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 99999999999999999999999",
+            BadLine::Bytes,
+        ),
+    ];
+    for (line, want) in cases {
+        assert_eq!(
+            parse_line(line, LogFormat::Auto).unwrap_err(),
+            *want,
+            "{}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    assert_eq!(BadLine::Request.as_str(), "bad request line");
+}
+
+#[test]
+fn invalid_utf8_target_is_fine_and_method_must_be_a_token() {
+    let l = b"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /caf\xe9/x HTTP/1.1\" 200 5";
+    let e = parse_line(l, LogFormat::Common).unwrap();
+    assert_eq!(e.target, "/caf\u{fffd}/x");
+    let bad_method = b"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"G\xffT / HTTP/1.1\" 200 5";
+    assert_eq!(
+        parse_line(bad_method, LogFormat::Common).unwrap_err(),
+        BadLine::Request
+    );
+    // HTTP/0.9: no version.
+    let e = parse_line(
+        b"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /old\" 200 5",
+        LogFormat::Common,
+    )
+    .unwrap();
+    assert_eq!((e.target.as_ref(), e.version), ("/old", ""));
+}
+
+#[test]
+fn binary_garbage_never_panics() {
+    // A deterministic pseudo-random stream, cut into lines, plus every prefix of a good line.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut data = Vec::new();
+    for _ in 0..200_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.push((x >> 24) as u8);
+    }
+    let mut entries = 0;
+    for line in data.split(|&b| b == b'\n') {
+        for f in [LogFormat::Auto, LogFormat::Combined, LogFormat::Common] {
+            entries += usize::from(parse_line(line, f).is_ok());
+        }
+    }
+    assert_eq!(entries, 0);
+    let good = br#"::1 - u [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 1 "r" "ua""#;
+    for n in 0..good.len() {
+        let _ = parse_line(&good[..n], LogFormat::Combined);
+    }
+    assert!(parse_line(good, LogFormat::Combined).is_ok());
+}
+
+#[test]
+fn format_names() {
+    assert_eq!(LogFormat::from_name("combined"), Ok(LogFormat::Combined));
+    assert_eq!(LogFormat::from_name("Common"), Ok(LogFormat::Common));
+    assert_eq!(LogFormat::from_name("auto"), Ok(LogFormat::Auto));
+    assert_eq!(
+        LogFormat::from_name("json").unwrap_err(),
+        "unknown log format 'json'; use one of: combined, common, auto"
+    );
+}
