@@ -1,0 +1,237 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Alert hooks through the library API: a loopback HTTP listener receives the webhook JSON for
+//! an alert and its recovery; a script run by `--alert-exec` sees the values in its
+//! environment; hooks that hang or fail never delay `fire` and are counted as failures once
+//! their time limit passes; a full queue drops and counts; bad settings are one-line errors.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use traffic_watch::hooks::AlertHooks;
+use traffic_watch::stats::{AlertEvent, AlertKind};
+use traffic_watch::time::Timestamp;
+
+fn event(kind: AlertKind, secs: u64, hits: u64) -> AlertEvent {
+    AlertEvent {
+        kind,
+        at: Timestamp::from_secs(secs),
+        hits,
+        lower_bound: false,
+    }
+}
+
+/// Polls `cond` until it holds or 20 s pass.
+fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+/// Reads one HTTP request (head + Content-Length body); returns (head, body).
+fn read_request(s: &mut std::net::TcpStream) -> (String, String) {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed early");
+        data.extend_from_slice(&buf[..n]);
+        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8(data[..i].to_vec()).unwrap();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .unwrap()
+                .parse()
+                .unwrap();
+            while data.len() < i + 4 + len {
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0);
+                data.extend_from_slice(&buf[..n]);
+            }
+            let body = String::from_utf8(data[i + 4..i + 4 + len].to_vec()).unwrap();
+            return (head, body);
+        }
+    }
+}
+
+#[test]
+fn webhook_receives_alert_and_recovery_json() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in 0..2 {
+            let (mut s, _) = listener.accept().unwrap();
+            let got = read_request(&mut s);
+            s.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+            tx.send(got).unwrap();
+        }
+    });
+    let hooks = AlertHooks::new(None, Some(format!("http://{addr}/hook?team=web"))).unwrap();
+    // 2026-11-24T06:11:39Z
+    hooks.fire(&event(AlertKind::Triggered, 1_795_500_699, 2400));
+    hooks.fire(&event(AlertKind::Recovered, 1_795_500_999, 900));
+    let (head, body) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(
+        head.starts_with("POST /hook?team=web HTTP/1.1\r\n"),
+        "{head}"
+    );
+    assert!(head.contains(&format!("Host: {addr}")));
+    assert!(head.contains("Content-Type: application/json"));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["kind"], "triggered");
+    assert_eq!(v["hits"], 2400);
+    assert_eq!(v["time"], "2026-11-24T06:11:39Z");
+    assert_eq!(v["lower_bound"], false);
+    assert_eq!(
+        v["text"],
+        "High traffic generated an alert - hits = 2400, triggered at 2026-11-24T06:11:39Z"
+    );
+    assert_eq!(v["content"], v["text"]);
+    let (_, body) = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["kind"], "recovered");
+    assert_eq!(
+        v["text"],
+        "High traffic alert recovered at 2026-11-24T06:16:39Z"
+    );
+    assert!(eventually(|| hooks.delivered() == 2));
+    assert_eq!(hooks.failures(), 0);
+}
+
+fn script(dir: &Path, name: &str, body: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&p)
+        .status()
+        .unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn exec_hook_gets_the_alert_in_its_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("env");
+    // Writes then renames, so the test never reads a half-written file.
+    let s = script(
+        dir.path(),
+        "record.sh",
+        r#"env | grep '^TW_ALERT_' > "$1.tmp" && echo "args=$#:$2" >> "$1.tmp" && mv "$1.tmp" "$1.$TW_ALERT_KIND""#,
+    );
+    // The second argument would be a command substitution in a shell; here it is a word.
+    let hooks = AlertHooks::new(Some(format!("{s} {} $(touch-me)", out.display())), None).unwrap();
+    let mut e = event(AlertKind::Triggered, 1_795_500_699, 2400);
+    e.lower_bound = true;
+    hooks.fire(&e);
+    hooks.fire(&event(AlertKind::Recovered, 1_795_500_999, 900));
+    let triggered = out.with_extension("triggered");
+    let recovered = out.with_extension("recovered");
+    assert!(eventually(|| triggered.exists() && recovered.exists()));
+    let env = std::fs::read_to_string(&triggered).unwrap();
+    let lines: Vec<&str> = env.lines().collect();
+    for want in [
+        "TW_ALERT_KIND=triggered",
+        "TW_ALERT_HITS=2400",
+        "TW_ALERT_TIME=2026-11-24T06:11:39Z",
+        "TW_ALERT_LOWER_BOUND=true",
+        "TW_ALERT_MESSAGE=High traffic generated an alert - hits = 2400, triggered at 2026-11-24T06:11:39Z (packets were dropped: hits is a lower bound)",
+        "args=2:$(touch-me)",
+    ] {
+        assert!(lines.contains(&want), "{want} not in:\n{env}");
+    }
+    let env = std::fs::read_to_string(&recovered).unwrap();
+    assert!(env.contains("TW_ALERT_KIND=recovered\n"));
+    assert!(env.contains("TW_ALERT_HITS=900\n"));
+    assert!(eventually(|| hooks.delivered() == 2));
+    assert_eq!(hooks.failures(), 0);
+}
+
+#[test]
+fn hanging_and_failing_hooks_do_not_delay_fire_and_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let hang = script(dir.path(), "hang.sh", "sleep 30");
+    // A listener that accepts and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let hooks = AlertHooks::with_time_limit(
+        Some(hang),
+        Some(format!("http://{addr}/")),
+        Duration::from_millis(300),
+    )
+    .unwrap();
+    let start = Instant::now();
+    hooks.fire(&event(AlertKind::Triggered, 1000, 5000));
+    let took = start.elapsed();
+    // A sanity bound, far above what queueing takes.
+    assert!(took < Duration::from_secs(1), "fire took {took:?}");
+    assert!(
+        eventually(|| hooks.failures() == 2),
+        "failures: {}",
+        hooks.failures()
+    );
+    assert_eq!(hooks.delivered(), 0);
+    drop(silent);
+
+    let fail = script(dir.path(), "fail.sh", "exit 3");
+    let refused = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let hooks = AlertHooks::new(Some(fail), Some(format!("http://{refused}/"))).unwrap();
+    hooks.fire(&event(AlertKind::Triggered, 1000, 5000));
+    assert!(eventually(|| hooks.failures() == 2));
+}
+
+#[test]
+fn a_full_queue_drops_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let hang = script(dir.path(), "hang.sh", "sleep 30");
+    let hooks = AlertHooks::with_time_limit(Some(hang), None, Duration::from_millis(500)).unwrap();
+    let start = Instant::now();
+    for i in 0..200 {
+        hooks.fire(&event(AlertKind::Triggered, 1000 + i, 1));
+    }
+    assert!(start.elapsed() < Duration::from_secs(1));
+    // One is being run, QUEUE_LEN wait, the rest are dropped.
+    let dropped = hooks.dropped();
+    assert!(
+        (200 - 1 - traffic_watch::hooks::QUEUE_LEN as u64
+            ..=200 - traffic_watch::hooks::QUEUE_LEN as u64)
+            .contains(&dropped),
+        "dropped {dropped}"
+    );
+}
+
+#[test]
+fn bad_settings_are_one_line_errors() {
+    let err = |exec: Option<&str>, hook: Option<&str>| {
+        AlertHooks::new(exec.map(str::to_owned), hook.map(str::to_owned))
+            .err()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        err(None, Some("https://hooks.example/x")),
+        "bad alert webhook URL 'https://hooks.example/x': https is not supported; use an http:// URL (e.g. a local relay)"
+    );
+    assert_eq!(
+        err(Some("/nonexistent/notify --now"), None),
+        "alert command '/nonexistent/notify': no such file"
+    );
+    assert_eq!(
+        err(Some("no-such-program-tw"), None),
+        "alert command 'no-such-program-tw' not found on PATH; give its path"
+    );
+    assert!(AlertHooks::new(None, None).unwrap().is_empty());
+}
