@@ -21,8 +21,6 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod flow;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod hooks;
 pub mod logs;
 pub mod output;
