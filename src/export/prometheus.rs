@@ -1,6 +1,8 @@
 //! The Prometheus exposition of a [`Snapshot`], written with the official `prometheus-client`
-//! crate in the OpenMetrics text format (which Prometheus negotiates and `promtool` checks), and
-//! [`MetricsServer`], a one-thread HTTP/1.1 listener that serves it on `GET /metrics`.
+//! crate, and [`MetricsServer`], a one-thread HTTP/1.1 listener that serves it on
+//! `GET /metrics`. The crate writes OpenMetrics text; [`render`] turns it into the classic
+//! Prometheus text format (what `promtool check metrics` and most tools read), and the server
+//! sends OpenMetrics only to a scraper whose `Accept` header asks for it, as Prometheus does.
 //!
 //! Series follow Prometheus naming: prefix `traffic_watch_`, base units (seconds, bytes),
 //! counters end in `_total`. Label cardinality is bounded whatever the traffic: sections are the
