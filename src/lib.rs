@@ -21,6 +21,8 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod flow;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hooks;
 pub mod logs;
 pub mod output;

@@ -237,9 +237,9 @@ mod tests {
         (2usize..40, 1usize..4, 0usize..2_000).prop_flat_map(|(k, heavies, noise)| {
             let items = proptest::collection::vec(
                 prop_oneof![
-                    3 => (0..heavies as u32),
+                    3 => 0..heavies as u32,
                     // Noise from a name space much wider than k, most names seen once.
-                    7 => (1_000u32..1_000 + 10 * k as u32 + noise as u32),
+                    7 => 1_000u32..1_000 + 10 * k as u32 + noise as u32,
                 ],
                 0..3_000,
             );

@@ -1,0 +1,354 @@
+//! The bodies of the fuzz targets, in the library so that `fuzz/` (cargo-fuzz, libFuzzer) and
+//! `tests/fuzz_corpus.rs` (plain `cargo test`, replaying every committed corpus and crash
+//! input) run exactly the same code. Not a public API.
+//!
+//! Each function takes arbitrary bytes and must return normally for every input: a panic is
+//! a bug, either in the code under test or an invariant these harnesses check with `assert!`
+//! (the caps hold, output carries no terminal control bytes). They never read the clock or
+//! the network; `capture_file` writes one temporary file.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::decode::{
+    self, Endpoint, LinkType, MAX_SECTION_LEN, TcpFlags, TcpSegment, parse_request_head,
+    parse_response_head, section_of,
+};
+use crate::flow::{FlowConfig, FlowTable, HttpSink, NonHttpKind, RequestEvent, ResponseEvent};
+use crate::output::{escape, escape_bytes, json, plain};
+use crate::pipeline::Pipeline;
+use crate::stats::StatsConfig;
+use crate::time::Timestamp;
+
+/// The link types a frame can be decoded as; the fuzz input's first byte picks one.
+const LINKS: [LinkType; 7] = [
+    LinkType::Ethernet,
+    LinkType::LinuxSll,
+    LinkType::LinuxSll2,
+    LinkType::Null,
+    LinkType::Loop,
+    LinkType::RawIp,
+    LinkType::Other(147),
+];
+
+/// Small caps, so that a short input can reach every one of them.
+pub fn small_flow_config() -> FlowConfig {
+    FlowConfig {
+        max_flows: 4,
+        max_head_bytes: 256,
+        max_ooo_bytes: 512,
+        max_pending: 4,
+        idle_timeout: Duration::from_secs(5),
+        handshake_timeout: Duration::from_secs(1),
+    }
+}
+
+/// Text that would act on a terminal if printed raw.
+fn assert_printable(what: &str, s: &str) {
+    assert!(
+        !s.chars().any(|c| c.is_control() && c != '\n'
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')),
+        "{what} not escaped: {s:?}"
+    );
+}
+
+/// Checks what the flow layer reports.
+struct CheckingSink {
+    requests: u64,
+}
+
+impl HttpSink for CheckingSink {
+    fn request(&mut self, req: &RequestEvent<'_>) {
+        self.requests += 1;
+        assert!(req.section.len() <= MAX_SECTION_LEN, "section over its cap");
+        assert_printable("section", &escape(req.section));
+        assert_printable("target", &escape(req.target));
+        if let Some(h) = req.host {
+            assert_printable("host", &escape_bytes(h));
+        }
+    }
+    fn response(&mut self, resp: &ResponseEvent<'_>) {
+        if let Some(s) = resp.section {
+            assert!(s.len() <= MAX_SECTION_LEN);
+        }
+    }
+    fn non_http(&mut self, _: NonHttpKind, _: Endpoint, server_name: Option<&[u8]>) {
+        if let Some(n) = server_name {
+            assert_printable("server name", &escape_bytes(n));
+        }
+    }
+}
+
+/// Target `decode_frame`: one link-layer frame; the first byte picks the link type.
+pub fn decode_frame(data: &[u8]) {
+    let Some((&pick, frame)) = data.split_first() else {
+        return;
+    };
+    let link = LINKS[usize::from(pick) % LINKS.len()];
+    if let Ok(seg) = decode::decode_frame(link, frame) {
+        // Zero-copy: the payload is part of the frame.
+        assert!(seg.payload.len() <= frame.len());
+        let inside = frame.as_ptr_range();
+        assert!(seg.payload.is_empty() || inside.contains(&seg.payload.as_ptr()));
+    }
+    let _ = decode::decode_ip(frame);
+}
+
+/// Reads the input as a list of segments on a handful of connections.
+struct SegmentReader<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> SegmentReader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.data.split_at_checked(n)?;
+        self.data = rest;
+        Some(head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1)?.first().copied()
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        let b = self.take(4)?;
+        Some(u32::from_be_bytes(b.try_into().ok()?))
+    }
+
+    /// `[flags][who][seq u32][ack u32][time step][len]` then `len` payload bytes (fewer at the
+    /// end of the input). Flags: 1 SYN, 2 ACK, 4 FIN, 8 RST. `who`: bits 0-2 pick the client
+    /// address, bit 3 its port, bit 7 set means server to client.
+    fn next(&mut self) -> Option<(TcpSegment<'a>, u8)> {
+        let flags = self.u8()?;
+        let who = self.u8()?;
+        let seq = self.u32()?;
+        let ack = self.u32()?;
+        let step = self.u8()?;
+        let len = usize::from(self.u8()?);
+        let payload = self.take(len.min(self.data.len()))?;
+        // Eight client addresses against one server, either way.
+        let client = Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, who & 7)),
+            port: 40_000 + u16::from((who >> 3) & 1),
+        };
+        let server = Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)),
+            port: 80,
+        };
+        let (src, dst) = if who & 0x80 == 0 {
+            (client, server)
+        } else {
+            (server, client)
+        };
+        let seg = TcpSegment {
+            src,
+            dst,
+            seq,
+            ack,
+            flags: TcpFlags {
+                syn: flags & 1 != 0,
+                ack: flags & 2 != 0,
+                fin: flags & 4 != 0,
+                rst: flags & 8 != 0,
+            },
+            payload,
+        };
+        Some((seg, step))
+    }
+}
+
+/// Target `reassembly`: a sequence of TCP segments into a [`FlowTable`] with small caps.
+pub fn reassembly(data: &[u8]) {
+    let config = small_flow_config();
+    let max_flows = config.max_flows;
+    let mut table = FlowTable::new(config);
+    let mut sink = CheckingSink { requests: 0 };
+    let mut now = Timestamp::from_secs(1_700_000_000);
+    let mut reader = SegmentReader { data };
+    let mut segments = 0u64;
+    while let Some((seg, step)) = reader.next() {
+        // Steps of up to ~2.5 s, so idle and handshake timeouts are reached.
+        now = Timestamp(now.0 + u64::from(step) * 10_000);
+        table.ingest(&seg, now, &mut sink);
+        segments += 1;
+        assert!(table.len() <= max_flows, "{} flows tracked", table.len());
+        if step == 255 {
+            table.expire(now, &mut sink);
+        }
+    }
+    table.finish(&mut sink);
+    assert_eq!(table.len(), 0);
+    let c = table.counters();
+    // Each segment can start at most one connection.
+    assert!(c.connections <= segments);
+    assert!(c.evicted_flows + c.expired_flows <= c.connections);
+}
+
+/// Target `http_parse`: bytes into the head parsers, then as the two sides of a connection.
+/// The first byte picks the segment size; a `\0\0` splits client bytes from server bytes.
+pub fn http_parse(data: &[u8]) {
+    if let Ok(Some(head)) = parse_request_head(data) {
+        assert!(head.head_len <= data.len());
+        let section = section_of(head.method, head.target);
+        assert!(section.len() <= MAX_SECTION_LEN);
+        assert_printable("section", &escape(section));
+        assert_printable("target", &escape(head.target));
+    }
+    if let Ok(Some(head)) = parse_response_head(data) {
+        assert!(head.head_len <= data.len());
+    }
+    let Some((&mss, rest)) = data.split_first() else {
+        return;
+    };
+    let mss = usize::from(mss % 64) * 23 + 1;
+    let (client, server) = match rest.windows(2).position(|w| w == [0, 0]) {
+        Some(i) => (&rest[..i], rest.get(i + 2..).unwrap_or(&[])),
+        None => (rest, &[][..]),
+    };
+    let c = Endpoint {
+        ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+        port: 40_000,
+    };
+    let s = Endpoint {
+        ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        port: 80,
+    };
+    let mut table = FlowTable::new(small_flow_config());
+    let mut sink = CheckingSink { requests: 0 };
+    let mut now = Timestamp::from_secs(1_700_000_000);
+    let (mut cseq, mut sseq) = (1_000u32, 9_000u32);
+    let flags = |syn, ack| TcpFlags {
+        syn,
+        ack,
+        fin: false,
+        rst: false,
+    };
+    let seg = |src, dst, seq, ack, flags, payload| TcpSegment {
+        src,
+        dst,
+        seq,
+        ack,
+        flags,
+        payload,
+    };
+    table.ingest(&seg(c, s, cseq, 0, flags(true, false), &[]), now, &mut sink);
+    table.ingest(
+        &seg(s, c, sseq, cseq + 1, flags(true, true), &[]),
+        now,
+        &mut sink,
+    );
+    cseq += 1;
+    sseq += 1;
+    let mut cs = client.chunks(mss);
+    let mut ss = server.chunks(mss);
+    loop {
+        let (a, b) = (cs.next(), ss.next());
+        if a.is_none() && b.is_none() {
+            break;
+        }
+        now = Timestamp(now.0 + 1_000);
+        if let Some(p) = a {
+            table.ingest(
+                &seg(c, s, cseq, sseq, flags(false, true), p),
+                now,
+                &mut sink,
+            );
+            cseq = cseq.wrapping_add(p.len() as u32);
+        }
+        if let Some(p) = b {
+            table.ingest(
+                &seg(s, c, sseq, cseq, flags(false, true), p),
+                now,
+                &mut sink,
+            );
+            sseq = sseq.wrapping_add(p.len() as u32);
+        }
+    }
+    table.finish(&mut sink);
+}
+
+static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
+
+/// A temporary file removed on drop.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Target `capture_file`: the input as a capture file, replayed through
+/// [`FileSource`](crate::capture::FileSource) and [`Pipeline`], then every rendering of the
+/// result checked for raw control bytes.
+pub fn capture_file(data: &[u8]) {
+    let n = NEXT_FILE.fetch_add(1, Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("tw-fuzz-{}-{n}.pcap", std::process::id()));
+    let file = TempFile(path);
+    let written = std::fs::File::create(&file.0).and_then(|mut f| f.write_all(data));
+    if written.is_err() {
+        return;
+    }
+    let Ok(mut source) = crate::capture::FileSource::open(&file.0, "") else {
+        return;
+    };
+    let stats = StatsConfig {
+        max_sections: 8,
+        ..StatsConfig::default()
+    };
+    let mut pipeline = Pipeline::new(source.link_type(), small_flow_config(), stats);
+    let mut frames = 0u64;
+    // A damaged file ends with an error after the frames before the damage: that is fine.
+    let _ = source.for_each(|ts, frame| {
+        pipeline.ingest(ts, frame);
+        frames += 1;
+    });
+    pipeline.finish();
+    assert_eq!(pipeline.packets(), frames);
+    let snap = pipeline.snapshot();
+    assert!(snap.sections_tracked <= 8);
+    assert!(snap.health.flows_tracked <= small_flow_config().max_flows);
+    for alert in pipeline.take_alerts() {
+        assert_printable("alert", &json::alert(&alert));
+    }
+    assert_printable("json report", &json::report(&snap));
+    assert_printable("json summary", &json::summary(&snap));
+    assert_printable("plain report", &plain::report(&snap));
+    assert_printable("plain summary", &plain::summary(&snap));
+}
+
+/// Runs the named target on `data`; `false` if there is no such target.
+pub fn run(target: &str, data: &[u8]) -> bool {
+    match target {
+        "decode_frame" => decode_frame(data),
+        "reassembly" => reassembly(data),
+        "http_parse" => http_parse(data),
+        "capture_file" => capture_file(data),
+        _ => return false,
+    }
+    true
+}
+
+/// Every target's name, as in `fuzz/fuzz_targets/<name>.rs` and `fuzz/corpus/<name>/`.
+pub const TARGETS: [&str; 4] = ["decode_frame", "reassembly", "http_parse", "capture_file"];
+
+/// Encodes one segment the way the `reassembly` target reads it (for seeds and tests).
+pub fn encode_segment(
+    out: &mut Vec<u8>,
+    flags: u8,
+    who: u8,
+    seq: u32,
+    ack: u32,
+    step: u8,
+    payload: &[u8],
+) {
+    let payload = payload.get(..255).unwrap_or(payload);
+    out.extend_from_slice(&[flags, who]);
+    out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(&ack.to_be_bytes());
+    out.extend_from_slice(&[step, payload.len() as u8]);
+    out.extend_from_slice(payload);
+}

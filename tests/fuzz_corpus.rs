@@ -1,0 +1,282 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Replays every committed fuzz input, the seed corpus (`fuzz/corpus/<target>/`) and past
+//! crashes (`fuzz/regressions/<target>/`), through the same bodies the cargo-fuzz targets run
+//! (`traffic_watch::fuzzing`), so a plain `cargo test` keeps old crashes fixed without
+//! cargo-fuzz or a nightly compiler. Each crash found gets a named test here too.
+//!
+//! The seeds are generated: `cargo test --test fuzz_corpus -- --ignored write_seed_corpus`
+//! rewrites `fuzz/corpus/*/seed-*` from `traffic_watch::synth`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use traffic_watch::decode::LinkType;
+use traffic_watch::fuzzing::{self, TARGETS, encode_segment};
+use traffic_watch::synth::{Conversation, Frame, PcapWriter, Side, sample_traffic};
+use traffic_watch::time::Timestamp;
+
+fn fuzz_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = rd
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    v.sort();
+    v
+}
+
+fn replay(kind: &str, min_files: usize) {
+    for target in TARGETS {
+        let dir = fuzz_dir().join(kind).join(target);
+        let inputs = files(&dir);
+        assert!(
+            inputs.len() >= min_files,
+            "{}: {} files",
+            dir.display(),
+            inputs.len()
+        );
+        for input in inputs {
+            let data = std::fs::read(&input).unwrap();
+            let r = std::panic::catch_unwind(|| fuzzing::run(target, &data));
+            assert!(
+                matches!(r, Ok(true)),
+                "{target} panicked on {}",
+                input.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn seed_corpus_replays_cleanly() {
+    replay("corpus", 3);
+}
+
+#[test]
+fn past_crashes_stay_fixed() {
+    replay("regressions", 0);
+}
+
+#[test]
+fn empty_and_tiny_inputs() {
+    for target in TARGETS {
+        for data in [&b""[..], b"\0", b"\xff", &[0u8; 40], &[0xffu8; 40]] {
+            assert!(fuzzing::run(target, data));
+        }
+    }
+    assert!(!fuzzing::run("no_such_target", b""));
+}
+
+// ---- seeds ----
+
+fn pcap(link: LinkType, frames: &[Frame]) -> Vec<u8> {
+    let mut w = PcapWriter::new(Vec::new(), link).unwrap();
+    w.write_all(frames).unwrap();
+    w.into_inner()
+}
+
+fn conversation(link: LinkType, v6: bool) -> Vec<Frame> {
+    let (c, s) = if v6 {
+        ("[2001:db8::1]:40000", "[2001:db8::2]:80")
+    } else {
+        ("10.0.0.1:40000", "10.0.0.2:80")
+    };
+    let mut conv = Conversation::new(c.parse().unwrap(), s.parse().unwrap()).with_link(link);
+    let mut f = conv.handshake();
+    f.extend(conv.send_split(
+        Side::Client,
+        b"GET /pages/create HTTP/1.1\r\nHost: example\r\n\r\nPOST /api/x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+        30,
+    ));
+    f.push(conv.send(
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nno\r\n0\r\n\r\n",
+    ));
+    f.extend(conv.close());
+    f
+}
+
+const HTTP_SEEDS: [&[u8]; 6] = [
+    b"\x05GET /a/b?c=d HTTP/1.1\r\nHost: x\r\n\r\n\0\0HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    b"\x00POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /next HTTP/1.0\r\n\r\n\0\0HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n\r\nHTTP/1.0 200 OK\r\n\r\nbody until close",
+    b"\x3fGET http://h/abs/olute HTTP/1.1\r\n\r\nCONNECT h:443 HTTP/1.1\r\n\r\nOPTIONS * HTTP/1.1\r\n\r\n",
+    b"\x01PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    b"\x10GET /\xe2\x80\xae/%1b HTTP/1.1\r\nHost: \xc2\x9b\r\n\r\n\0\0HTTP/1.1 301 \xc2\x9b\r\nLocation: /\r\n\r\n",
+    b"\x02\x16\x03\x01\x00\x30\x01\x00\x00\x2c\x03\x03",
+];
+
+fn reassembly_seeds() -> Vec<Vec<u8>> {
+    let mut seeds = Vec::new();
+    // Handshake, a request in two segments, the response, FINs.
+    let mut s = Vec::new();
+    let req = b"GET /r/1 HTTP/1.1\r\nHost: x\r\n\r\n";
+    encode_segment(&mut s, 1, 0, 100, 0, 1, b"");
+    encode_segment(&mut s, 3, 0x80, 900, 101, 1, b"");
+    encode_segment(&mut s, 2, 0, 101, 901, 1, &req[..10]);
+    encode_segment(&mut s, 2, 0, 111, 901, 1, &req[10..]);
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    encode_segment(&mut s, 2, 0x80, 901, 101 + req.len() as u32, 1, resp);
+    encode_segment(&mut s, 6, 0, 101 + req.len() as u32, 0, 1, b"");
+    seeds.push(s);
+    // Out of order, a retransmission, a hole that never fills, RST.
+    let mut s = Vec::new();
+    encode_segment(&mut s, 1, 1, 5, 0, 0, b"");
+    encode_segment(
+        &mut s,
+        2,
+        1,
+        30,
+        0,
+        0,
+        b"HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+    );
+    encode_segment(&mut s, 2, 1, 6, 0, 0, b"GET /a/x HTTP/1.1\r\n\r\n");
+    encode_segment(&mut s, 2, 1, 6, 0, 0, b"GET /a/x HTTP/1.1\r\n\r\n");
+    encode_segment(&mut s, 2, 1, 400, 0, 0, b"GET /after/gap HTTP/1.1\r\n\r\n");
+    encode_segment(&mut s, 2, 0x81, 77, 10_000, 0, b"HTTP/1.1 200 OK\r\n\r\n");
+    encode_segment(&mut s, 8, 1, 500, 0, 255, b"");
+    seeds.push(s);
+    // Many short connections: the 4-flow cap and expiry.
+    let mut s = Vec::new();
+    for who in 0..16u8 {
+        encode_segment(&mut s, 1, who, u32::from(who) * 1000, 0, 50, b"");
+        encode_segment(
+            &mut s,
+            2,
+            who,
+            u32::from(who) * 1000 + 1,
+            0,
+            50,
+            b"GET /m HTTP/1.1\r\n",
+        );
+    }
+    encode_segment(&mut s, 2, 0, 0, 0, 255, b"");
+    seeds.push(s);
+    // Sequence numbers wrapping.
+    let mut s = Vec::new();
+    encode_segment(&mut s, 1, 2, u32::MAX - 3, 0, 1, b"");
+    encode_segment(
+        &mut s,
+        2,
+        2,
+        u32::MAX - 2,
+        0,
+        1,
+        b"GET /wrap HTTP/1.1\r\n\r\n",
+    );
+    seeds.push(s);
+    seeds
+}
+
+fn frame_seeds() -> Vec<Vec<u8>> {
+    let links = [
+        LinkType::Ethernet,
+        LinkType::LinuxSll,
+        LinkType::LinuxSll2,
+        LinkType::Null,
+        LinkType::Loop,
+        LinkType::RawIp,
+    ];
+    let mut seeds = Vec::new();
+    for (i, link) in links.into_iter().enumerate() {
+        for v6 in [false, true] {
+            let mut c = conversation(link, v6);
+            let f = c.remove(3);
+            let mut s = vec![i as u8];
+            s.extend_from_slice(&f.data);
+            seeds.push(s);
+        }
+    }
+    // 802.1Q and QinQ.
+    let mut conv = Conversation::new(
+        "10.0.0.1:1".parse().unwrap(),
+        "10.0.0.2:80".parse().unwrap(),
+    );
+    conv.vlans = vec![100, 200];
+    let mut s = vec![0];
+    s.extend_from_slice(&conv.send(Side::Client, b"GET / HTTP/1.1\r\n\r\n").data);
+    seeds.push(s);
+    seeds
+}
+
+fn capture_seeds() -> Vec<Vec<u8>> {
+    let mut seeds = vec![
+        pcap(LinkType::Ethernet, &sample_traffic(5, 2)),
+        pcap(
+            LinkType::LinuxSll2,
+            &conversation(LinkType::LinuxSll2, true),
+        ),
+        pcap(LinkType::RawIp, &conversation(LinkType::RawIp, false)),
+    ];
+    // Cut in the middle of a record.
+    let mut cut = pcap(LinkType::Null, &conversation(LinkType::Null, false));
+    cut.truncate(cut.len() - 7);
+    seeds.push(cut);
+    // Two connections from one client, one restarting on the same tuple.
+    let server: SocketAddr = "10.1.0.2:8080".parse().unwrap();
+    let mut frames = Vec::new();
+    for isn in [1u32, 500_000] {
+        let mut c = Conversation::new("10.1.0.1:5555".parse().unwrap(), server).with_isn(isn, 7);
+        c.ts = Timestamp::from_secs(1_700_000_000 + u64::from(isn % 100));
+        frames.extend(c.handshake());
+        frames.push(c.send(Side::Client, b"GET /again HTTP/1.1\r\n\r\n"));
+        frames.extend(c.close());
+    }
+    seeds.push(pcap(LinkType::Ethernet, &frames));
+    seeds
+}
+
+/// Rewrites the generated seeds. Run by hand after changing the input formats.
+#[test]
+#[ignore = "writes fuzz/corpus; run by hand"]
+fn write_seed_corpus() {
+    let all: [(&str, Vec<Vec<u8>>); 4] = [
+        ("decode_frame", frame_seeds()),
+        ("reassembly", reassembly_seeds()),
+        (
+            "http_parse",
+            HTTP_SEEDS.iter().map(|s| s.to_vec()).collect(),
+        ),
+        ("capture_file", capture_seeds()),
+    ];
+    for (target, seeds) in all {
+        let dir = fuzz_dir().join("corpus").join(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        for old in files(&dir) {
+            if old
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("seed-"))
+            {
+                std::fs::remove_file(old).unwrap();
+            }
+        }
+        for (i, s) in seeds.iter().enumerate() {
+            std::fs::write(dir.join(format!("seed-{i:02}")), s).unwrap();
+        }
+    }
+}
+
+/// The generated seeds and the committed ones stay the same inputs (a format change must
+/// rewrite them).
+#[test]
+fn generated_seeds_run_cleanly() {
+    for s in frame_seeds() {
+        fuzzing::decode_frame(&s);
+    }
+    for s in reassembly_seeds() {
+        fuzzing::reassembly(&s);
+    }
+    for s in HTTP_SEEDS {
+        fuzzing::http_parse(s);
+    }
+    for s in capture_seeds() {
+        fuzzing::capture_file(&s);
+    }
+}
