@@ -49,10 +49,22 @@ pub struct ResponseHead {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeadError;
 
+/// `name` equals the lowercase `lower`, ignoring ASCII case. Only for names httparse accepted:
+/// they are tokens, so OR-ing 0x20 maps a byte onto a letter or `-` only from that letter's
+/// other case or from `-` itself. Branch-free, so short names compare in a few instructions.
+fn token_is(name: &str, lower: &[u8]) -> bool {
+    name.len() == lower.len()
+        && name
+            .bytes()
+            .zip(lower)
+            .fold(0u8, |diff, (a, b)| diff | ((a | 0x20) ^ b))
+            == 0
+}
+
 fn framing(headers: &[httparse::Header<'_>], is_request: bool) -> Result<BodyLength, HeadError> {
     let mut length: Option<u64> = None;
     for h in headers {
-        if h.name.eq_ignore_ascii_case("transfer-encoding") {
+        if token_is(h.name, b"transfer-encoding") {
             // RFC 9112 §6.3: if chunked is the final coding, the body is chunked and
             // Transfer-Encoding overrides Content-Length.
             let last = h.value.rsplit(|b| *b == b',').next().unwrap_or(&[]);
@@ -65,9 +77,8 @@ fn framing(headers: &[httparse::Header<'_>], is_request: bool) -> Result<BodyLen
                 BodyLength::UntilClose
             });
         }
-        if h.name.eq_ignore_ascii_case("content-length") {
-            let v = std::str::from_utf8(h.value).map_err(|_| HeadError)?.trim();
-            let n: u64 = v.parse().map_err(|_| HeadError)?;
+        if token_is(h.name, b"content-length") {
+            let n = parse_decimal(h.value).ok_or(HeadError)?;
             if length.is_some_and(|old| old != n) {
                 return Err(HeadError);
             }
@@ -79,6 +90,28 @@ fn framing(headers: &[httparse::Header<'_>], is_request: bool) -> Result<BodyLen
         Some(n) => BodyLength::Fixed(n),
         None if is_request => BodyLength::None,
         None => BodyLength::UntilClose,
+    })
+}
+
+/// A Content-Length value: exactly what `str::trim` then `u64::from_str` accept (an optional
+/// `+`, ASCII digits, no overflow), without the UTF-8 check and the generic parser.
+fn parse_decimal(v: &[u8]) -> Option<u64> {
+    if !v.is_ascii() {
+        // `str::trim` also strips Unicode spaces (U+00A0, …) that httparse lets through.
+        return std::str::from_utf8(v).ok()?.trim().parse().ok();
+    }
+    // For ASCII this trims what `str::trim` does: httparse already refused VT in a value.
+    let v = v.trim_ascii();
+    let digits = v.strip_prefix(b"+").unwrap_or(v);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, b| {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(d))
     })
 }
 
@@ -99,11 +132,12 @@ pub fn parse_request_head(buf: &[u8]) -> Result<Option<RequestHead<'_>>, HeadErr
     let host = req
         .headers
         .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("host"))
+        .find(|h| token_is(h.name, b"host"))
         .map(|h| h.value);
-    let expect_continue = req.headers.iter().any(|h| {
-        h.name.eq_ignore_ascii_case("expect") && h.value.eq_ignore_ascii_case(b"100-continue")
-    });
+    let expect_continue = req
+        .headers
+        .iter()
+        .any(|h| token_is(h.name, b"expect") && h.value.eq_ignore_ascii_case(b"100-continue"));
     Ok(Some(RequestHead {
         method,
         target,
@@ -215,6 +249,51 @@ mod tests {
             assert!(r.expect_continue);
         }
     );
+
+    #[test]
+    fn content_length_values_parse_as_trim_then_from_str() {
+        let cases: [&[u8]; 12] = [
+            b"12",
+            b" 12 ",
+            b"\t7",
+            b"+3",
+            b"",
+            b"+",
+            b"-1",
+            b"1 2",
+            b"18446744073709551615",
+            b"18446744073709551616",
+            "\u{a0}5".as_bytes(),
+            b"0x1",
+        ];
+        for v in cases {
+            let want = std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok());
+            assert_eq!(parse_decimal(v), want, "{:?}", String::from_utf8_lossy(v));
+        }
+    }
+
+    #[test]
+    fn token_names_compare_like_eq_ignore_ascii_case() {
+        let tchars =
+            "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        for want in ["content-length", "host"] {
+            for i in 0..want.len() {
+                for c in tchars.chars() {
+                    let mut name = want.to_owned();
+                    name.replace_range(i..=i, &c.to_string());
+                    assert_eq!(
+                        token_is(&name, want.as_bytes()),
+                        name.eq_ignore_ascii_case(want),
+                        "{name}"
+                    );
+                }
+            }
+        }
+        assert!(token_is("Content-LENGTH", b"content-length"));
+        assert!(!token_is("Content-Lengt", b"content-length"));
+    }
 
     #[test]
     fn partial_and_errors() {

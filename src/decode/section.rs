@@ -13,7 +13,8 @@ pub fn section_of<'a>(method: &str, target: &'a str) -> &'a str {
         return "CONNECT";
     }
     let mut path = target;
-    if let Some(i) = path.find(['?', '#']) {
+    // A byte scan: `str::find` with a char-set pattern decodes UTF-8 char by char.
+    if let Some(i) = path.bytes().position(|b| b == b'?' || b == b'#') {
         path = &path[..i];
     }
     if path == "*" {
@@ -32,7 +33,10 @@ pub fn section_of<'a>(method: &str, target: &'a str) -> &'a str {
         }
         // Anything else (a relative path, which HTTP/1.1 does not allow) is kept as it is.
     }
-    let end = match path.get(1..).and_then(|rest| rest.find('/')) {
+    let end = match path
+        .get(1..)
+        .and_then(|rest| rest.bytes().position(|b| b == b'/'))
+    {
         Some(j) => j + 1,
         None => path.len(),
     };
