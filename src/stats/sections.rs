@@ -112,6 +112,13 @@ fn key(id: u32, kind: u8) -> u64 {
     (u64::from(id) << 8) | u64::from(kind)
 }
 
+/// Distinct (section, kind) entries one bucket holds before it counts the rest under
+/// `(other)`. Live ids alone bound a bucket, but a section can own up to 132 kinds (hits,
+/// responses, 4xx, 5xx, 128 latency buckets) and a client controls the latency it causes, so
+/// without this cap the 10-minute window could reach ~10,000 × 60 × 132 entries. With it, a
+/// window holds at most `len × (16,384 + 132)` entries (about 40 MB for 70 buckets in all).
+const MAX_BUCKET_ENTRIES: usize = 16_384;
+
 #[derive(Debug, Clone)]
 struct Bucket {
     index: u64,
@@ -202,6 +209,12 @@ impl SectionWindow {
             // Only an empty slot can be here: `advance` cleared everything older.
             bucket.index = idx;
             bucket.deltas.clear();
+        }
+        let mut id = id;
+        if bucket.deltas.len() >= MAX_BUCKET_ENTRIES && !bucket.deltas.contains_key(&key(id, kind))
+        {
+            // A full bucket counts the rest under (other): totals stay exact, memory bounded.
+            id = OTHER_ID;
         }
         *bucket.deltas.entry(key(id, kind)).or_insert(0) += 1;
         let e = self.agg.entry(id).or_default();
@@ -365,6 +378,23 @@ mod tests {
         );
         w.advance(112);
         assert_eq!(w.total_hits(), 0);
+        assert_eq!(w.footprint(), (0, 0));
+    }
+
+    #[test]
+    fn a_full_bucket_counts_the_rest_under_other() {
+        let mut w = SectionWindow::new(10, 60);
+        for id in 1..=20_000 {
+            w.record_hit(7, id);
+            w.record_response(7, id, 200, Some(Duration::from_micros(u64::from(id))));
+        }
+        let (_, entries) = w.footprint();
+        assert!(entries <= MAX_BUCKET_ENTRIES + 132, "{entries}");
+        assert_eq!(w.total_hits(), 20_000);
+        let other = w.top(1);
+        assert_eq!(other[0].0, OTHER_ID);
+        assert!(other[0].1.hits > 10_000 / 2);
+        w.advance(700);
         assert_eq!(w.footprint(), (0, 0));
     }
 
