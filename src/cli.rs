@@ -99,6 +99,32 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value = "10")]
     pub top: usize,
 
+    /// Read a web server access log (Common/Combined format) instead of capturing; '-' for
+    /// standard input. Follows it like tail -F (rotation included) unless --no-follow.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["read", "interface"])]
+    pub log: Option<PathBuf>,
+
+    /// Access log format: combined (nginx's default), common, or auto.
+    #[arg(long, value_name = "FORMAT", default_value = "auto", requires = "log")]
+    pub log_format: String,
+
+    /// With --log: read the file to its end and stop (an offline report, like -r).
+    #[arg(long, requires = "log")]
+    pub no_follow: bool,
+
+    /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9914 (off by default).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// Run this program on every alert and recovery (no shell; details in TW_ALERT_*
+    /// environment variables: KIND, MESSAGE, HITS, TIME, LOWER_BOUND).
+    #[arg(long, value_name = "CMD")]
+    pub alert_exec: Option<String>,
+
+    /// POST each alert and recovery as JSON (Slack/Discord-compatible "text") to this http:// URL.
+    #[arg(long, value_name = "URL")]
+    pub alert_webhook: Option<String>,
+
     /// After opening the capture, switch to this user (default: the sudo user, else 'nobody').
     #[arg(short = 'Z', long = "user", value_name = "USER")]
     pub user: Option<String>,
@@ -154,6 +180,12 @@ pub enum OutputMode {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub read: Option<PathBuf>,
+    pub log: Option<PathBuf>,
+    pub log_format: crate::logs::LogFormat,
+    pub follow: bool,
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    pub alert_exec: Option<String>,
+    pub alert_webhook: Option<String>,
     pub interface: Option<String>,
     pub port: Option<u16>,
     pub ip: Option<IpAddr>,
@@ -193,7 +225,7 @@ impl Args {
         };
         let output = if self.json {
             OutputMode::Json
-        } else if self.plain || !stdout_is_terminal || self.read.is_some() {
+        } else if self.plain || !stdout_is_terminal || self.read.is_some() || self.no_follow {
             OutputMode::Plain
         } else {
             OutputMode::Dashboard
@@ -213,8 +245,16 @@ impl Args {
             None => None,
         };
         let filter = crate::capture::build_filter(self.port, self.ip, &self.filter);
+        let log_format = crate::logs::LogFormat::from_name(&self.log_format)?;
+        let offline = self.read.is_some() || self.no_follow;
         Ok(Config {
             read: self.read.clone(),
+            log: self.log.clone(),
+            log_format,
+            follow: !self.no_follow,
+            metrics_addr: self.metrics_addr,
+            alert_exec: self.alert_exec.clone(),
+            alert_webhook: self.alert_webhook.clone(),
             interface: self.interface.clone(),
             port: self.port,
             ip: self.ip,
@@ -222,7 +262,7 @@ impl Args {
             buffer_bytes,
             output,
             // Reading a file without --plain/--json: the summary is what people want.
-            summary_only: self.summary_only || (self.read.is_some() && !self.plain && !self.json),
+            summary_only: self.summary_only || (offline && !self.plain && !self.json),
             interval: self.interval,
             user: self.user.clone(),
             drop_privileges: !self.no_drop_privileges,

@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::Parser;
 use traffic_watch::cli::{Args, Command};
 use traffic_watch::error::Error;
+use traffic_watch::export::{MetricsServer, SnapshotSlot};
+use traffic_watch::hooks::AlertHooks;
+use traffic_watch::logs::LogInput;
 use traffic_watch::{run, synth};
 
 fn main() -> ExitCode {
@@ -71,12 +74,36 @@ fn real_main(args: Args) -> Result<(), Error> {
     let config = args
         .to_config(std::io::stdout().is_terminal())
         .map_err(Error::Config)?;
+    // Listening sockets and files first (they may need privileges), then everything else.
+    let sinks = sinks(&config)?;
+    let _metrics = match config.metrics_addr {
+        Some(addr) => Some(MetricsServer::start(
+            addr,
+            sinks.metrics.clone().unwrap_or_default(),
+            config.stats.top_n,
+        )?),
+        None => None,
+    };
     if config.read.is_some() {
-        return run::replay(&config, std::io::BufWriter::new(std::io::stdout().lock()));
+        let out = std::io::BufWriter::new(std::io::stdout().lock());
+        return run::replay(&config, out, &sinks);
     }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    if let Some(path) = &config.log {
+        // No capture, no privileges needed; they are kept only if the user ran us with them
+        // (a root-only log must still be readable after it rotates).
+        let mut input = LogInput::open(path, config.log_format, config.follow)?;
+        if !config.follow {
+            let out = std::io::BufWriter::new(std::io::stdout().lock());
+            return run::replay_log(&config, &mut input, out, &sinks);
+        }
+        if config.output != traffic_watch::cli::OutputMode::Dashboard {
+            eprintln!("traffic-watch: following {}", input.describe());
+        }
+        return run::live(&config, run::LiveInput::Log(input), stop, &sinks);
     }
     // Open everything that needs privileges first, then drop them before the first packet.
     let capture = run::open_live(&config)?;
@@ -95,7 +122,23 @@ fn real_main(args: Args) -> Result<(), Error> {
             capture.description()
         );
     }
-    run::live(&config, capture, stop)
+    run::live(&config, run::LiveInput::Capture(capture), stop, &sinks)
+}
+
+/// Alert hooks and the metrics slot, as configured.
+fn sinks(config: &traffic_watch::cli::Config) -> Result<run::Sinks, Error> {
+    let hooks = if config.alert_exec.is_some() || config.alert_webhook.is_some() {
+        Some(AlertHooks::new(
+            config.alert_exec.clone(),
+            config.alert_webhook.clone(),
+        )?)
+    } else {
+        None
+    };
+    Ok(run::Sinks {
+        hooks,
+        metrics: config.metrics_addr.map(|_| SnapshotSlot::new()),
+    })
 }
 
 /// `traffic-watch demo`: serve + load + the live monitor, all on loopback.
@@ -186,7 +229,14 @@ fn demo(a: &traffic_watch::cli::DemoArgs) -> Result<(), Error> {
             }
             report
         })?;
-    let result = run::live_with_banner(&config, capture, Arc::clone(&stop), Some(banner));
+    let sinks = sinks(&config)?;
+    let result = run::live_with_banner(
+        &config,
+        run::LiveInput::Capture(capture),
+        Arc::clone(&stop),
+        Some(banner),
+        &sinks,
+    );
     stop.store(true, Ordering::Relaxed);
     let report = loader
         .join()

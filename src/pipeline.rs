@@ -64,6 +64,12 @@ impl Pipeline {
         }
     }
 
+    /// One access-log entry at its own time (`--log`), counted like a request and its response.
+    pub fn record_log(&mut self, entry: &crate::logs::LogEntry<'_>) {
+        self.stats.advance(entry.ts, &mut self.alerts);
+        crate::logs::record(&mut StatsSink(&mut self.stats), entry);
+    }
+
     /// Moves time forward with no packet (the live loop's once-a-second tick).
     pub fn tick(&mut self, now: Timestamp) {
         self.stats.advance(now, &mut self.alerts);

@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 
 use crate::capture::{FileSource, LiveConfig, LiveSource, default_interface};
 use crate::cli::{Config, OutputMode};
+use crate::decode::LinkType;
 use crate::error::{Error, Result};
+use crate::export::SnapshotSlot;
+use crate::hooks::AlertHooks;
+use crate::logs::{LogInput, LogItem};
 use crate::output::{json, plain};
 use crate::pipeline::Pipeline;
 use crate::stats::{AlertEvent, Snapshot};
@@ -53,9 +57,126 @@ impl<W: Write> Printer<W> {
     }
 }
 
+/// Where results go besides stdout and the dashboard: alert hooks and the metrics endpoint.
+#[derive(Default)]
+pub struct Sinks {
+    pub hooks: Option<AlertHooks>,
+    pub metrics: Option<SnapshotSlot>,
+}
+
+impl Sinks {
+    fn alert(&self, e: &AlertEvent) {
+        if let Some(h) = &self.hooks {
+            h.fire(e);
+        }
+    }
+
+    /// Hands the metrics endpoint a fresh snapshot, if there is one.
+    fn publish(&self, pipe: &Pipeline) {
+        if let Some(slot) = &self.metrics {
+            slot.publish(pipe.snapshot());
+        }
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        match &self.hooks {
+            Some(h) if !h.is_empty() => vec![
+                ("hooks_delivered", h.delivered()),
+                ("hooks_failed", h.failures()),
+                ("hooks_dropped", h.dropped()),
+            ],
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn log_counters(input: &LogInput) -> Vec<(&'static str, u64)> {
+    let c = input.counters();
+    vec![
+        ("log_lines", c.lines),
+        ("log_bad_lines", c.bad_lines),
+        ("log_long_lines", c.long_lines),
+        ("log_rotations", c.rotations),
+    ]
+}
+
+/// An offline run (a capture file, or a log read to its end) on event time: reports every
+/// interval of event time and alerts as they happen, unless `summary_only`; the summary last.
+struct Offline<'a, W: Write> {
+    printer: Printer<W>,
+    sinks: &'a Sinks,
+    interval: Duration,
+    next_report: Option<Timestamp>,
+    streaming: bool,
+    io: io::Result<()>,
+    events: u64,
+    last_publish: Instant,
+}
+
+impl<'a, W: Write> Offline<'a, W> {
+    fn new(config: &Config, out: W, sinks: &'a Sinks) -> Self {
+        Offline {
+            printer: Printer::new(out, config.output),
+            sinks,
+            interval: config.interval,
+            next_report: None,
+            streaming: !config.summary_only,
+            io: Ok(()),
+            events: 0,
+            last_publish: Instant::now(),
+        }
+    }
+
+    /// After each packet or log line at `ts`.
+    fn after(&mut self, pipe: &mut Pipeline, ts: Timestamp) {
+        self.events += 1;
+        // Metrics while running, at most a few times a second of wall time.
+        if self.sinks.metrics.is_some()
+            && self.events.is_multiple_of(4096)
+            && self.last_publish.elapsed() >= Duration::from_millis(250)
+        {
+            self.last_publish = Instant::now();
+            self.sinks.publish(pipe);
+        }
+        let alerts = pipe.take_alerts();
+        for e in &alerts {
+            self.sinks.alert(e);
+        }
+        if !self.streaming || self.io.is_err() {
+            return;
+        }
+        for e in &alerts {
+            self.io = self.printer.alert(e);
+            if self.io.is_err() {
+                return;
+            }
+        }
+        let due = *self.next_report.get_or_insert(ts.plus(self.interval));
+        if ts >= due {
+            self.next_report = Some(due.plus(self.interval));
+            self.io = self.printer.report(&pipe.snapshot());
+        }
+    }
+
+    fn finish(mut self, pipe: &mut Pipeline) -> Result<()> {
+        pipe.finish();
+        for e in pipe.take_alerts() {
+            self.sinks.alert(&e);
+            if self.streaming {
+                self.printer.alert(&e)?;
+            }
+        }
+        self.io?;
+        pipe.health.counters.extend(self.sinks.counters());
+        self.sinks.publish(pipe);
+        self.printer.summary(&pipe.snapshot())?;
+        Ok(())
+    }
+}
+
 /// Reads a capture file through the whole pipeline on packet time. Reports and alerts are
 /// printed as they happen in packet time unless `summary_only`; the summary comes last.
-pub fn replay(config: &Config, out: impl Write) -> Result<()> {
+pub fn replay(config: &Config, out: impl Write, sinks: &Sinks) -> Result<()> {
     let Some(path) = &config.read else {
         return Err(Error::Config("no file to read".into()));
     };
@@ -66,45 +187,38 @@ pub fn replay(config: &Config, out: impl Write) -> Result<()> {
         config.stats.clone(),
     );
     pipe.health.source = path.display().to_string();
-    let mut printer = Printer::new(out, config.output);
-    let interval = config.interval;
-    let mut next_report: Option<Timestamp> = None;
-    let mut io_result: io::Result<()> = Ok(());
-    let streaming = !config.summary_only;
+    let mut run = Offline::new(config, out, sinks);
     let read_result = source.for_each(|ts, frame| {
         pipe.ingest(ts, frame);
-        if !streaming || io_result.is_err() {
-            return;
-        }
-        for e in pipe.take_alerts() {
-            io_result = io_result
-                .as_ref()
-                .map_err(clone_io)
-                .and_then(|_| printer.alert(&e));
-        }
-        let due = *next_report.get_or_insert(ts.plus(interval));
-        if ts >= due {
-            next_report = Some(due.plus(interval));
-            let snap = pipe.snapshot();
-            io_result = io_result
-                .as_ref()
-                .map_err(clone_io)
-                .and_then(|_| printer.report(&snap));
-        }
+        run.after(&mut pipe, ts);
     });
-    pipe.finish();
-    if streaming {
-        for e in pipe.take_alerts() {
-            printer.alert(&e)?;
-        }
-    }
-    io_result?;
-    printer.summary(&pipe.snapshot())?;
+    run.finish(&mut pipe)?;
     read_result
 }
 
-fn clone_io(e: &io::Error) -> io::Error {
-    io::Error::new(e.kind(), e.to_string())
+/// Reads an access log to its end (`--log FILE --no-follow`) on the log's own time.
+pub fn replay_log(
+    config: &Config,
+    input: &mut LogInput,
+    out: impl Write,
+    sinks: &Sinks,
+) -> Result<()> {
+    let mut pipe = Pipeline::new(LinkType::RawIp, config.flow.clone(), config.stats.clone());
+    pipe.health.source = input.describe();
+    let mut run = Offline::new(config, out, sinks);
+    loop {
+        match input.next(Duration::from_millis(200))? {
+            LogItem::Entry(e) => {
+                let ts = e.ts;
+                pipe.record_log(&e);
+                run.after(&mut pipe, ts);
+            }
+            LogItem::Bad(_) | LogItem::Idle => {}
+            LogItem::End => break,
+        }
+    }
+    pipe.health.counters = log_counters(input);
+    run.finish(&mut pipe)
 }
 
 /// Opens a file with the port/ip filter, falling back to the filter without its VLAN branch
@@ -283,32 +397,69 @@ pub fn open_live(config: &Config) -> Result<LiveCapture> {
     })
 }
 
-/// Runs the live monitor until `stop` is set (signal, `q`) or the capture fails.
-pub fn live(config: &Config, capture: LiveCapture, stop: Arc<AtomicBool>) -> Result<()> {
-    live_with_banner(config, capture, stop, None)
+/// What the live loop reads.
+pub enum LiveInput {
+    /// Packets from libpcap.
+    Capture(LiveCapture),
+    /// An access log followed as it grows (`--log`).
+    Log(LogInput),
+}
+
+/// What the loop drains each turn.
+enum Feed {
+    Packets {
+        rx: mpsc::Receiver<Batch>,
+        recycle: mpsc::Sender<Batch>,
+        counters: Arc<CaptureCounters>,
+        thread: std::thread::JoinHandle<Result<()>>,
+    },
+    Log(LogInput),
+}
+
+/// Runs the live monitor until `stop` is set (signal, `q`) or the input fails or ends.
+pub fn live(config: &Config, input: LiveInput, stop: Arc<AtomicBool>, sinks: &Sinks) -> Result<()> {
+    live_with_banner(config, input, stop, None, sinks)
 }
 
 /// [`live`], with a line the dashboard shows in place of the capture description (the demo).
 pub fn live_with_banner(
     config: &Config,
-    capture: LiveCapture,
+    input: LiveInput,
     stop: Arc<AtomicBool>,
     banner: Option<String>,
+    sinks: &Sinks,
 ) -> Result<()> {
-    let LiveCapture {
-        source,
-        description,
-    } = capture;
-    let link = source.link_type();
-    let (tx, rx) = mpsc::sync_channel::<Batch>(64);
-    let (recycle_tx, recycle_rx) = mpsc::channel::<Batch>();
-    let counters = Arc::new(CaptureCounters::default());
-    let cap_thread = {
-        let counters = Arc::clone(&counters);
-        let stop = Arc::clone(&stop);
-        std::thread::Builder::new()
-            .name("capture".into())
-            .spawn(move || capture_loop(source, tx, recycle_rx, counters, stop))?
+    let (mut feed, link, description) = match input {
+        LiveInput::Capture(LiveCapture {
+            source,
+            description,
+        }) => {
+            let link = source.link_type();
+            let (tx, rx) = mpsc::sync_channel::<Batch>(64);
+            let (recycle, recycle_rx) = mpsc::channel::<Batch>();
+            let counters = Arc::new(CaptureCounters::default());
+            let thread = {
+                let counters = Arc::clone(&counters);
+                let stop = Arc::clone(&stop);
+                std::thread::Builder::new()
+                    .name("capture".into())
+                    .spawn(move || capture_loop(source, tx, recycle_rx, counters, stop))?
+            };
+            (
+                Feed::Packets {
+                    rx,
+                    recycle,
+                    counters,
+                    thread,
+                },
+                link,
+                description,
+            )
+        }
+        LiveInput::Log(input) => {
+            let description = input.describe();
+            (Feed::Log(input), LinkType::RawIp, description)
+        }
     };
     let mut pipe = Pipeline::new(link, config.flow.clone(), config.stats.clone());
     pipe.health.source = description.clone();
@@ -337,28 +488,62 @@ pub fn live_with_banner(
     let mut next_ui = Instant::now();
     let mut result: Result<()> = Ok(());
     loop {
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(mut batch) => {
-                for (ts, start, len) in &batch.packets {
-                    let (s, l) = (*start as usize, *len as usize);
-                    if let Some(frame) = batch.data.get(s..s + l) {
-                        pipe.ingest(*ts, frame);
+        // Log input moves time on the wall clock only once it has caught up (idle): a backlog
+        // of old lines must land at its own time, not "now".
+        let mut may_tick = true;
+        let mut ended = false;
+        match &mut feed {
+            Feed::Packets { rx, recycle, .. } => match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(mut batch) => {
+                    for (ts, start, len) in &batch.packets {
+                        let (s, l) = (*start as usize, *len as usize);
+                        if let Some(frame) = batch.data.get(s..s + l) {
+                            pipe.ingest(*ts, frame);
+                        }
+                    }
+                    batch.data.clear();
+                    batch.packets.clear();
+                    let _ = recycle.send(batch);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => ended = true,
+            },
+            Feed::Log(input) => {
+                may_tick = false;
+                for _ in 0..10_000 {
+                    match input.next(Duration::from_millis(50))? {
+                        LogItem::Entry(e) => pipe.record_log(&e),
+                        LogItem::Bad(_) => {}
+                        LogItem::Idle => {
+                            may_tick = true;
+                            break;
+                        }
+                        LogItem::End => {
+                            ended = true;
+                            break;
+                        }
                     }
                 }
-                batch.data.clear();
-                batch.packets.clear();
-                let _ = recycle_tx.send(batch);
+                // Nothing to drain on stop: the log stays where it is.
+                if stop.load(Ordering::Relaxed) {
+                    ended = true;
+                }
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if ended {
+            break;
         }
         let now = Instant::now();
-        if now >= next_tick {
+        if now >= next_tick && may_tick {
             next_tick = now + Duration::from_secs(1);
             pipe.tick(clock.now());
-            update_health(&mut pipe, &counters);
+            update_feed_health(&mut pipe, &feed, sinks);
+            sinks.publish(&pipe);
         }
         let alerts = pipe.take_alerts();
+        for e in &alerts {
+            sinks.alert(e);
+        }
         if ui_tx.is_none() {
             for e in &alerts {
                 if let Err(e) = printer.alert(e) {
@@ -385,12 +570,28 @@ pub fn live_with_banner(
         // On stop the capture thread drains the kernel buffer and hangs up; we go on until then.
     }
     stop.store(true, Ordering::Relaxed);
-    drop(rx);
-    let capture_result = cap_thread.join().unwrap_or_else(|_| {
-        Err(Error::Other(
-            "the capture thread stopped unexpectedly".into(),
-        ))
-    });
+    let capture_result = match feed {
+        Feed::Packets {
+            rx,
+            counters,
+            thread,
+            ..
+        } => {
+            drop(rx);
+            let r = thread.join().unwrap_or_else(|_| {
+                Err(Error::Other(
+                    "the capture thread stopped unexpectedly".into(),
+                ))
+            });
+            update_health(&mut pipe, &counters);
+            r
+        }
+        Feed::Log(input) => {
+            pipe.health.counters = log_counters(&input);
+            Ok(())
+        }
+    };
+    pipe.health.counters.extend(sinks.counters());
     drop(ui_tx);
     if let Some(h) = ui_thread
         && let Ok(Err(e)) = h.join()
@@ -398,7 +599,13 @@ pub fn live_with_banner(
         result = result.and(Err(e.into()));
     }
     pipe.finish();
-    update_health(&mut pipe, &counters);
+    for e in pipe.take_alerts() {
+        sinks.alert(&e);
+        if config.output != OutputMode::Dashboard {
+            Printer::new(io::stdout(), config.output).alert(&e)?;
+        }
+    }
+    sinks.publish(&pipe);
     let snap = pipe.snapshot();
     // The summary always ends the run; after the dashboard it goes to stdout as plain text.
     let mode = if config.output == OutputMode::Json {
@@ -407,14 +614,25 @@ pub fn live_with_banner(
         OutputMode::Plain
     };
     let mut printer = Printer::new(io::stdout(), mode);
-    if config.output != OutputMode::Dashboard {
-        for e in pipe.take_alerts() {
-            printer.alert(&e)?;
-        }
-    }
     printer.summary(&snap)?;
-    eprintln!("{}", tcpdump_style(&snap));
+    if snap.health.kernel_received.is_some() {
+        eprintln!("{}", tcpdump_style(&snap));
+    }
     result.and(capture_result)
+}
+
+fn update_feed_health(pipe: &mut Pipeline, feed: &Feed, sinks: &Sinks) {
+    match feed {
+        Feed::Packets { counters, .. } => update_health(pipe, counters),
+        Feed::Log(input) => pipe.health.counters = log_counters(input),
+    }
+    let hooks = sinks.counters();
+    if !hooks.is_empty() {
+        pipe.health
+            .counters
+            .retain(|(k, _)| !k.starts_with("hooks_"));
+        pipe.health.counters.extend(hooks);
+    }
 }
 
 fn update_health(pipe: &mut Pipeline, c: &CaptureCounters) {

@@ -60,7 +60,25 @@ pub struct LatencyBuckets {
 /// Renders `snapshot` in the Prometheus text format (0.0.4), with at most `top_n` section
 /// series plus `other`.
 pub fn render(snapshot: &Snapshot, top_n: usize) -> String {
-    openmetrics_to_text(&render_openmetrics(snapshot, top_n, None))
+    openmetrics_to_text(&render_openmetrics(
+        snapshot,
+        top_n,
+        latency_of(snapshot).as_ref(),
+    ))
+}
+
+/// The snapshot's response-latency histogram, when any response had one.
+pub fn latency_of(snapshot: &Snapshot) -> Option<LatencyBuckets> {
+    if snapshot.latency_count == 0 {
+        return None;
+    }
+    let mut cumulative = snapshot.latency_buckets.clone();
+    cumulative.push((f64::INFINITY, snapshot.latency_count));
+    Some(LatencyBuckets {
+        cumulative,
+        count: snapshot.latency_count,
+        sum_seconds: snapshot.latency_sum_seconds,
+    })
 }
 
 /// The same series in the OpenMetrics text format, as `prometheus-client` writes it, plus a
@@ -592,7 +610,11 @@ fn answer(mut stream: TcpStream, slot: &SnapshotSlot, top_n: usize) -> io::Resul
         (b"GET" | b"HEAD", b"/metrics") if wants_openmetrics(&head) => (
             "200 OK",
             OPENMETRICS_CONTENT_TYPE,
-            render_openmetrics(&slot.latest(), top_n, None).into_bytes(),
+            {
+                let snap = slot.latest();
+                render_openmetrics(&snap, top_n, latency_of(&snap).as_ref())
+            }
+            .into_bytes(),
         ),
         (b"GET" | b"HEAD", b"/metrics") => (
             "200 OK",

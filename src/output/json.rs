@@ -155,6 +155,7 @@ pub fn summary(s: &Snapshot) -> String {
             "requests_unanswered": f.requests_unanswered,
         },
         "alerts": s.alerts.len() as u64 + s.alerts_folded,
+        "counters": h.counters.iter().map(|(k, n)| ((*k).to_owned(), Value::from(*n))).collect::<Map<String, Value>>(),
         "drops": drops(s),
     })
     .to_string()

@@ -215,6 +215,10 @@ pub fn summary(s: &Snapshot) -> String {
         "  alerts      {}",
         s.alerts.len() as u64 + s.alerts_folded
     );
+    if !h.counters.is_empty() {
+        let c: Vec<String> = h.counters.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = writeln!(out, "  input       {}", c.join(", "));
+    }
     if let (Some(rx), Some(dr)) = (h.kernel_received, h.kernel_dropped) {
         let _ = writeln!(
             out,

@@ -101,6 +101,33 @@ impl LatencyHistogram {
         None
     }
 
+    /// Cumulative counts at each upper bound (seconds), as a Prometheus histogram wants them;
+    /// a bucket counts below a bound when its lower edge is (so within one bucket's width).
+    pub fn cumulative(&self, bounds: &[f64]) -> Vec<(f64, u64)> {
+        bounds
+            .iter()
+            .map(|b| {
+                let n = self
+                    .counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| value_of(*i as u8).as_secs_f64() < *b)
+                    .map(|(_, n)| u64::from(*n))
+                    .sum();
+                (*b, n)
+            })
+            .collect()
+    }
+
+    /// The sum of all latencies, each taken at its bucket's lower edge.
+    pub fn approx_sum(&self) -> std::time::Duration {
+        self.counts
+            .iter()
+            .enumerate()
+            .map(|(i, n)| value_of(i as u8) * *n)
+            .sum()
+    }
+
     /// p50, p90, p99 at once.
     pub fn percentiles(&self) -> Option<Percentiles> {
         Some(Percentiles {

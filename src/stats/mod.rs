@@ -19,7 +19,7 @@ use std::net::IpAddr;
 pub use alert::{AlertEvent, AlertKind, AlertMonitor, MAX_ALERT_HISTORY, Threshold};
 pub use histogram::{LatencyHistogram, Percentiles};
 pub use sections::{OTHER_NAME, SectionCount, SectionTable, SectionWindow};
-pub use snapshot::{Health, SectionRow, Snapshot};
+pub use snapshot::{Health, LATENCY_BOUNDS, SectionRow, Snapshot};
 pub use topk::{Recorded, TopK};
 pub use window::{SecondCounts, second_of};
 

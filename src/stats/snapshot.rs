@@ -10,6 +10,11 @@ use super::sections::SectionAgg;
 use crate::flow::FlowCounters;
 use crate::time::Timestamp;
 
+/// Upper bounds (seconds) of the latency histogram in snapshots and metrics.
+pub const LATENCY_BOUNDS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
 /// One row of a top-sections table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SectionRow {
@@ -40,6 +45,9 @@ pub struct Health {
     pub interface_dropped: Option<u64>,
     /// Packets dropped between the capture thread and the pipeline (queue full).
     pub queue_dropped: u64,
+    /// Counters of the input and the alert hooks (log lines, bad lines, hook failures, …),
+    /// by name, for the summary and the metrics.
+    pub counters: Vec<(&'static str, u64)>,
 }
 
 impl Health {
@@ -88,6 +96,10 @@ pub struct Snapshot {
     /// Index 0: other; 1..=5: 1xx..5xx.
     pub status_classes: [u64; 6],
     pub latency: Option<Percentiles>,
+    /// Cumulative response counts at [`LATENCY_BOUNDS`] seconds, their total and sum.
+    pub latency_buckets: Vec<(f64, u64)>,
+    pub latency_count: u64,
+    pub latency_sum_seconds: f64,
     pub top_clients: Vec<(IpAddr, u64)>,
     /// Connections that were TLS, HTTP/2, other.
     pub non_http: [u64; 3],
@@ -166,6 +178,9 @@ pub(super) fn build(s: &Stats) -> Snapshot {
         methods,
         status_classes: s.totals.status_classes,
         latency: s.totals.latency.percentiles(),
+        latency_buckets: s.totals.latency.cumulative(&LATENCY_BOUNDS),
+        latency_count: s.totals.latency.count(),
+        latency_sum_seconds: s.totals.latency.approx_sum().as_secs_f64(),
         top_clients: clients,
         non_http: s.totals.non_http,
         tls_names: s.tls_names.clone(),
