@@ -85,8 +85,11 @@ fn real_main(args: Args) -> Result<(), Error> {
         None => None,
     };
     if config.read.is_some() {
+        let source = run::open_replay(&config)?;
+        // The file is open: parse hostile bytes with no privileges at all.
+        drop_privileges_quietly(&config)?;
         let out = std::io::BufWriter::new(std::io::stdout().lock());
-        return run::replay(&config, out, &sinks);
+        return run::replay_source(&config, source, out, &sinks);
     }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -97,6 +100,7 @@ fn real_main(args: Args) -> Result<(), Error> {
         // (a root-only log must still be readable after it rotates).
         let mut input = LogInput::open(path, config.log_format, config.follow)?;
         if !config.follow {
+            drop_privileges_quietly(&config)?;
             let out = std::io::BufWriter::new(std::io::stdout().lock());
             return run::replay_log(&config, &mut input, out, &sinks);
         }
@@ -123,6 +127,14 @@ fn real_main(args: Args) -> Result<(), Error> {
         );
     }
     run::live(&config, run::LiveInput::Capture(capture), stop, &sinks)
+}
+
+/// For offline inputs already open: drop root and capabilities if we have them.
+fn drop_privileges_quietly(config: &traffic_watch::cli::Config) -> Result<(), Error> {
+    if config.drop_privileges {
+        traffic_watch::capture::privdrop::drop_privileges(config.user.as_deref())?;
+    }
+    Ok(())
 }
 
 /// Alert hooks and the metrics slot, as configured.

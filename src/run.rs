@@ -177,10 +177,25 @@ impl<'a, W: Write> Offline<'a, W> {
 /// Reads a capture file through the whole pipeline on packet time. Reports and alerts are
 /// printed as they happen in packet time unless `summary_only`; the summary comes last.
 pub fn replay(config: &Config, out: impl Write, sinks: &Sinks) -> Result<()> {
+    replay_source(config, open_replay(config)?, out, sinks)
+}
+
+/// Opens `-r FILE` with its filter (before privileges are dropped).
+pub fn open_replay(config: &Config) -> Result<FileSource> {
     let Some(path) = &config.read else {
         return Err(Error::Config("no file to read".into()));
     };
-    let mut source = open_file_with_filter(path, &config.filter)?;
+    open_file_with_filter(path, &config.filter)
+}
+
+/// [`replay`] of a file opened with [`open_replay`].
+pub fn replay_source(
+    config: &Config,
+    mut source: FileSource,
+    out: impl Write,
+    sinks: &Sinks,
+) -> Result<()> {
+    let path = config.read.clone().unwrap_or_default();
     let mut pipe = Pipeline::new(
         source.link_type(),
         config.flow.clone(),
