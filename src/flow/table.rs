@@ -166,7 +166,13 @@ impl Connection {
 pub struct FlowTable {
     config: FlowConfig,
     counters: FlowCounters,
-    flows: HashMap<TableKey, Connection>,
+    /// Boxed: a `Connection` is about 440 bytes, and hashbrown sizes its table in slots of
+    /// key + value. Inline, the 65,536 connections of a full table under SYN-flood churn sat
+    /// in 262,144 slots (126 MB, plus the old table during the grow); boxed, a slot is 48
+    /// bytes and only live connections cost their size.
+    flows: HashMap<TableKey, Box<Connection>>,
+    /// Whether `flows` has been given the room that keeps it from ever growing again.
+    reserved: bool,
     /// Eviction order: (key, generation); entries of removed connections are skipped.
     queue: VecDeque<(TableKey, u64)>,
     tick: u64,
@@ -181,6 +187,7 @@ impl FlowTable {
             config,
             counters: FlowCounters::default(),
             flows: HashMap::new(),
+            reserved: false,
             queue: VecDeque::new(),
             tick: 0,
             next_generation: 0,
@@ -226,7 +233,13 @@ impl FlowTable {
         }
         let generation = self.next_generation;
         self.next_generation += 1;
-        let mut conn = Connection::new(&flow, generation, ts, self.tick, seg.flags.syn);
+        let mut conn = Box::new(Connection::new(
+            &flow,
+            generation,
+            ts,
+            self.tick,
+            seg.flags.syn,
+        ));
         self.queue.push_back((key, generation));
         self.counters.connections += 1;
         let mut ctx = Ctx {
@@ -287,6 +300,15 @@ impl FlowTable {
         let max = self.config.max_flows.max(1);
         if self.flows.len() < max {
             return;
+        }
+        if !self.reserved {
+            // A full table churns: every new connection evicts one. hashbrown reclaims the
+            // tombstones of removed entries in place only while the live entries are at
+            // most half its capacity, and otherwise doubles. Room for `2 × max` makes the
+            // first full table the last allocation: past it, churn rehashes in place.
+            self.reserved = true;
+            self.flows
+                .reserve((2 * max).saturating_sub(self.flows.len()));
         }
         if self.last_full_sweep != Some(now.secs()) {
             self.last_full_sweep = Some(now.secs());
@@ -366,5 +388,68 @@ impl FlowTable {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+    use crate::decode::{Endpoint, TcpFlags};
+    use crate::flow::{NonHttpKind, RequestEvent, ResponseEvent};
+
+    struct Discard;
+
+    impl HttpSink for Discard {
+        fn request(&mut self, _: &RequestEvent<'_>) {}
+        fn response(&mut self, _: &ResponseEvent<'_>) {}
+        fn non_http(&mut self, _: NonHttpKind, _: Endpoint, _: Option<&[u8]>) {}
+    }
+
+    // Issue 5: under SYN-flood churn the map must not keep doubling. Once full it holds
+    // room for twice the cap, and from then on tombstones are reclaimed in place.
+    #[test]
+    fn a_full_table_under_churn_never_grows_its_map() {
+        let max = 1000;
+        let mut t = FlowTable::new(FlowConfig {
+            max_flows: max,
+            ..FlowConfig::default()
+        });
+        let syn = TcpFlags {
+            syn: true,
+            ..TcpFlags::default()
+        };
+        let server = Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            port: 80,
+        };
+        let mut capacity = None;
+        for i in 0..50_000u32 {
+            let seg = TcpSegment {
+                src: Endpoint {
+                    ip: IpAddr::V4(Ipv4Addr::from(0x0b00_0000 + i)),
+                    port: 1234,
+                },
+                dst: server,
+                seq: i,
+                ack: 0,
+                flags: syn,
+                payload: b"",
+            };
+            t.ingest(&seg, Timestamp(u64::from(i) * 20), &mut Discard);
+            assert!(t.len() <= max);
+            match capacity {
+                None if t.reserved => capacity = Some(t.flows.capacity()),
+                // `capacity()` is live entries plus room left, so tombstones lower it; it
+                // would exceed the first value only if the map reallocated larger.
+                Some(c) => assert!(t.flows.capacity() <= c, "grew after {i} SYNs"),
+                None => {}
+            }
+        }
+        let capacity = capacity.unwrap_or(0);
+        assert!((2 * max..8 * max).contains(&capacity), "{capacity}");
+        assert!(t.queue.len() <= 2 * max + 64 + 1);
+        assert_eq!(t.counters().evicted_flows, 49_000);
     }
 }
