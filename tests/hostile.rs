@@ -506,8 +506,8 @@ fn terminal_attack() -> Vec<Frame> {
             port += 1;
             c.ts = ts;
             frames.extend(c.handshake());
-            // A plain request first: a connection whose first request line is not ASCII is
-            // taken for "not HTTP" (see `r5_utf8_path_on_first_request_is_counted`).
+            // A plain request first, so each hostile one is the second on its connection
+            // (`r5_utf8_path_on_first_request_is_counted` covers the first).
             frames.push(c.send(Side::Client, b"GET /warmup HTTP/1.1\r\nHost: x\r\n\r\n"));
             frames.push(c.send(Side::Server, b"HTTP/1.1 204 No Content\r\n\r\n"));
             let mut req = b"GET ".to_vec();
@@ -613,14 +613,12 @@ fn packet_text_never_reaches_the_output_unescaped() {
     }
 }
 
-/// Found while writing the terminal-safety test; `src/flow/http_stream.rs` is not ours to
-/// change. httparse accepts UTF-8 (obs-text) in a request target, as nginx does, but the
-/// connection sniffer (`request_line_shape`, targets limited to 0x21..=0x7e) calls a
-/// connection whose *first* request line has a non-ASCII byte "not HTTP" and stops parsing
-/// it: every request on it is lost (counted only as `non_http.other`). A client can hide its
-/// traffic from the monitor that way.
+/// Found while writing the terminal-safety test. httparse accepts UTF-8 (obs-text) in a
+/// request target, as nginx does, but the connection sniffer (`request_line_shape` in
+/// `src/flow/http_stream.rs`) limited targets to 0x21..=0x7e: a connection whose *first*
+/// request line had a non-ASCII byte was called "not HTTP" and every request on it was lost
+/// (counted only as `non_http.other`). A client could hide its traffic that way.
 #[test]
-#[ignore = "http_stream sniffer rejects a non-ASCII first request line that httparse accepts"]
 fn r5_utf8_path_on_first_request_is_counted() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("utf8.pcap");

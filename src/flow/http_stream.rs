@@ -241,6 +241,14 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+/// A byte httparse accepts in a request target: visible ASCII, or any byte from 0x80 (it then
+/// requires the whole target to be UTF-8, as nginx serves `/café`). Control bytes, space and
+/// DEL end or reject it. Narrower than httparse, a client could have its connection taken for
+/// "not HTTP" by opening it with a non-ASCII path, and hide every request on it.
+fn is_target_byte(b: u8) -> bool {
+    matches!(b, 0x21..=0x7e | 0x80..=0xff)
+}
+
 /// `METHOD SP request-target SP HTTP/1.` (RFC 9112 §3). With `any_method` any token is a
 /// method; otherwise only the common ones, so a body seldom looks like a request.
 fn request_line_shape(p: &[u8], any_method: bool) -> Shape {
@@ -275,7 +283,7 @@ fn request_line_shape(p: &[u8], any_method: bool) -> Shape {
         }
     };
     let rest = p.get(after_method..).unwrap_or(&[]);
-    let target = rest.iter().position(|b| !(0x21..=0x7e).contains(b));
+    let target = rest.iter().position(|b| !is_target_byte(*b));
     let after_target = match target {
         None => return Shape::Maybe,
         Some(i) if i > 0 && rest.get(i) == Some(&b' ') => i + 1,
@@ -1082,6 +1090,18 @@ mod tests {
         assert_eq!(request_line_shape(b"PROPFIND / HTTP/1.1", false), Shape::No);
         assert_eq!(request_line_shape(b"PROPFIND / HTTP/1.1", true), Shape::Yes);
         assert_eq!(request_line_shape(b"get / HTTP/1.1", false), Shape::No);
+        // Targets as httparse takes them: bytes from 0x80 (UTF-8), but no control or DEL.
+        let cafe = "GET /caf\u{e9}/menu HTTP/1.1\r\n".as_bytes();
+        assert_eq!(request_line_shape(cafe, false), Shape::Yes);
+        assert_eq!(request_line_shape(cafe, true), Shape::Yes);
+        assert_eq!(request_line_shape(b"GET /\xff HTTP/1.1", true), Shape::Yes);
+        assert_eq!(
+            request_line_shape(b"GET /\x1b[2J HTTP/1.1", true),
+            Shape::No
+        );
+        assert_eq!(request_line_shape(b"GET /\x7f HTTP/1.1", true), Shape::No);
+        assert_eq!(request_line_shape(b"GET /a\tb HTTP/1.1", true), Shape::No);
+        assert_eq!(request_line_shape(b"GET /\xc3", true), Shape::Maybe);
         assert_eq!(status_line_shape(b"HTTP/1.1 200 OK"), Shape::Yes);
         assert_eq!(status_line_shape(b"HTTP/1.1 2"), Shape::Maybe);
         assert_eq!(status_line_shape(b"HTTP/2 200"), Shape::No);
@@ -1089,6 +1109,14 @@ mod tests {
 
     #[test]
     fn openings() {
+        assert_eq!(
+            client_opening("GET /\u{1f600} HTTP/1.1\r\n".as_bytes(), 100),
+            Opening::Http
+        );
+        assert_eq!(
+            client_opening(b"GET /\x00 HTTP/1.1\r\n", 100),
+            Opening::NotHttp(NonHttpKind::Other)
+        );
         assert_eq!(client_opening(b"\x16", 100), Opening::NeedMore);
         assert_eq!(
             client_opening(b"\x16\x03\x01", 100),
