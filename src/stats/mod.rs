@@ -181,7 +181,8 @@ impl Stats {
         }
         // A response whose request we never saw has no section; it still counts in totals.
         if let Some(section) = resp.section {
-            let id = self.sections.get(section).unwrap_or(sections::OTHER_ID);
+            // Usually answered by the table's cache of recent lookups, without hashing.
+            let id = self.sections.lookup(section).unwrap_or(sections::OTHER_ID);
             self.last_10s
                 .record_response(sec, id, resp.status, resp.latency);
             self.last_10m

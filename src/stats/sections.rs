@@ -9,8 +9,15 @@
 //! a window never credits one section's hits to another. Windows keep per-bucket deltas and a
 //! running aggregate, so a top-N query never rescans history, and they only ever hold ids
 //! that are live in the table (plus `(other)`): their memory is bounded by the cap too.
+//!
+//! Costs per request: the table remembers its last few name → id lookups, so the request and
+//! its response of a recently seen section are counted without hashing the name; a window keeps
+//! its aggregates in a `Vec` indexed by id (ids are small dense integers) and its bucket deltas
+//! in maps keyed by `(id, kind)` under [`IdHasher`], one multiply instead of SipHash.
 
 use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 use super::histogram::{LatencyHistogram, bucket_of};
@@ -25,6 +32,51 @@ pub const OTHER_NAME: &str = "(other)";
 #[derive(Debug, Clone)]
 pub struct SectionTable {
     top: TopK,
+    recent: Recent,
+}
+
+/// Names looked up lately and their ids, compared byte for byte before the table's map is
+/// hashed: traffic is dominated by a few sections, and a response's section is its request's.
+/// An entry is dropped when its id is taken over, so a hit is always what the map would say.
+#[derive(Debug, Clone, Default)]
+struct Recent {
+    entries: Vec<(String, u32)>,
+    /// The entry replaced next once full (round robin).
+    next: usize,
+}
+
+/// Entries of [`Recent`]: enough for the hot sections, few enough that a miss costs less
+/// than the hash it tried to avoid.
+const RECENT: usize = 8;
+
+impl Recent {
+    fn get(&self, name: &str) -> Option<u32> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, id)| *id)
+    }
+
+    fn put(&mut self, name: &str, id: u32) {
+        if self.entries.len() < RECENT {
+            self.entries.push((name.to_owned(), id));
+            return;
+        }
+        if let Some((n, i)) = self.entries.get_mut(self.next) {
+            // Reuses the slot's buffer: no allocation once names fit.
+            n.clear();
+            n.push_str(name);
+            *i = id;
+        }
+        self.next = (self.next + 1) % RECENT;
+    }
+
+    fn forget(&mut self, id: u32) {
+        self.entries.retain(|(_, i)| *i != id);
+        if self.next >= self.entries.len() {
+            self.next = 0;
+        }
+    }
 }
 
 /// One tracked section's counts over the run.
@@ -41,19 +93,42 @@ impl SectionTable {
     pub fn new(max: usize) -> Self {
         SectionTable {
             top: TopK::new(max),
+            recent: Recent::default(),
         }
     }
 
     /// Counts one request of `name`; returns its id, and whether that id was just taken over
     /// from another section (the caller must then drop what it kept under that id).
     pub fn record(&mut self, name: &str) -> (u32, bool) {
+        if let Some(slot) = self.recent.get(name)
+            && self.top.record_slot(slot)
+        {
+            return (slot + 1, false);
+        }
         let Recorded { id, evicted } = self.top.record(name);
+        if evicted {
+            self.recent.forget(id);
+        }
+        self.recent.put(name, id);
         (id + 1, evicted)
     }
 
     /// The id of `name` if it is tracked.
     pub fn get(&self, name: &str) -> Option<u32> {
-        self.top.get(name).map(|id| id + 1)
+        self.recent
+            .get(name)
+            .or_else(|| self.top.get(name))
+            .map(|id| id + 1)
+    }
+
+    /// [`SectionTable::get`], remembering the answer for the next lookup of `name`.
+    pub fn lookup(&mut self, name: &str) -> Option<u32> {
+        if let Some(slot) = self.recent.get(name) {
+            return Some(slot + 1);
+        }
+        let slot = self.top.get(name)?;
+        self.recent.put(name, slot);
+        Some(slot + 1)
     }
 
     pub fn name(&self, id: u32) -> &str {
@@ -119,14 +194,72 @@ fn key(id: u32, kind: u8) -> u64 {
 /// window holds at most `len × (16,384 + 132)` entries (about 40 MB for 70 buckets in all).
 const MAX_BUCKET_ENTRIES: usize = 16_384;
 
+/// Hashes the `u64` keys of bucket deltas with one folded multiply (as foldhash and wyhash
+/// do) instead of SipHash's rounds. Keys are `(id, kind)`: ids are slots the section table
+/// hands out, kinds one of 132, so a client picks neither freely; the per-process random seed
+/// keeps even those choices from being aimed at a bucket offline.
+#[derive(Debug, Clone, Copy)]
+pub struct IdHasher {
+    seed: u64,
+    hash: u64,
+}
+
+/// Builds [`IdHasher`]s sharing one random seed.
+#[derive(Debug, Clone, Copy)]
+pub struct IdHashBuilder {
+    seed: u64,
+}
+
+impl Default for IdHashBuilder {
+    fn default() -> Self {
+        // std's per-process random keys, as one 64-bit seed.
+        IdHashBuilder {
+            seed: RandomState::new().hash_one(0x5ec7_1045_u64) | 1,
+        }
+    }
+}
+
+impl BuildHasher for IdHashBuilder {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher {
+            seed: self.seed,
+            hash: 0,
+        }
+    }
+}
+
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let m = u128::from(a) * u128::from(b);
+    (m as u64) ^ ((m >> 64) as u64)
+}
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by the `u64` keys here; correct for anything else.
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.hash = folded_multiply(self.hash ^ x ^ self.seed, 0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Bucket {
     index: u64,
-    deltas: HashMap<u64, u32>,
+    deltas: HashMap<u64, u32, IdHashBuilder>,
 }
 
 /// A section's aggregate in a window, and where its deltas may be, so that moving it to
-/// `(other)` probes only those bucket entries.
+/// `(other)` probes only those bucket entries. `buckets == 0`: nothing held (an id the window
+/// never saw, or whose deltas all aged out or were folded).
 #[derive(Debug, Clone, Default)]
 struct Entry {
     agg: SectionAgg,
@@ -136,26 +269,45 @@ struct Entry {
     latencies: u128,
 }
 
+impl Entry {
+    /// Back to holding nothing, keeping the histogram's allocation.
+    fn reset(&mut self) {
+        let a = &mut self.agg;
+        a.hits = 0;
+        a.responses = 0;
+        a.client_errors = 0;
+        a.server_errors = 0;
+        for b in (0..128u8).filter(|b| self.latencies & (1 << b) != 0) {
+            a.latency.remove_bucket(b, u32::MAX);
+        }
+        self.buckets = 0;
+        self.latencies = 0;
+    }
+}
+
 /// Per-section counts over the last `len` buckets of `granularity` seconds each.
 #[derive(Debug, Clone)]
 pub struct SectionWindow {
     granularity: u64,
     buckets: Vec<Bucket>,
     newest: u64,
-    agg: HashMap<u32, Entry>,
+    /// Indexed by id; grows to the largest id seen (at most the table's cap + 1) and keeps
+    /// emptied entries for reuse, so counting never allocates once an id was seen.
+    agg: Vec<Entry>,
 }
 
 impl SectionWindow {
     pub fn new(granularity_secs: u64, len: usize) -> Self {
+        let hasher = IdHashBuilder::default();
         let empty = Bucket {
             index: u64::MAX,
-            deltas: HashMap::new(),
+            deltas: HashMap::with_hasher(hasher),
         };
         SectionWindow {
             granularity: granularity_secs.max(1),
             buckets: vec![empty; len.max(1)],
             newest: 0,
-            agg: HashMap::new(),
+            agg: Vec::new(),
         }
     }
 
@@ -180,12 +332,14 @@ impl SectionWindow {
             let bucket = &mut self.buckets[b];
             if bucket.index != u64::MAX && bucket.index + len <= idx {
                 for (k, n) in bucket.deltas.drain() {
-                    let id = (k >> 8) as u32;
+                    let id = (k >> 8) as usize;
                     let kind = (k & 0xff) as u8;
-                    if let Some(e) = self.agg.get_mut(&id) {
+                    if let Some(e) = self.agg.get_mut(id)
+                        && e.buckets != 0
+                    {
                         apply(&mut e.agg, kind, n, false);
                         if e.agg.is_empty() {
-                            self.agg.remove(&id);
+                            e.reset();
                         }
                     }
                 }
@@ -194,14 +348,16 @@ impl SectionWindow {
         }
     }
 
-    fn add(&mut self, second: u64, id: u32, kind: u8) {
+    /// The bucket slot for `second`, moving the window forward if it is newer; `None` when it
+    /// is older than the window.
+    fn slot_for(&mut self, second: u64) -> Option<usize> {
         let idx = self.index_of(second);
         if idx > self.newest {
             self.advance(second);
         }
         let len = self.buckets.len() as u64;
         if idx + len <= self.newest {
-            return; // older than the window
+            return None;
         }
         let slot = (idx % len) as usize;
         let bucket = &mut self.buckets[slot];
@@ -210,6 +366,13 @@ impl SectionWindow {
             bucket.index = idx;
             bucket.deltas.clear();
         }
+        Some(slot)
+    }
+
+    fn add(&mut self, slot: usize, id: u32, kind: u8) {
+        let Some(bucket) = self.buckets.get_mut(slot) else {
+            return;
+        };
         let mut id = id;
         if bucket.deltas.len() >= MAX_BUCKET_ENTRIES && !bucket.deltas.contains_key(&key(id, kind))
         {
@@ -217,12 +380,20 @@ impl SectionWindow {
             id = OTHER_ID;
         }
         *bucket.deltas.entry(key(id, kind)).or_insert(0) += 1;
-        let e = self.agg.entry(id).or_default();
+        let e = self.entry_mut(id);
         e.buckets |= 1 << (slot % 64);
         if kind < 128 {
             e.latencies |= 1 << kind;
         }
         apply(&mut e.agg, kind, 1, true);
+    }
+
+    fn entry_mut(&mut self, id: u32) -> &mut Entry {
+        let i = id as usize;
+        if i >= self.agg.len() {
+            self.agg.resize_with(i + 1, Entry::default);
+        }
+        &mut self.agg[i]
     }
 
     /// Moves everything held for `id` to `(other)`: its slot in the section table now belongs
@@ -231,7 +402,13 @@ impl SectionWindow {
         if id == OTHER_ID {
             return;
         }
-        let Some(e) = self.agg.remove(&id) else {
+        let i = id as usize;
+        if self.agg.get(i).is_none_or(|e| e.buckets == 0) {
+            return;
+        }
+        self.entry_mut(OTHER_ID);
+        let (head, tail) = self.agg.split_at_mut(i);
+        let (Some(other), Some(e)) = (head.first_mut(), tail.first_mut()) else {
             return;
         };
         let mut kinds = vec![KIND_HIT, KIND_RESPONSE, KIND_4XX, KIND_5XX];
@@ -246,7 +423,6 @@ impl SectionWindow {
                 }
             }
         }
-        let other = self.agg.entry(OTHER_ID).or_default();
         other.buckets |= e.buckets;
         other.latencies |= e.latencies;
         let (o, a) = (&mut other.agg, &e.agg);
@@ -255,10 +431,13 @@ impl SectionWindow {
         o.client_errors += a.client_errors;
         o.server_errors += a.server_errors;
         o.latency.merge(&a.latency);
+        e.reset();
     }
 
     pub fn record_hit(&mut self, second: u64, id: u32) {
-        self.add(second, id, KIND_HIT);
+        if let Some(slot) = self.slot_for(second) {
+            self.add(slot, id, KIND_HIT);
+        }
     }
 
     pub fn record_response(
@@ -268,14 +447,17 @@ impl SectionWindow {
         status: u16,
         latency: Option<Duration>,
     ) {
-        self.add(second, id, KIND_RESPONSE);
+        let Some(slot) = self.slot_for(second) else {
+            return;
+        };
+        self.add(slot, id, KIND_RESPONSE);
         match status {
-            400..=499 => self.add(second, id, KIND_4XX),
-            500..=599 => self.add(second, id, KIND_5XX),
+            400..=499 => self.add(slot, id, KIND_4XX),
+            500..=599 => self.add(slot, id, KIND_5XX),
             _ => {}
         }
         if let Some(l) = latency {
-            self.add(second, id, bucket_of(l));
+            self.add(slot, id, bucket_of(l));
         }
     }
 
@@ -284,8 +466,9 @@ impl SectionWindow {
         let mut rows: Vec<(u32, &SectionAgg)> = self
             .agg
             .iter()
+            .enumerate()
             .filter(|(_, e)| e.agg.hits > 0)
-            .map(|(id, e)| (*id, &e.agg))
+            .map(|(id, e)| (id as u32, &e.agg))
             .collect();
         rows.sort_unstable_by(|a, b| b.1.hits.cmp(&a.1.hits).then(a.0.cmp(&b.0)));
         rows.truncate(n);
@@ -294,14 +477,14 @@ impl SectionWindow {
 
     /// Total hits in the window.
     pub fn total_hits(&self) -> u64 {
-        self.agg.values().map(|e| e.agg.hits).sum()
+        self.agg.iter().map(|e| e.agg.hits).sum()
     }
 
     /// Distinct ids with something in the window, and bucket entries held: what its memory
-    /// grows with.
+    /// grows with (plus one emptied entry per id ever seen, at most the table's cap + 1).
     pub fn footprint(&self) -> (usize, usize) {
         (
-            self.agg.len(),
+            self.agg.iter().filter(|e| e.buckets != 0).count(),
             self.buckets.iter().map(|b| b.deltas.len()).sum(),
         )
     }
@@ -466,6 +649,27 @@ mod tests {
             let got: Vec<(u32, u64)> = w.top(100).iter().map(|(id, a)| (*id, a.hits)).collect();
             prop_assert_eq!(got, want);
             prop_assert!(w.footprint().0 <= t.len() + 1);
+        }
+
+        // The lookup cache is invisible: with the same records and lookups, the table answers
+        // exactly as a bare TopK does, through takeovers of cached names.
+        #[test]
+        fn cache_answers_as_the_table_does(ops in proptest::collection::vec((any::<bool>(), 0u32..14), 0..500)) {
+            let mut t = SectionTable::new(5);
+            let mut bare = TopK::new(5);
+            for (lookup, n) in &ops {
+                let name = format!("/s{n}");
+                if *lookup {
+                    prop_assert_eq!(t.lookup(&name), bare.get(&name).map(|id| id + 1));
+                } else {
+                    let r = bare.record(&name);
+                    prop_assert_eq!(t.record(&name), (r.id + 1, r.evicted));
+                }
+                prop_assert_eq!(t.get(&name), bare.get(&name).map(|id| id + 1));
+            }
+            let counts: Vec<(&str, u64, u64)> = t.counts().map(|c| (c.name, c.count, c.error)).collect();
+            prop_assert_eq!(counts, bare.iter().collect::<Vec<_>>());
+            prop_assert_eq!(t.folded(), bare.folded());
         }
 
         // Window top-N against sorting every event in the window.

@@ -60,14 +60,7 @@ impl TopK {
     /// Counts one occurrence of `name`. Allocates only when a name is new to the table.
     pub fn record(&mut self, name: &str) -> Recorded {
         if let Some(&id) = self.ids.get(name) {
-            let i = id as usize;
-            if let Some(slot) = self.slots.get_mut(i) {
-                slot.count += 1;
-                if !self.heap.is_empty() {
-                    let pos = slot.pos;
-                    self.sift_down(pos);
-                }
-            }
+            self.record_slot(id);
             return Recorded { id, evicted: false };
         }
         if self.slots.len() < self.k {
@@ -102,6 +95,21 @@ impl TopK {
         self.ids.insert(name.into(), id);
         self.sift_down(0);
         Recorded { id, evicted: true }
+    }
+
+    /// Counts one more occurrence of the name in slot `id`, for a caller that knows which slot
+    /// the name holds (see `SectionTable`'s lookup cache): the same as [`TopK::record`] of that
+    /// name, without hashing it. Returns false, counting nothing, if there is no such slot.
+    pub fn record_slot(&mut self, id: u32) -> bool {
+        let Some(slot) = self.slots.get_mut(id as usize) else {
+            return false;
+        };
+        slot.count += 1;
+        if !self.heap.is_empty() {
+            let pos = slot.pos;
+            self.sift_down(pos);
+        }
+        true
     }
 
     /// The slot of `name`, if it is tracked.
