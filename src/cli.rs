@@ -244,7 +244,18 @@ impl Args {
             ),
             None => None,
         };
-        let filter = crate::capture::build_filter(self.port, self.ip, &self.filter);
+        // Live, the kernel filter always keeps TCP only. A file read with no port, address or
+        // expression needs no filter at all: running BPF on every packet in user space would
+        // cost more than decoding it (non-TCP is counted by the decoder as `not_tcp`).
+        let unfiltered_replay = self.read.is_some()
+            && self.port.is_none()
+            && self.ip.is_none()
+            && self.filter.iter().all(|w| w.trim().is_empty());
+        let filter = if unfiltered_replay {
+            String::new()
+        } else {
+            crate::capture::build_filter(self.port, self.ip, &self.filter)
+        };
         let log_format = crate::logs::LogFormat::from_name(&self.log_format)?;
         let offline = self.read.is_some() || self.no_follow;
         Ok(Config {
