@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! End-to-end tests of the real binary. One integration binary, a module per area:
 mod cli; // bad input: one-line errors, exit codes
+mod fleet; // metrics, access logs, alert hooks through the binary
 mod live;
 mod replay; // -r on the shared real captures and on generated ones, exact counts
 mod util; // running the binary, shared data lookup, JSON helpers // live capture on loopback (root only; skipped with a reason otherwise)
