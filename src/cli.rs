@@ -323,6 +323,18 @@ pub struct DemoArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Serve Prometheus metrics on this address while the demo runs.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// Run this program on every alert and recovery (see the main options).
+    #[arg(long, value_name = "CMD")]
+    pub alert_exec: Option<String>,
+
+    /// POST each alert and recovery as JSON to this http:// URL.
+    #[arg(long, value_name = "URL")]
+    pub alert_webhook: Option<String>,
+
     /// Keep root and capabilities after opening the capture (not recommended).
     #[arg(long)]
     pub no_drop_privileges: bool,

@@ -19,6 +19,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
@@ -63,8 +64,8 @@ struct Counters {
 /// ends after its current delivery, itself time-limited.
 #[derive(Debug)]
 pub struct AlertHooks {
-    tx: Option<SyncSender<AlertEvent>>,
-    done: Option<Receiver<()>>,
+    tx: Mutex<Option<SyncSender<AlertEvent>>>,
+    done: Mutex<Option<Receiver<()>>>,
     counters: Arc<Counters>,
     limit: Duration,
 }
@@ -87,8 +88,8 @@ impl AlertHooks {
         let counters = Arc::new(Counters::default());
         if exec.is_none() && webhook.is_none() {
             return Ok(AlertHooks {
-                tx: None,
-                done: None,
+                tx: Mutex::new(None),
+                done: Mutex::new(None),
                 counters,
                 limit,
             });
@@ -123,21 +124,23 @@ impl AlertHooks {
             })
             .map_err(|e| Error::Other(format!("cannot start the alert hook thread: {e}")))?;
         Ok(AlertHooks {
-            tx: Some(tx),
-            done: Some(done_rx),
+            tx: Mutex::new(Some(tx)),
+            done: Mutex::new(Some(done_rx)),
             counters,
             limit,
         })
     }
 
-    /// True when no hook is configured.
+    /// True when no hook is configured (or the hooks were drained).
     pub fn is_empty(&self) -> bool {
-        self.tx.is_none()
+        self.tx.lock().map(|t| t.is_none()).unwrap_or(true)
+            && self.done.lock().map(|d| d.is_none()).unwrap_or(true)
     }
 
     /// Queues `event` for the hooks and returns at once.
     pub fn fire(&self, event: &AlertEvent) {
-        let Some(tx) = &self.tx else { return };
+        let Ok(guard) = self.tx.lock() else { return };
+        let Some(tx) = guard.as_ref() else { return };
         match tx.try_send(*event) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
@@ -165,18 +168,29 @@ impl AlertHooks {
     }
 }
 
-impl Drop for AlertHooks {
-    fn drop(&mut self) {
-        // Closing the queue ends the worker once it has delivered what is queued; wait a
-        // little for that (a recovery at shutdown is worth sending), never forever.
-        self.tx = None;
-        if let Some(done) = self.done.take()
+impl AlertHooks {
+    /// Closes the queue and waits (at most one time limit plus a second) for what is queued
+    /// to be delivered, so the counters are final: call it before printing a summary. What
+    /// is still queued after the wait is skipped.
+    pub fn drain(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            *tx = None;
+        }
+        let done = self.done.lock().ok().and_then(|mut d| d.take());
+        if let Some(done) = done
             && done
                 .recv_timeout(self.limit + Duration::from_secs(1))
                 .is_err()
         {
             self.counters.abandon.store(true, Ordering::Relaxed);
         }
+    }
+}
+
+impl Drop for AlertHooks {
+    fn drop(&mut self) {
+        // A recovery at shutdown is worth sending: wait a little for the queue, never forever.
+        self.drain();
     }
 }
 

@@ -76,14 +76,7 @@ fn real_main(args: Args) -> Result<(), Error> {
         .map_err(Error::Config)?;
     // Listening sockets and files first (they may need privileges), then everything else.
     let sinks = sinks(&config)?;
-    let _metrics = match config.metrics_addr {
-        Some(addr) => Some(MetricsServer::start(
-            addr,
-            sinks.metrics.clone().unwrap_or_default(),
-            config.stats.top_n,
-        )?),
-        None => None,
-    };
+    let _metrics = start_metrics(&config, &sinks)?;
     if config.read.is_some() {
         let source = run::open_replay(&config)?;
         // The file is open: parse hostile bytes with no privileges at all.
@@ -137,6 +130,20 @@ fn drop_privileges_quietly(config: &traffic_watch::cli::Config) -> Result<(), Er
     Ok(())
 }
 
+/// The `/metrics` listener, bound now (before privileges are dropped) when asked for.
+fn start_metrics(
+    config: &traffic_watch::cli::Config,
+    sinks: &run::Sinks,
+) -> Result<Option<MetricsServer>, Error> {
+    match config.metrics_addr {
+        Some(addr) => {
+            let slot = sinks.metrics.clone().unwrap_or_default();
+            Ok(Some(MetricsServer::start(addr, slot, config.stats.top_n)?))
+        }
+        None => Ok(None),
+    }
+}
+
 /// Alert hooks and the metrics slot, as configured.
 fn sinks(config: &traffic_watch::cli::Config) -> Result<run::Sinks, Error> {
     let hooks = if config.alert_exec.is_some() || config.alert_webhook.is_some() {
@@ -172,6 +179,15 @@ fn demo(a: &traffic_watch::cli::DemoArgs) -> Result<(), Error> {
         "-i".into(),
         a.interface.clone().unwrap_or_else(loopback_interface),
     ];
+    if let Some(m) = a.metrics_addr {
+        argv.extend(["--metrics-addr".into(), m.to_string()]);
+    }
+    if let Some(x) = &a.alert_exec {
+        argv.extend(["--alert-exec".into(), x.clone()]);
+    }
+    if let Some(w) = &a.alert_webhook {
+        argv.extend(["--alert-webhook".into(), w.clone()]);
+    }
     if a.json {
         argv.push("--json".into());
     } else if !interactive {
@@ -188,6 +204,8 @@ fn demo(a: &traffic_watch::cli::DemoArgs) -> Result<(), Error> {
         ..serve::ServeConfig::default()
     })
     .map_err(demo_err)?;
+    let sinks = sinks(&config)?;
+    let _metrics = start_metrics(&config, &sinks)?;
     let capture = run::open_live(&config).map_err(|e| match e {
         Error::Permission { .. } => Error::Config(format!(
             "the demo captures packets on loopback, which needs root: {e}"
@@ -241,7 +259,6 @@ fn demo(a: &traffic_watch::cli::DemoArgs) -> Result<(), Error> {
             }
             report
         })?;
-    let sinks = sinks(&config)?;
     let result = run::live_with_banner(
         &config,
         run::LiveInput::Capture(capture),

@@ -78,9 +78,16 @@ impl Sinks {
         }
     }
 
+    /// Waits (bounded) for queued hook deliveries, so the counters in a summary are final.
+    fn drain(&self) {
+        if let Some(h) = &self.hooks {
+            h.drain();
+        }
+    }
+
     fn counters(&self) -> Vec<(&'static str, u64)> {
         match &self.hooks {
-            Some(h) if !h.is_empty() => vec![
+            Some(h) => vec![
                 ("hooks_delivered", h.delivered()),
                 ("hooks_failed", h.failures()),
                 ("hooks_dropped", h.dropped()),
@@ -167,6 +174,7 @@ impl<'a, W: Write> Offline<'a, W> {
             }
         }
         self.io?;
+        self.sinks.drain();
         pipe.health.counters.extend(self.sinks.counters());
         self.sinks.publish(pipe);
         self.printer.summary(&pipe.snapshot())?;
@@ -606,7 +614,6 @@ pub fn live_with_banner(
             Ok(())
         }
     };
-    pipe.health.counters.extend(sinks.counters());
     drop(ui_tx);
     if let Some(h) = ui_thread
         && let Ok(Err(e)) = h.join()
@@ -620,6 +627,11 @@ pub fn live_with_banner(
             Printer::new(io::stdout(), config.output).alert(&e)?;
         }
     }
+    sinks.drain();
+    pipe.health
+        .counters
+        .retain(|(k, _)| !k.starts_with("hooks_"));
+    pipe.health.counters.extend(sinks.counters());
     sinks.publish(&pipe);
     let snap = pipe.snapshot();
     // The summary always ends the run; after the dashboard it goes to stdout as plain text.

@@ -183,11 +183,7 @@ impl Exposition {
             window_avg: s.window_avg,
             window_hits: s.window_hits,
             window_secs: s.window_secs,
-            alerts_triggered: s
-                .alerts
-                .iter()
-                .filter(|e| e.kind == crate::stats::AlertKind::Triggered)
-                .count() as u64,
+            alerts_triggered: s.alerts_triggered_total,
             sections_tracked: s.sections_tracked,
             sections_folded: s.sections_folded,
             packets: s.health.packets,

@@ -293,7 +293,18 @@ impl LogFollower {
                 Ok(false)
             }
             Ok(_) => {
-                // Another file at the path. The old one was read to its end just now.
+                // Another file at the path. If the open one shrank first (copytruncate, then
+                // replaced within one poll), it holds lines written after the truncate:
+                // read them before moving on.
+                if file.metadata().map(|m| m.len() < *pos).unwrap_or(false) {
+                    file.seek(SeekFrom::Start(0))
+                        .map_err(|e| open_error(&self.path, &e))?;
+                    *pos = 0;
+                    self.counters.rotations += 1;
+                    self.end_partial_line();
+                    return Ok(true);
+                }
+                // The old one was read to its end just now.
                 match open_file(&self.path) {
                     Ok((file, id)) => {
                         self.source = Source::File { file, id, pos: 0 };

@@ -64,6 +64,8 @@ pub struct AlertMonitor {
     active: bool,
     history: VecDeque<AlertEvent>,
     folded: u64,
+    /// Every trigger since the start, beyond the history cap.
+    triggered_total: u64,
 }
 
 impl AlertMonitor {
@@ -74,6 +76,7 @@ impl AlertMonitor {
             active: false,
             history: VecDeque::new(),
             folded: 0,
+            triggered_total: 0,
         }
     }
 
@@ -114,6 +117,9 @@ impl AlertMonitor {
             _ => return None,
         };
         self.active = above;
+        if kind == AlertKind::Triggered {
+            self.triggered_total += 1;
+        }
         let event = AlertEvent {
             kind,
             at,
@@ -135,6 +141,11 @@ impl AlertMonitor {
 
     pub fn history_len(&self) -> usize {
         self.history.len()
+    }
+
+    /// Alerts triggered since the start (monotonic, whatever the history cap).
+    pub fn triggered_total(&self) -> u64 {
+        self.triggered_total
     }
 
     /// How many older alerts were dropped from the history.
@@ -224,5 +235,10 @@ mod tests {
         }
         assert_eq!(m.history_len(), MAX_ALERT_HISTORY);
         assert!(m.folded() > 0);
+        assert_eq!(
+            m.triggered_total(),
+            (MAX_ALERT_HISTORY as u64 + 10) / 2,
+            "beyond the cap"
+        );
     }
 }

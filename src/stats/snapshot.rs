@@ -83,6 +83,8 @@ pub struct Snapshot {
     /// Newest first.
     pub alerts: Vec<AlertEvent>,
     pub alerts_folded: u64,
+    /// Alerts triggered since the start (not capped like `alerts`).
+    pub alerts_triggered_total: u64,
     pub top_10s: Vec<SectionRow>,
     pub top_10m: Vec<SectionRow>,
     /// Every tracked section over the whole run, most hits first, with the requests it surely
@@ -162,6 +164,7 @@ pub(super) fn build(s: &Stats) -> Snapshot {
         per_second: s.per_second.series(last, window),
         alerts: s.alert.history().copied().collect(),
         alerts_folded: s.alert.folded(),
+        alerts_triggered_total: s.alert.triggered_total(),
         top_10s: rows(
             s.last_10s.top(s.config.top_n),
             s.last_10s.total_hits(),
