@@ -163,6 +163,7 @@ struct Exposition {
     interface_dropped: Option<u64>,
     queue_dropped: u64,
     undecoded: Vec<(&'static str, u64)>,
+    input_counters: Vec<(&'static str, u64)>,
     flow: FlowCounters,
     flows_tracked: usize,
     non_http: [u64; 3],
@@ -191,6 +192,7 @@ impl Exposition {
             interface_dropped: s.health.interface_dropped,
             queue_dropped: s.health.queue_dropped,
             undecoded: s.health.undecoded.clone(),
+            input_counters: s.health.counters.clone(),
             flow: s.health.flow.clone(),
             flows_tracked: s.health.flows_tracked,
             non_http: s.non_http,
@@ -423,6 +425,17 @@ impl Collector for Exposition {
             "reason",
             self.undecoded.iter().copied(),
         )?;
+        // Access-log lines and alert-hook deliveries, when those are in use.
+        if !self.input_counters.is_empty() {
+            labelled_counters(
+                e,
+                "input_events",
+                "Access-log lines (read, bad, cut, rotations) and alert-hook deliveries \
+                 (delivered, failed, dropped)",
+                "kind",
+                self.input_counters.iter().copied(),
+            )?;
+        }
         let f = &self.flow;
         for (name, help, v) in [
             ("flow_connections", "TCP connections seen", f.connections),

@@ -488,7 +488,7 @@ fn render_health(frame: &mut Frame, area: Rect, s: &Snapshot) {
         };
         Span::styled(format!(" · {label} {n}"), style)
     };
-    let line = Line::from(vec![
+    let mut spans = vec![
         Span::styled(format!("packets {}", h.packets), dim()),
         count("undecoded", h.undecoded_total()),
         Span::styled(format!(" · flows {}", h.flows_tracked), dim()),
@@ -496,7 +496,17 @@ fn render_health(frame: &mut Frame, area: Rect, s: &Snapshot) {
         count("gaps", f.gaps_skipped),
         count("heads too large", f.heads_too_large),
         count("sections folded", s.sections_folded),
-    ]);
+    ];
+    // Log input and alert hooks, when in use: bad lines and failed hooks stand out.
+    for (name, n) in &h.counters {
+        let label = name.replace('_', " ");
+        if matches!(*name, "log_lines" | "log_rotations" | "hooks_delivered") {
+            spans.push(Span::styled(format!(" · {label} {n}"), dim()));
+        } else {
+            spans.push(count(&label, *n));
+        }
+    }
+    let line = Line::from(spans);
     frame.render_widget(Paragraph::new(line), area);
 }
 
