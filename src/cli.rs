@@ -112,18 +112,8 @@ pub struct Args {
     #[arg(long, requires = "log")]
     pub no_follow: bool,
 
-    /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9914 (off by default).
-    #[arg(long, value_name = "ADDR")]
-    pub metrics_addr: Option<std::net::SocketAddr>,
-
-    /// Run this program on every alert and recovery (no shell; details in TW_ALERT_*
-    /// environment variables: KIND, MESSAGE, HITS, TIME, LOWER_BOUND).
-    #[arg(long, value_name = "CMD")]
-    pub alert_exec: Option<String>,
-
-    /// POST each alert and recovery as JSON (Slack/Discord-compatible "text") to this http:// URL.
-    #[arg(long, value_name = "URL")]
-    pub alert_webhook: Option<String>,
+    #[command(flatten)]
+    pub outputs: OutputArgs,
 
     /// After opening the capture, switch to this user (default: the sudo user, else 'nobody').
     #[arg(short = 'Z', long = "user", value_name = "USER")]
@@ -263,9 +253,9 @@ impl Args {
             log: self.log.clone(),
             log_format,
             follow: !self.no_follow,
-            metrics_addr: self.metrics_addr,
-            alert_exec: self.alert_exec.clone(),
-            alert_webhook: self.alert_webhook.clone(),
+            metrics_addr: self.outputs.metrics_addr,
+            alert_exec: self.outputs.alert_exec.clone(),
+            alert_webhook: self.outputs.alert_webhook.clone(),
             interface: self.interface.clone(),
             port: self.port,
             ip: self.ip,
@@ -323,19 +313,27 @@ pub struct DemoArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Serve Prometheus metrics on this address while the demo runs.
-    #[arg(long, value_name = "ADDR")]
-    pub metrics_addr: Option<std::net::SocketAddr>,
-
-    /// Run this program on every alert and recovery (see the main options).
-    #[arg(long, value_name = "CMD")]
-    pub alert_exec: Option<String>,
-
-    /// POST each alert and recovery as JSON to this http:// URL.
-    #[arg(long, value_name = "URL")]
-    pub alert_webhook: Option<String>,
+    #[command(flatten)]
+    pub outputs: OutputArgs,
 
     /// Keep root and capabilities after opening the capture (not recommended).
     #[arg(long)]
     pub no_drop_privileges: bool,
+}
+
+/// Where results go besides the screen; shared by the monitor and `demo`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OutputArgs {
+    /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9914 (off by default).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// Run this program on every alert and recovery (no shell; details in TW_ALERT_*
+    /// environment variables: KIND, MESSAGE, HITS, TIME, LOWER_BOUND).
+    #[arg(long, value_name = "CMD")]
+    pub alert_exec: Option<String>,
+
+    /// POST each alert and recovery as JSON (Slack/Discord-compatible "text") to this http:// URL.
+    #[arg(long, value_name = "URL")]
+    pub alert_webhook: Option<String>,
 }

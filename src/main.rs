@@ -179,13 +179,13 @@ fn demo(a: &traffic_watch::cli::DemoArgs) -> Result<(), Error> {
         "-i".into(),
         a.interface.clone().unwrap_or_else(loopback_interface),
     ];
-    if let Some(m) = a.metrics_addr {
+    if let Some(m) = a.outputs.metrics_addr {
         argv.extend(["--metrics-addr".into(), m.to_string()]);
     }
-    if let Some(x) = &a.alert_exec {
+    if let Some(x) = &a.outputs.alert_exec {
         argv.extend(["--alert-exec".into(), x.clone()]);
     }
-    if let Some(w) = &a.alert_webhook {
+    if let Some(w) = &a.outputs.alert_webhook {
         argv.extend(["--alert-webhook".into(), w.clone()]);
     }
     if a.json {
