@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 cargo build --release --quiet
 bin=target/release/traffic-watch
-$bin sample-capture target/sample.pcap --rate 30 --seconds 60
-$bin -r target/sample.pcap --plain --window 20s --threshold 25
+$bin sample-capture target/sample.pcap --rate 20 --seconds 100 --spike
+$bin -r target/sample.pcap --plain --window 20s --threshold 40

@@ -155,6 +155,10 @@ pub enum Command {
         /// Seconds of traffic.
         #[arg(long, default_value = "30")]
         seconds: u32,
+        /// Add a spike of 5x the rate for a fifth of the time, in the middle (to see an alert
+        /// fire and recover in the replay).
+        #[arg(long)]
+        spike: bool,
     },
 }
 

@@ -40,7 +40,12 @@ fn is_broken_pipe(e: &Error) -> bool {
 fn real_main(args: Args) -> Result<(), Error> {
     if let Some(cmd) = &args.command {
         return match cmd {
-            Command::SampleCapture { out, rate, seconds } => sample_capture(out, *rate, *seconds),
+            Command::SampleCapture {
+                out,
+                rate,
+                seconds,
+                spike,
+            } => sample_capture(out, *rate, *seconds, *spike),
             Command::Demo(a) => demo(a),
             Command::Completions { shell } => {
                 let mut cmd = <Args as clap::CommandFactory>::command();
@@ -296,7 +301,12 @@ fn demo_err(e: traffic_watch::demo::DemoError) -> Error {
     Error::Other(e.to_string())
 }
 
-fn sample_capture(out: &std::path::Path, rate: u32, seconds: u32) -> Result<(), Error> {
+fn sample_capture(
+    out: &std::path::Path,
+    rate: u32,
+    seconds: u32,
+    spike: bool,
+) -> Result<(), Error> {
     if rate == 0 || seconds == 0 || u64::from(rate) * u64::from(seconds) > 10_000_000 {
         return Err(Error::Config(
             "--rate and --seconds must be at least 1 (and at most 10 million requests)".into(),
@@ -312,14 +322,29 @@ fn sample_capture(out: &std::path::Path, rate: u32, seconds: u32) -> Result<(), 
         traffic_watch::decode::LinkType::Ethernet,
     )
     .map_err(write_err)?;
-    let frames = synth::sample_traffic(rate, seconds);
+    let profile = if spike {
+        let fifth = (seconds / 5).max(1);
+        let before = (seconds.saturating_sub(fifth)) / 2;
+        vec![
+            (rate, before),
+            (rate.saturating_mul(5), fifth),
+            (rate, seconds - before - fifth),
+        ]
+    } else {
+        vec![(rate, seconds)]
+    };
+    let frames = synth::sample_traffic_profile(&profile);
+    let requests: u64 = profile
+        .iter()
+        .map(|(r, s)| u64::from(*r) * u64::from(*s))
+        .sum();
     w.write_all(&frames).map_err(write_err)?;
     std::io::Write::flush(&mut w.into_inner()).map_err(write_err)?;
     eprintln!(
         "wrote {} ({} packets, {} requests on port 5000); replay it with: traffic-watch -r {}",
         out.display(),
         frames.len(),
-        u64::from(rate) * u64::from(seconds),
+        requests,
         out.display()
     );
     Ok(())

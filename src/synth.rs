@@ -314,6 +314,12 @@ fn v6(ip: IpAddr) -> [u8; 16] {
 /// A ready-made sample: a keep-alive client and a few short connections fetching pages from
 /// several sections, with responses, over about `seconds` seconds at `rate` requests/s.
 pub fn sample_traffic(rate: u32, seconds: u32) -> Vec<Frame> {
+    sample_traffic_profile(&[(rate, seconds)])
+}
+
+/// [`sample_traffic`] over a profile of `(requests per second, seconds)` steps, e.g. a baseline,
+/// a spike and the baseline again, so a replay shows an alert and its recovery.
+pub fn sample_traffic_profile(profile: &[(u32, u32)]) -> Vec<Frame> {
     const PATHS: [&str; 8] = [
         "/pages/create",
         "/pages/list?page=2",
@@ -327,8 +333,17 @@ pub fn sample_traffic(rate: u32, seconds: u32) -> Vec<Frame> {
     let server: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 5000));
     let start = Timestamp::from_secs(1_795_500_000);
     let mut frames = Vec::new();
-    let total = rate.saturating_mul(seconds);
-    let gap_us = 1_000_000 / u64::from(rate.max(1));
+    // When each request is sent: evenly spaced within each step.
+    let mut times = Vec::new();
+    let mut step_start = 0u64;
+    for &(rate, seconds) in profile {
+        let gap_us = 1_000_000 / u64::from(rate.max(1));
+        for k in 0..u64::from(rate).saturating_mul(u64::from(seconds)) {
+            times.push(step_start + k * gap_us);
+        }
+        step_start += u64::from(seconds) * 1_000_000;
+    }
+    let total = u32::try_from(times.len()).unwrap_or(u32::MAX);
     // Every 10th request opens its own connection; the rest share one keep-alive connection.
     let mut keep = Conversation::new(SocketAddr::from(([127, 0, 0, 1], 40_000)), server);
     keep.ts = start;
@@ -347,7 +362,7 @@ pub fn sample_traffic(rate: u32, seconds: u32) -> Vec<Frame> {
             "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}",
             body.len()
         );
-        let at = Timestamp(start.0 + 1_000 + u64::from(i) * gap_us);
+        let at = Timestamp(start.0 + 1_000 + times[i as usize]);
         if i % 10 == 9 {
             let port = 41_000 + (i / 10 % 20_000) as u16;
             let mut c = Conversation::new(SocketAddr::from(([127, 0, 0, 1], port)), server)
