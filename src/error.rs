@@ -43,6 +43,9 @@ pub enum Error {
     PrivilegeDrop(String),
 
     #[error("{0}")]
+    Demo(#[from] crate::demo::DemoError),
+
+    #[error("{0}")]
     Other(String),
 }
 

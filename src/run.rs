@@ -12,7 +12,7 @@ use crate::capture::{FileSource, LiveConfig, LiveSource, default_interface};
 use crate::cli::{Config, OutputMode};
 use crate::decode::LinkType;
 use crate::error::{Error, Result};
-use crate::export::SnapshotSlot;
+use crate::export::{MetricsServer, SnapshotSlot};
 use crate::hooks::AlertHooks;
 use crate::logs::{LogInput, LogItem};
 use crate::output::{json, plain};
@@ -180,6 +180,44 @@ impl<'a, W: Write> Offline<'a, W> {
         self.printer.summary(&pipe.snapshot())?;
         Ok(())
     }
+}
+
+/// The `/metrics` listener, bound now (before privileges are dropped) when asked for.
+pub fn start_metrics(config: &Config, sinks: &Sinks) -> Result<Option<MetricsServer>> {
+    match config.metrics_addr {
+        Some(addr) => {
+            let slot = sinks.metrics.clone().unwrap_or_default();
+            Ok(Some(MetricsServer::start(addr, slot, config.stats.top_n)?))
+        }
+        None => Ok(None),
+    }
+}
+
+impl Sinks {
+    /// Alert hooks and the metrics slot, as configured.
+    pub fn from_config(config: &Config) -> Result<Sinks> {
+        let hooks = if config.alert_exec.is_some() || config.alert_webhook.is_some() {
+            Some(AlertHooks::new(
+                config.alert_exec.clone(),
+                config.alert_webhook.clone(),
+            )?)
+        } else {
+            None
+        };
+        Ok(Sinks {
+            hooks,
+            metrics: config.metrics_addr.map(|_| SnapshotSlot::new()),
+        })
+    }
+}
+
+/// A flag set by SIGINT or SIGTERM: the run loops stop cleanly and print their summary.
+pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    Ok(stop)
 }
 
 /// Reads a capture file through the whole pipeline on packet time. Reports and alerts are

@@ -9,6 +9,7 @@
 //! user-facing [`DemoError`] and the clap argument structs.
 
 pub mod load;
+pub mod monitor;
 pub mod serve;
 
 use crate::time::parse_duration;
