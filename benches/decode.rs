@@ -8,7 +8,9 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use traffic_watch::decode::{LinkType, decode_frame, parse_request_head, parse_response_head};
+use traffic_watch::decode::{
+    LinkType, decode_frame, http_reference, parse_request_head, parse_response_head,
+};
 use traffic_watch::synth::{Conversation, Side};
 
 const REQUEST: &[u8] = b"GET /api/v1/users?page=2 HTTP/1.1\r\nHost: 127.0.0.1:8090\r\n\
@@ -77,6 +79,7 @@ fn decode(c: &mut Criterion) {
     });
     g.finish();
 
+    // Ours and the httparse reference side by side, on the same heads, in one run.
     let mut g = c.benchmark_group("http_head");
     g.throughput(Throughput::Bytes(REQUEST.len() as u64));
     g.bench_function("request", |b| {
@@ -87,10 +90,26 @@ fn decode(c: &mut Criterion) {
                 .head_len
         })
     });
+    g.bench_function("request_httparse", |b| {
+        b.iter(|| {
+            http_reference::parse_request_head(black_box(REQUEST))
+                .unwrap()
+                .unwrap()
+                .head_len
+        })
+    });
     g.throughput(Throughput::Bytes(RESPONSE.len() as u64));
     g.bench_function("response", |b| {
         b.iter(|| {
             parse_response_head(black_box(RESPONSE))
+                .unwrap()
+                .unwrap()
+                .head_len
+        })
+    });
+    g.bench_function("response_httparse", |b| {
+        b.iter(|| {
+            http_reference::parse_response_head(black_box(RESPONSE))
                 .unwrap()
                 .unwrap()
                 .head_len

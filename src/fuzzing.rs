@@ -187,9 +187,19 @@ pub fn reassembly(data: &[u8]) {
     assert!(c.evicted_flows + c.expired_flows <= c.connections);
 }
 
-/// Target `http_parse`: bytes into the head parsers, then as the two sides of a connection.
+/// Target `http_parse`: bytes into the head parsers (held to the httparse reference), then as
+/// the two sides of a connection.
 /// The first byte picks the segment size; a `\0\0` splits client bytes from server bytes.
 pub fn http_parse(data: &[u8]) {
+    // The one-pass parsers accept, reject and wait exactly where httparse does.
+    assert_eq!(
+        parse_request_head(data),
+        crate::decode::http_reference::parse_request_head(data)
+    );
+    assert_eq!(
+        parse_response_head(data),
+        crate::decode::http_reference::parse_response_head(data)
+    );
     if let Ok(Some(head)) = parse_request_head(data) {
         assert!(head.head_len <= data.len());
         let section = section_of(head.method, head.target);
