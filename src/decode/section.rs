@@ -12,6 +12,14 @@ pub fn section_of<'a>(method: &str, target: &'a str) -> &'a str {
     if method.eq_ignore_ascii_case("CONNECT") {
         return "CONNECT";
     }
+    // The usual origin-form target, in one scan that stops at the second `/`.
+    if let Some(rest) = target.strip_prefix('/') {
+        let end = rest
+            .bytes()
+            .position(|b| matches!(b, b'/' | b'?' | b'#'))
+            .map_or(target.len(), |j| j + 1);
+        return cut_at_char_boundary(&target[..end], MAX_SECTION_LEN);
+    }
     let mut path = target;
     // A byte scan: `str::find` with a char-set pattern decodes UTF-8 char by char.
     if let Some(i) = path.bytes().position(|b| b == b'?' || b == b'#') {
@@ -78,6 +86,20 @@ mod tests {
         ];
         for (m, t, want) in cases {
             assert_eq!(section_of(m, t), want, "{m} {t}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The one-scan path for `/…` targets against the rule spelled out step by step.
+        #[test]
+        fn origin_form_matches_the_rule(rest in "[a-z/?#é%.]{0,12}") {
+            let target = format!("/{rest}");
+            let path = target.split(['?', '#']).next().unwrap_or("");
+            let want = match path[1..].find('/') {
+                Some(j) => &path[..j + 1],
+                None => path,
+            };
+            proptest::prop_assert_eq!(section_of("GET", &target), want);
         }
     }
 
