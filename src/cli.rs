@@ -183,7 +183,11 @@ pub struct Config {
     pub interface: Option<String>,
     pub port: Option<u16>,
     pub ip: Option<IpAddr>,
+    /// The BPF filter (live, and replay with an expression); empty for none.
     pub filter: String,
+    /// Replay with `--port`/`--ip` and no expression: `filter` is exactly this test, which
+    /// the replay may run itself.
+    pub port_filter: Option<crate::capture::PortFilter>,
     pub buffer_bytes: Option<usize>,
     pub output: OutputMode,
     pub summary_only: bool,
@@ -241,15 +245,22 @@ impl Args {
         // Live, the kernel filter always keeps TCP only. A file read with no port, address or
         // expression needs no filter at all: running BPF on every packet in user space would
         // cost more than decoding it (non-TCP is counted by the decoder as `not_tcp`).
-        let unfiltered_replay = self.read.is_some()
-            && self.port.is_none()
-            && self.ip.is_none()
-            && self.filter.iter().all(|w| w.trim().is_empty());
+        let no_expression = self.filter.iter().all(|w| w.trim().is_empty());
+        let unfiltered_replay =
+            self.read.is_some() && self.port.is_none() && self.ip.is_none() && no_expression;
         let filter = if unfiltered_replay {
             String::new()
         } else {
             crate::capture::build_filter(self.port, self.ip, &self.filter)
         };
+        // A file read with only --port/--ip: the same test, run in process where the link
+        // type allows (capture::filter), rather than libpcap interpreting BPF per packet.
+        let port_filter = (self.read.is_some() && no_expression && !unfiltered_replay).then_some(
+            crate::capture::PortFilter {
+                port: self.port,
+                ip: self.ip,
+            },
+        );
         let log_format = crate::logs::LogFormat::from_name(&self.log_format)?;
         let offline = self.read.is_some() || self.no_follow;
         Ok(Config {
@@ -264,6 +275,7 @@ impl Args {
             port: self.port,
             ip: self.ip,
             filter,
+            port_filter,
             buffer_bytes,
             output,
             // Reading a file without --plain/--json: the summary is what people want.

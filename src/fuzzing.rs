@@ -302,7 +302,7 @@ pub fn capture_file(data: &[u8]) {
     if written.is_err() {
         return;
     }
-    let Ok(mut source) = crate::capture::FileSource::open(&file.0, "") else {
+    let Ok(mut source) = crate::capture::FileSource::open(&file.0, "", None) else {
         return;
     };
     let stats = StatsConfig {

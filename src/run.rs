@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
-use crate::capture::{FileSource, LiveConfig, LiveSource, default_interface};
+use crate::capture::{FileSource, LiveConfig, LiveSource, PortFilter, default_interface};
 use crate::cli::{Config, OutputMode};
 use crate::decode::LinkType;
 use crate::error::{Error, Result};
@@ -231,7 +231,7 @@ pub fn open_replay(config: &Config) -> Result<FileSource> {
     let Some(path) = &config.read else {
         return Err(Error::Config("no file to read".into()));
     };
-    open_file_with_filter(path, &config.filter)
+    open_file_with_filter(path, &config.filter, config.port_filter)
 }
 
 /// [`replay`] of a file opened with [`open_replay`].
@@ -283,12 +283,16 @@ pub fn replay_log(
 }
 
 /// Opens a file with the port/ip filter, falling back to the filter without its VLAN branch
-/// when the file's link type cannot express it.
-fn open_file_with_filter(path: &std::path::Path, filter: &str) -> Result<FileSource> {
-    match FileSource::open(path, filter) {
+/// when the file's link type cannot express it (`ports`, the same test, holds for both).
+fn open_file_with_filter(
+    path: &std::path::Path,
+    filter: &str,
+    ports: Option<PortFilter>,
+) -> Result<FileSource> {
+    match FileSource::open(path, filter, ports) {
         Err(Error::BadFilter { .. }) if filter.contains(" or (vlan and ") => {
             let base = base_filter(filter);
-            FileSource::open(path, &base)
+            FileSource::open(path, &base, ports)
         }
         other => other,
     }

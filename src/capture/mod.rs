@@ -1,14 +1,17 @@
 //! Where packets come from: a pcap/pcapng file ([`file`]) or a live interface through libpcap
 //! with a kernel BPF filter ([`live`]). Both yield frames with their capture timestamps; the
-//! filter built from `--port`/`--ip` is the same for both ([`build_filter`]).
+//! filter built from `--port`/`--ip` is the same for both ([`build_filter`]), and a replay runs
+//! it in process ([`filter`]) where that gives the same packets.
 
 pub mod file;
+pub mod filter;
 pub mod live;
 pub mod privdrop;
 
 use std::net::IpAddr;
 
 pub use file::FileSource;
+pub use filter::{FrameMatcher, PortFilter};
 pub use live::{LiveConfig, LiveSource, default_interface};
 
 /// libpcap's own counters for a live capture.
