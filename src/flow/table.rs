@@ -14,6 +14,7 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use super::http_stream::{Ctx, HttpConn};
+use super::key::KeyedState;
 use super::reassembly::{Chunk, Reassembler};
 use super::{FlowConfig, FlowCounters, FlowKey, HttpSink};
 use crate::decode::TcpSegment;
@@ -27,11 +28,10 @@ const SECOND_CHANCES: usize = 8;
 /// sequence number is this far from where the old one stopped: it cannot be a late copy.
 const REUSE_DISTANCE: u32 = 1 << 20;
 
-/// The table's key: a [`FlowKey`] hashed as one packed byte string. The derived `Hash` feeds
-/// SipHash a dozen small writes (enum tags, octets, ports), each paying its own bookkeeping;
-/// one write of 16 (IPv4) or 48 (IPv6) bytes costs a fraction. The hasher stays the std
-/// `RandomState` (SipHash with per-process random keys), so chosen 4-tuples cannot flood a
-/// bucket.
+/// The table's key: a [`FlowKey`] hashed as one packed integer (IPv4) or byte string (IPv6).
+/// The derived `Hash` makes a dozen small writes (enum tags, octets, ports); one write costs the
+/// hasher a single round. The hasher is [`KeyedState`]: fast, and keyed per process so
+/// chosen 4-tuples cannot be aimed at one bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct TableKey(FlowKey);
 
@@ -170,7 +170,7 @@ pub struct FlowTable {
     /// key + value. Inline, the 65,536 connections of a full table under SYN-flood churn sat
     /// in 262,144 slots (126 MB, plus the old table during the grow); boxed, a slot is 48
     /// bytes and only live connections cost their size.
-    flows: HashMap<TableKey, Box<Connection>>,
+    flows: HashMap<TableKey, Box<Connection>, KeyedState>,
     /// Whether `flows` has been given the room that keeps it from ever growing again.
     reserved: bool,
     /// Eviction order: (key, generation); entries of removed connections are skipped.
@@ -186,7 +186,7 @@ impl FlowTable {
         FlowTable {
             config,
             counters: FlowCounters::default(),
-            flows: HashMap::new(),
+            flows: HashMap::default(),
             reserved: false,
             queue: VecDeque::new(),
             tick: 0,
@@ -199,8 +199,7 @@ impl FlowTable {
     pub fn ingest(&mut self, seg: &TcpSegment<'_>, ts: Timestamp, sink: &mut impl HttpSink) {
         let sink: &mut dyn HttpSink = sink;
         self.tick += 1;
-        let flow = FlowKey::new(seg.src, seg.dst);
-        let dir = usize::from(seg.src != flow.a);
+        let (flow, dir) = FlowKey::oriented(seg.src, seg.dst);
         let key = TableKey(flow);
         // The common case, a packet of a known connection, costs one hash lookup.
         let restart = match self.flows.get_mut(&key) {

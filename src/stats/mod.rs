@@ -8,12 +8,15 @@
 
 mod alert;
 mod histogram;
+mod keyed;
 mod sections;
+#[cfg(test)]
+mod sections_reference;
 mod snapshot;
 mod topk;
 mod window;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 pub use alert::{AlertEvent, AlertKind, AlertMonitor, MAX_ALERT_HISTORY, Threshold};
@@ -22,6 +25,8 @@ pub use sections::{OTHER_NAME, SectionCount, SectionTable, SectionWindow};
 pub use snapshot::{Health, LATENCY_BOUNDS, SectionRow, Snapshot};
 pub use topk::{Recorded, TopK};
 pub use window::{SecondCounts, second_of};
+
+use keyed::KeyedState;
 
 use crate::flow::{NonHttpKind, RequestEvent, ResponseEvent};
 use crate::time::Timestamp;
@@ -51,6 +56,7 @@ impl Default for StatsConfig {
 }
 
 const MAX_METHODS: usize = 32;
+const OTHER_METHOD: &str = "(other)";
 const MAX_CLIENTS: usize = 10_000;
 const MAX_TLS_NAMES: usize = 64;
 /// Seconds of history kept for rates and the sparkline, beyond the alert window.
@@ -83,8 +89,10 @@ pub struct Stats {
     last_10s: SectionWindow,
     last_10m: SectionWindow,
     totals: Totals,
-    methods: BTreeMap<String, u64>,
-    clients: HashMap<IpAddr, u64>,
+    /// At most `MAX_METHODS` names plus `(other)`, scanned in place: there are usually one to
+    /// three, where a map would hash or compare the name at every level.
+    methods: Vec<(String, u64)>,
+    clients: HashMap<IpAddr, u64, KeyedState>,
     clients_folded: u64,
     tls_names: Vec<String>,
     /// Set by the pipeline while packets are being dropped: alerts then say hits is a lower bound.
@@ -104,8 +112,8 @@ impl Stats {
             last_10s: SectionWindow::new(1, 10),
             last_10m: SectionWindow::new(10, 60),
             totals: Totals::default(),
-            methods: BTreeMap::new(),
-            clients: HashMap::new(),
+            methods: Vec::new(),
+            clients: HashMap::default(),
             clients_folded: 0,
             tls_names: Vec::new(),
             dropping: false,
@@ -149,19 +157,27 @@ impl Stats {
         }
         self.last_10s.record_hit(sec, id);
         self.last_10m.record_hit(sec, id);
-        if let Some(n) = self.methods.get_mut(req.method) {
-            *n += 1;
-        } else if self.methods.len() < MAX_METHODS {
-            self.methods.insert(req.method.to_owned(), 1);
-        } else {
-            *self.methods.entry("(other)".to_owned()).or_default() += 1;
-        }
+        self.count_method(req.method);
         if let Some(n) = self.clients.get_mut(&req.client.ip) {
             *n += 1;
         } else if self.clients.len() < MAX_CLIENTS {
             self.clients.insert(req.client.ip, 1);
         } else {
             self.clients_folded += 1;
+        }
+    }
+
+    /// Past `MAX_METHODS` names, the rest count under `(other)` (which a method token, made of
+    /// tchars, can never be).
+    fn count_method(&mut self, method: &str) {
+        if let Some((_, n)) = self.methods.iter_mut().find(|(m, _)| m == method) {
+            *n += 1;
+        } else if self.methods.len() < MAX_METHODS {
+            self.methods.push((method.to_owned(), 1));
+        } else if let Some((_, n)) = self.methods.iter_mut().find(|(m, _)| m == OTHER_METHOD) {
+            *n += 1;
+        } else {
+            self.methods.push((OTHER_METHOD.to_owned(), 1));
         }
     }
 
@@ -214,7 +230,18 @@ impl Stats {
 
     /// Moves time forward to `now`, checking the alert at every whole second passed, and
     /// returns the alert transitions in order. Time never moves back: an older `now` is a no-op.
+    #[inline]
     pub fn advance(&mut self, now: Timestamp, out: &mut Vec<AlertEvent>) {
+        // Called for every packet, and all but one a second find the same second already
+        // checked: nothing is due and the windows have moved.
+        if self.checked == Some(second_of(now).saturating_sub(1)) {
+            self.now = self.now.max(now);
+            return;
+        }
+        self.advance_checking(now, out);
+    }
+
+    fn advance_checking(&mut self, now: Timestamp, out: &mut Vec<AlertEvent>) {
         if now <= self.now && self.checked.is_some() {
             return;
         }

@@ -14,6 +14,8 @@
 
 use std::collections::HashMap;
 
+use super::keyed::KeyedState;
+
 #[derive(Debug, Clone)]
 struct Slot {
     name: Box<str>,
@@ -35,7 +37,7 @@ pub struct Recorded {
 /// Space-Saving counters over string names.
 #[derive(Debug, Clone)]
 pub struct TopK {
-    ids: HashMap<Box<str>, u32>,
+    ids: HashMap<Box<str>, u32, KeyedState>,
     slots: Vec<Slot>,
     /// Min-heap of slot ids by count; empty until the table is full.
     heap: Vec<u32>,
@@ -49,7 +51,7 @@ impl TopK {
     /// A table of at most `k` (at least 1) names.
     pub fn new(k: usize) -> Self {
         TopK {
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             slots: Vec::new(),
             heap: Vec::new(),
             k: k.clamp(1, u32::MAX as usize),
