@@ -24,6 +24,7 @@ pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hooks;
+pub(crate) mod keyed_hash;
 pub mod logs;
 pub mod output;
 pub mod pipeline;

@@ -14,10 +14,10 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use super::http_stream::{Ctx, HttpConn};
-use super::key::KeyedState;
 use super::reassembly::{Chunk, Reassembler};
 use super::{FlowConfig, FlowCounters, FlowKey, HttpSink};
 use crate::decode::TcpSegment;
+use crate::keyed_hash::KeyedState;
 use crate::time::Timestamp;
 
 /// Entries a connection may be moved to the back of the eviction queue per eviction before

@@ -8,7 +8,6 @@
 
 mod alert;
 mod histogram;
-mod keyed;
 mod sections;
 #[cfg(test)]
 mod sections_reference;
@@ -26,7 +25,7 @@ pub use snapshot::{Health, LATENCY_BOUNDS, SectionRow, Snapshot};
 pub use topk::{Recorded, TopK};
 pub use window::{SecondCounts, second_of};
 
-use keyed::KeyedState;
+use crate::keyed_hash::KeyedState;
 
 use crate::flow::{NonHttpKind, RequestEvent, ResponseEvent};
 use crate::time::Timestamp;

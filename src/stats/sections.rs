@@ -21,8 +21,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::histogram::{LatencyHistogram, bucket_of};
-use super::keyed::KeyedState;
 use super::topk::{Recorded, TopK};
+use crate::keyed_hash::KeyedState;
 
 /// The id of `(other)`: requests of sections no longer (or never) tracked.
 pub const OTHER_ID: u32 = 0;

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use super::keyed::KeyedState;
+use crate::keyed_hash::KeyedState;
 
 #[derive(Debug, Clone)]
 struct Slot {

@@ -1,5 +1,5 @@
-//! The hasher of every map here whose keys come from the traffic (section names, client
-//! addresses, section ids).
+//! The hasher of every map whose keys come from the traffic: the connection table (4-tuples),
+//! and the statistics' section names, client addresses and section ids.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -8,13 +8,14 @@ use std::sync::OnceLock;
 use foldhash::SharedSeed;
 use foldhash::fast::{FoldHasher, SeedableRandomState};
 
-/// foldhash, keyed with std's OS-seeded random keys: a few instructions per key where SipHash
-/// spends well over a hundred, on every request and response. Keyed so that which names or
-/// addresses collide cannot be worked out offline (a chosen-key flood); foldhash does not claim
-/// to resist an attacker who recovers its keys by timing the process, which is SipHash's margin
-/// over it. The same choice as the flow table's (`flow::key`).
+/// foldhash, keyed with std's OS-seeded random keys rather than foldhash's own seed (address
+/// layout and the clock): a few instructions per key where SipHash spends well over a hundred,
+/// on every packet, request and response. Keyed, so which 4-tuples, names or addresses collide
+/// cannot be worked out offline and a chosen-key flood cannot be aimed at one bucket; foldhash
+/// does not claim to resist an attacker who recovers its keys by timing the process, which is
+/// SipHash's margin over it.
 #[derive(Clone)]
-pub(super) struct KeyedState(SeedableRandomState);
+pub(crate) struct KeyedState(SeedableRandomState);
 
 impl Default for KeyedState {
     fn default() -> Self {
