@@ -9,7 +9,7 @@
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -291,9 +291,10 @@ impl Drop for TempFile {
     }
 }
 
-/// Target `capture_file`: the input as a capture file, replayed through
-/// [`FileSource`](crate::capture::FileSource) and [`Pipeline`], then every rendering of the
-/// result checked for raw control bytes.
+/// Target `capture_file`: the input as a capture file, read by our classic-pcap reader and by
+/// libpcap (they must agree, see [`same_records_as_libpcap`]), then replayed through
+/// [`FileSource`](crate::capture::FileSource) (which reads classic pcap with that reader) and
+/// [`Pipeline`], then every rendering of the result checked for raw control bytes.
 pub fn capture_file(data: &[u8]) {
     let n = NEXT_FILE.fetch_add(1, Ordering::Relaxed);
     let path = std::env::temp_dir().join(format!("tw-fuzz-{}-{n}.pcap", std::process::id()));
@@ -302,6 +303,7 @@ pub fn capture_file(data: &[u8]) {
     if written.is_err() {
         return;
     }
+    same_records_as_libpcap(&file.0);
     let Ok(mut source) = crate::capture::FileSource::open(&file.0, "", None) else {
         return;
     };
@@ -328,6 +330,56 @@ pub fn capture_file(data: &[u8]) {
     assert_printable("json summary", &json::summary(&snap));
     assert_printable("plain report", &plain::report(&snap));
     assert_printable("plain summary", &plain::summary(&snap));
+}
+
+/// Link types whose frames libpcap edits when the file is byte-swapped (a pseudo-header's
+/// fields, in `swap_pseudo_headers`): PFLOG, Linux cooked v1 and v2 (CAN frames), USB, USB
+/// memory-mapped, NFLOG. Our reader hands out the bytes as stored.
+const LIBPCAP_SWAPS_PSEUDO_HEADERS: [u32; 6] = [117, 113, 276, 189, 220, 239];
+
+/// Reads the file at `path` with [`PcapReader`](crate::capture::pcap_reader::PcapReader) and with
+/// libpcap, and asserts they give the same frames with the same timestamps, then end the same
+/// way: at the end of the file, or with the same message. Does nothing for a file the reader
+/// leaves to libpcap (not classic pcap 2.4, a header cut short).
+pub fn same_records_as_libpcap(path: &Path) {
+    use crate::capture::pcap_reader::PcapReader;
+    let Ok(Some(mut ours)) = std::fs::File::open(path).and_then(PcapReader::new) else {
+        return;
+    };
+    let theirs = pcap::Capture::from_file(path);
+    let Ok(mut theirs) = theirs else {
+        panic!(
+            "libpcap refuses a header our reader takes: {:?}",
+            theirs.err()
+        );
+    };
+    let h = ours.header();
+    let swapped = h.big_endian != cfg!(target_endian = "big");
+    let bytes_as_stored = !(swapped && LIBPCAP_SWAPS_PSEUDO_HEADERS.contains(&h.linktype));
+    let mut n = 0u64;
+    loop {
+        match (ours.next_packet(), theirs.next_packet()) {
+            (Ok(Some((ts, frame))), Ok(p)) => {
+                let want = Timestamp::from_timeval(p.header.ts.tv_sec, p.header.ts.tv_usec);
+                assert_eq!(ts, want, "record {n}: timestamp");
+                assert_eq!(frame.len(), p.data.len(), "record {n}: length");
+                if bytes_as_stored {
+                    assert!(frame == p.data, "record {n}: bytes differ");
+                }
+            }
+            (Ok(None), Err(pcap::Error::NoMorePackets)) => return,
+            (Err(e), Err(pcap::Error::PcapError(msg))) => {
+                assert_eq!(e.to_string(), msg, "record {n}: how it ends");
+                return;
+            }
+            (ours, theirs) => panic!(
+                "record {n}: our reader gives {:?}, libpcap {:?}",
+                ours.map(|o| o.map(|(ts, f)| (ts, f.len()))),
+                theirs.map(|p| p.header.caplen)
+            ),
+        }
+        n += 1;
+    }
 }
 
 /// Runs the named target on `data`; `false` if there is no such target.

@@ -230,7 +230,50 @@ fn capture_seeds() -> Vec<Vec<u8>> {
         frames.extend(c.close());
     }
     seeds.push(pcap(LinkType::Ethernet, &frames));
+    // The classic pcap flavours the reader takes besides ours (issue 6): big-endian,
+    // nanoseconds, both; a snapshot length shorter than the frames; a record too long for
+    // any link type after two good ones; a file with no records.
+    let conv = conversation(LinkType::Ethernet, false);
+    seeds.push(pcap_as(&conv, true, false, 262_144));
+    seeds.push(pcap_as(&conv, false, true, 262_144));
+    seeds.push(pcap_as(&conv, true, true, 80));
+    let mut huge = pcap_as(&conv[..2], false, false, 262_144);
+    huge.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 0xe0, 0x93, 4, 0, 0xe0, 0x93, 4, 0]);
+    seeds.push(huge);
+    seeds.push(pcap_as(&[], true, false, 0));
     seeds
+}
+
+/// `frames` as a classic pcap file in the byte order and timestamp unit asked for, with the
+/// given snapshot length (`PcapWriter` writes little-endian microseconds only).
+fn pcap_as(frames: &[Frame], big_endian: bool, nanos: bool, snaplen: u32) -> Vec<u8> {
+    let w32 = |v: u32| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let mut out = Vec::new();
+    out.extend_from_slice(&w32(if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
+    let version = if big_endian {
+        [0, 2, 0, 4]
+    } else {
+        [2, 0, 4, 0]
+    };
+    out.extend_from_slice(&version);
+    for v in [0, 0, snaplen, 1] {
+        out.extend_from_slice(&w32(v));
+    }
+    for f in frames {
+        let frac = (f.ts.micros() % 1_000_000) as u32 * if nanos { 1000 } else { 1 };
+        let len = f.data.len() as u32;
+        for v in [f.ts.secs() as u32, frac, len, len] {
+            out.extend_from_slice(&w32(v));
+        }
+        out.extend_from_slice(&f.data);
+    }
+    out
 }
 
 /// Rewrites the generated seeds. Run by hand after changing the input formats.

@@ -1,11 +1,15 @@
-//! Replay: frames from a pcap or pcapng file, through libpcap (so every format it reads works),
-//! with the same filter as live capture: libpcap runs the BPF program, or, for `--port`/`--ip`
-//! alone, [`FrameMatcher`] runs the same test in process.
+//! Replay: frames from a capture file. libpcap opens every file (so every format it reads
+//! works, and a file it refuses is refused in its words); classic pcap records are then read
+//! by [`PcapReader`] in large blocks, pcapng and the rarer variants by libpcap. The filter is
+//! the live one: `--port`/`--ip` alone is tested in process by [`FrameMatcher`]; a BPF
+//! expression of the user's, or a link type the matcher does not mirror, is left to libpcap,
+//! which then reads the file too.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::capture::filter::{FrameMatcher, PortFilter};
+use crate::capture::pcap_reader::PcapReader;
 use crate::decode::LinkType;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
@@ -13,10 +17,18 @@ use crate::time::Timestamp;
 /// A capture file being read.
 pub struct FileSource {
     path: PathBuf,
-    cap: pcap::Capture<pcap::Offline>,
+    records: Records,
     link: LinkType,
     /// Set when the filter runs here rather than in libpcap.
     matcher: Option<FrameMatcher>,
+}
+
+/// Who reads the records.
+enum Records {
+    /// Classic pcap, read here.
+    Classic(PcapReader<std::fs::File>),
+    /// pcapng, the pcap variants the reader leaves alone, and anything libpcap filters.
+    Libpcap(pcap::Capture<pcap::Offline>),
 }
 
 impl FileSource {
@@ -37,8 +49,16 @@ impl FileSource {
         if meta.len() == 0 {
             return Err(fail("empty file, not a pcap or pcapng capture".into()));
         }
+        // libpcap vets the file header (and says what is wrong with it) and compiles the
+        // filter, whoever reads the records.
         let mut cap = pcap::Capture::from_file(path).map_err(|e| fail(pcap_reason(&e)))?;
         let dlt = cap.get_datalink().0;
+        // A classic pcap file the reader takes; anything else (or a failure to open the file a
+        // second time) stays with libpcap.
+        let classic = std::fs::File::open(path)
+            .and_then(PcapReader::new)
+            .ok()
+            .flatten();
         let mut matcher = None;
         if !filter.is_empty() {
             let bad_filter = |e: pcap::Error| Error::BadFilter {
@@ -46,20 +66,24 @@ impl FileSource {
                 reason: pcap_reason(&e),
             };
             cap.compile(filter, true).map_err(bad_filter)?;
-            // Only BSD NULL needs the file's byte order; don't read the header otherwise.
-            let big_endian = if dlt == 0 {
-                file_is_big_endian(path)
-            } else {
-                None
+            // Only BSD NULL needs the file's byte order.
+            let big_endian = match &classic {
+                Some(r) => Some(r.header().big_endian),
+                None if dlt == 0 => file_is_big_endian(path),
+                None => None,
             };
             matcher = ports.and_then(|p| FrameMatcher::new(p, dlt, big_endian));
             if matcher.is_none() {
                 cap.filter(filter, true).map_err(bad_filter)?;
             }
         }
+        let records = match classic {
+            Some(reader) if filter.is_empty() || matcher.is_some() => Records::Classic(reader),
+            _ => Records::Libpcap(cap),
+        };
         Ok(FileSource {
             path: path.to_owned(),
-            cap,
+            records,
             link: LinkType::from_linktype(dlt),
             matcher,
         })
@@ -72,27 +96,36 @@ impl FileSource {
     /// Calls `each` for every frame until the end of the file. A damaged or truncated file
     /// stops with an error after the frames before the damage were delivered.
     pub fn for_each(&mut self, mut each: impl FnMut(Timestamp, &[u8])) -> Result<()> {
-        loop {
-            match self.cap.next_packet() {
-                Ok(p) => {
-                    // What the filter drops is never seen, as with libpcap's BPF filter.
-                    if let Some(m) = &self.matcher
-                        && !m.matches(p.data)
-                    {
-                        continue;
-                    }
-                    let ts = Timestamp::from_timeval(p.header.ts.tv_sec, p.header.ts.tv_usec);
-                    each(ts, p.data);
-                }
-                Err(pcap::Error::NoMorePackets) => return Ok(()),
-                Err(e) => {
-                    return Err(Error::CaptureFile {
-                        path: self.path.clone(),
-                        reason: pcap_reason(&e),
-                    });
-                }
+        let matcher = self.matcher;
+        // What the filter drops is never seen, as with libpcap's BPF filter.
+        let mut deliver = |ts: Timestamp, frame: &[u8]| {
+            if matcher.is_none_or(|m| m.matches(frame)) {
+                each(ts, frame);
             }
-        }
+        };
+        let reason = match &mut self.records {
+            Records::Classic(reader) => loop {
+                match reader.next_packet() {
+                    Ok(Some((ts, frame))) => deliver(ts, frame),
+                    Ok(None) => return Ok(()),
+                    Err(e) => break libpcap_reason(&e.to_string()),
+                }
+            },
+            Records::Libpcap(cap) => loop {
+                match cap.next_packet() {
+                    Ok(p) => {
+                        let ts = Timestamp::from_timeval(p.header.ts.tv_sec, p.header.ts.tv_usec);
+                        deliver(ts, p.data);
+                    }
+                    Err(pcap::Error::NoMorePackets) => return Ok(()),
+                    Err(e) => break pcap_reason(&e),
+                }
+            },
+        };
+        Err(Error::CaptureFile {
+            path: self.path.clone(),
+            reason,
+        })
     }
 }
 
@@ -131,17 +164,21 @@ fn io_reason(e: &std::io::Error) -> String {
 /// libpcap's message without the file name it sometimes repeats.
 pub(crate) fn pcap_reason(e: &pcap::Error) -> String {
     match e {
-        pcap::Error::PcapError(s) => {
-            let s = s.trim();
-            if s.contains("unknown file format") || s.contains("bad dump file format") {
-                "not a pcap or pcapng capture (unknown file format)".into()
-            } else if s.starts_with("truncated") {
-                format!("capture is truncated ({s})")
-            } else {
-                s.to_owned()
-            }
-        }
+        pcap::Error::PcapError(s) => libpcap_reason(s),
         other => other.to_string(),
+    }
+}
+
+/// What to tell the user for one of libpcap's messages (or [`PcapReader`]'s, which are the
+/// same words for the same damage).
+fn libpcap_reason(s: &str) -> String {
+    let s = s.trim();
+    if s.contains("unknown file format") || s.contains("bad dump file format") {
+        "not a pcap or pcapng capture (unknown file format)".into()
+    } else if s.starts_with("truncated") {
+        format!("capture is truncated ({s})")
+    } else {
+        s.to_owned()
     }
 }
 
@@ -169,9 +206,45 @@ mod tests {
         let bpf = build_filter(ports.port, None, &[]);
         let s = FileSource::open(&p, &bpf, Some(ports)).unwrap();
         assert!(s.matcher.is_some());
+        assert!(matches!(s.records, Records::Classic(_)));
         let with_expr = build_filter(ports.port, None, &["tcp".into()]);
         let s = FileSource::open(&p, &with_expr, None).unwrap();
         assert!(s.matcher.is_none());
+        assert!(
+            matches!(s.records, Records::Libpcap(_)),
+            "libpcap runs the BPF"
+        );
+        let s = FileSource::open(&p, "", None).unwrap();
+        assert!(matches!(s.records, Records::Classic(_)));
+    }
+
+    #[test]
+    fn pcapng_is_read_by_libpcap() {
+        // Section header (little-endian), one Ethernet interface, one 4-byte packet.
+        let mut ng = Vec::new();
+        let block = |ng: &mut Vec<u8>, kind: u32, body: &[u8]| {
+            let len = (12 + body.len()) as u32;
+            ng.extend_from_slice(&kind.to_le_bytes());
+            ng.extend_from_slice(&len.to_le_bytes());
+            ng.extend_from_slice(body);
+            ng.extend_from_slice(&len.to_le_bytes());
+        };
+        let mut shb = vec![0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0];
+        shb.extend_from_slice(&[0xff; 8]);
+        block(&mut ng, 0x0a0d_0d0a, &shb);
+        block(&mut ng, 1, &[1, 0, 0, 0, 0, 0, 4, 0]);
+        let mut epb = vec![0u8; 12];
+        epb.extend_from_slice(&[4, 0, 0, 0, 4, 0, 0, 0, 1, 2, 3, 4]);
+        block(&mut ng, 6, &epb);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.pcapng");
+        std::fs::write(&p, &ng).unwrap();
+        let mut s = FileSource::open(&p, "", None).unwrap();
+        assert!(matches!(s.records, Records::Libpcap(_)));
+        assert_eq!(s.link_type(), LinkType::Ethernet);
+        let mut frames = Vec::new();
+        s.for_each(|_, f| frames.push(f.to_vec())).unwrap();
+        assert_eq!(frames, [vec![1, 2, 3, 4]]);
     }
 
     #[test]

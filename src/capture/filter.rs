@@ -101,6 +101,7 @@ impl FrameMatcher {
     }
 
     /// Whether the BPF program would keep this frame (`frame`: the captured bytes).
+    #[inline]
     pub fn matches(&self, frame: &[u8]) -> bool {
         match self.link {
             Link::Ethernet => {
@@ -149,6 +150,7 @@ impl FrameMatcher {
     }
 
     /// IPv4 header at `at`. Nothing of it is validated beyond what BPF looks at.
+    #[inline]
     fn ipv4(&self, f: &[u8], at: usize) -> bool {
         if f.get(at + 9) != Some(&IPPROTO_TCP) {
             return false;
