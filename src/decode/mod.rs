@@ -12,13 +12,13 @@ mod ip;
 mod link;
 mod section;
 
+/// The head parsers on top of httparse, the reference ours are tested and benchmarked against.
+#[doc(hidden)]
+pub use http::reference as http_reference;
 pub use http::{
     BodyLength, MAX_HEADERS, RequestHead, ResponseHead, looks_like_request_start,
     looks_like_response_start, parse_request_head, parse_response_head,
 };
-/// The head parsers on top of httparse, the reference ours are tested and benchmarked against.
-#[doc(hidden)]
-pub use http::reference as http_reference;
 pub use ip::{Endpoint, TcpFlags, TcpSegment, decode_ip};
 pub use link::{LinkType, strip_link};
 pub use section::{MAX_SECTION_LEN, section_of};
