@@ -135,6 +135,18 @@ for t in "${tools[@]}"; do
     printf '| %-14s | %9s | %9s | %9s | %9s | %11s | %-16s |\n' "$t" "${wall[$t]}" "${cpu[$t]}" "${mem[$t]}" "${cnt[$t]}" "$rps" "$ratio"
 done
 
+# The issue's targets, from the medians above.
+echo
+[ "$smoke" = 1 ] && echo "(smoke run: the capture is too small for these to mean anything; process start dominates)"
+verdict() { awk -v v="$1" -v lim="$2" -v op="$3" 'BEGIN {ok = (op == "<=") ? v <= lim : v >= lim; print (ok ? "met" : "NOT met")}'; }
+r=$(awk -v a="${wall[traffic-watch]}" -v b="${wall[libpcap-read]}" 'BEGIN {printf "%.2f", a / b}')
+echo "target: wall within 2x of the bare libpcap read: ${r}x, $(verdict "$r" 2 "<=")"
+if [ -n "${wall[httpry]:-}" ]; then
+    h=$(awk -v a="${wall[traffic-watch]}" -v b="${wall[httpry]}" 'BEGIN {printf "%.1f", b / a}')
+    echo "target: at least 10x httpry's speed: ${h}x, $(verdict "$h" 10 ">=")"
+fi
+echo "target: peak memory under 64 MiB: ${mem[traffic-watch]} MiB, $(verdict "${mem[traffic-watch]}" 64 "<=")"
+
 status=0
 if [ -n "$expect" ] && [ "${cnt[traffic-watch]}" != "$expect" ]; then
     echo "FAIL: traffic-watch counted ${cnt[traffic-watch]} requests, expected $expect" >&2
