@@ -136,7 +136,7 @@ pub struct FlowCounters {
     pub gaps_skipped: u64,
     /// Heads dropped because they grew beyond `max_head_bytes`.
     pub heads_too_large: u64,
-    /// Heads httparse rejected, and malformed chunked framing (the stream then resyncs at the
+    /// Heads the parser rejected, and malformed chunked framing (the stream then resyncs at the
     /// next request or status line).
     pub parse_errors: u64,
     /// Requests not counted as pending because `max_pending` was reached. Their responses are

@@ -405,7 +405,7 @@ fn capture_starting_inside_a_body_resyncs_at_next_request() {
     c.client(GET_A).server(OK_5).client(GET_B).server(OK_5);
     let (rec, k) = run(&c.segs);
     // "POST /x HTTP/1.1 is text" is at a line start and shaped like a request line, so seeking
-    // tries it; httparse rejects it and seeking goes on.
+    // tries it; the head parser rejects it and seeking goes on.
     assert_eq!(rec.sections(), ["/a", "/b"]);
     assert_eq!(k.connections, 1);
     assert_eq!(k.parse_errors, 1);
