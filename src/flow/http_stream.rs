@@ -4,9 +4,9 @@
 //! [`HttpConn`] receives [`Chunk`]s per direction from the reassembler. The client direction is
 //! parsed as a sequence of request heads and bodies, the server direction as response heads
 //! and bodies (RFC 9112 §6.3 framing: Content-Length, a real chunked decoder, or until close),
-//! so text inside a body is never taken for a head. Heads are parsed (httparse's grammar, `decode::http`) straight
-//! from the delivered slice; only an incomplete head is copied, and never beyond
-//! `max_head_bytes`. Responses are paired in order with a FIFO of pending requests.
+//! so text inside a body is never taken for a head. Heads are parsed (`decode::http`,
+//! httparse's grammar) straight from the delivered slice; only an incomplete head is copied,
+//! and never beyond `max_head_bytes`. Responses are paired in order with a FIFO of pending requests.
 //!
 //! When the position in the stream is unknown (capture started mid-connection, a gap, a parse
 //! error) the direction *seeks*: it scans line starts for something shaped like a request line
