@@ -180,6 +180,7 @@ pub struct Config {
     pub metrics_addr: Option<std::net::SocketAddr>,
     pub alert_exec: Option<String>,
     pub alert_webhook: Option<String>,
+    pub alert_webhook_ca: Option<PathBuf>,
     pub interface: Option<String>,
     pub port: Option<u16>,
     pub ip: Option<IpAddr>,
@@ -271,6 +272,7 @@ impl Args {
             metrics_addr: self.outputs.metrics_addr,
             alert_exec: self.outputs.alert_exec.clone(),
             alert_webhook: self.outputs.alert_webhook.clone(),
+            alert_webhook_ca: self.outputs.alert_webhook_ca.clone(),
             interface: self.interface.clone(),
             port: self.port,
             ip: self.ip,
@@ -349,7 +351,13 @@ pub struct OutputArgs {
     #[arg(long, value_name = "CMD")]
     pub alert_exec: Option<String>,
 
-    /// POST each alert and recovery as JSON (Slack/Discord-compatible "text") to this http:// URL.
+    /// POST each alert and recovery as JSON (Slack/Discord-compatible "text") to this
+    /// http:// or https:// URL.
     #[arg(long, value_name = "URL")]
     pub alert_webhook: Option<String>,
+
+    /// Trust the CA certificates in this PEM file for an https:// --alert-webhook, besides the
+    /// built-in Mozilla roots (a private CA).
+    #[arg(long, value_name = "FILE", requires = "alert_webhook")]
+    pub alert_webhook_ca: Option<PathBuf>,
 }

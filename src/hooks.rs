@@ -7,10 +7,11 @@
 //! The command is run directly, never through a shell: its words are split on whitespace once,
 //! when the hooks are built, and the alert's values reach it in environment variables
 //! (`TW_ALERT_KIND`, `TW_ALERT_MESSAGE`, `TW_ALERT_HITS`, `TW_ALERT_TIME`,
-//! `TW_ALERT_LOWER_BOUND`). The webhook is plain `http://` over a minimal HTTP/1.1 client:
-//! HTTPS is not supported (point it at a local relay). Its JSON body has a Slack-compatible
-//! `text` and a Discord-compatible `content`, both the alert message, plus `kind`, `hits`,
-//! `time` and `lower_bound`.
+//! `TW_ALERT_LOWER_BOUND`). The webhook is a minimal HTTP/1.1 client, over TLS (rustls, the
+//! Mozilla roots built in, plus `--alert-webhook-ca` for a private CA) for `https://` URLs such
+//! as Slack's and Discord's. Its JSON body has a Slack-compatible `text` and a
+//! Discord-compatible `content`, both the alert message, plus `kind`, `hits`, `time` and
+//! `lower_bound`.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -23,6 +24,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 
 use crate::error::Error;
 use crate::stats::{AlertEvent, AlertKind};
@@ -39,9 +43,11 @@ struct ExecHook {
     args: Vec<String>,
 }
 
-/// Where to POST: an `http://` URL taken apart.
+/// Where to POST: an `http://` or `https://` URL taken apart.
 #[derive(Debug, Clone)]
 struct WebhookTarget {
+    /// For `https://`: the client configuration (roots) and the name the certificate must carry.
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
     /// `host:port` to connect to (the host as written, brackets kept for IPv6).
     authority: String,
     /// The `Host` header value.
@@ -83,8 +89,28 @@ impl AlertHooks {
         webhook: Option<String>,
         limit: Duration,
     ) -> Result<Self, Error> {
+        Self::with_settings(exec, webhook, None, limit)
+    }
+
+    /// [`AlertHooks::new`] trusting, for an `https://` webhook, the CA certificates in the PEM
+    /// file `webhook_ca` besides the built-in roots, with this time limit per delivery. The
+    /// file is read now (before privileges are dropped).
+    pub fn with_settings(
+        exec: Option<String>,
+        webhook: Option<String>,
+        webhook_ca: Option<&Path>,
+        limit: Duration,
+    ) -> Result<Self, Error> {
         let exec = exec.as_deref().map(parse_exec).transpose()?;
-        let webhook = webhook.as_deref().map(parse_webhook).transpose()?;
+        if webhook.is_none() && webhook_ca.is_some() {
+            return Err(config_error(
+                "--alert-webhook-ca needs an --alert-webhook https:// URL".into(),
+            ));
+        }
+        let webhook = webhook
+            .as_deref()
+            .map(|url| parse_webhook(url, webhook_ca))
+            .transpose()?;
         let counters = Arc::new(Counters::default());
         if exec.is_none() && webhook.is_none() {
             return Ok(AlertHooks {
@@ -245,18 +271,20 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-fn parse_webhook(url: &str) -> Result<WebhookTarget, Error> {
+fn parse_webhook(url: &str, ca: Option<&Path>) -> Result<WebhookTarget, Error> {
     let bad = |why: &str| config_error(format!("bad alert webhook URL '{url}': {why}"));
     let (scheme, rest) = url
         .split_once("://")
-        .ok_or_else(|| bad("expected http://host[:port]/path"))?;
-    if scheme.eq_ignore_ascii_case("https") {
-        return Err(bad(
-            "https is not supported; use an http:// URL (e.g. a local relay)",
-        ));
-    }
-    if !scheme.eq_ignore_ascii_case("http") {
-        return Err(bad("only http:// URLs are supported"));
+        .ok_or_else(|| bad("expected http[s]://host[:port]/path"))?;
+    let https = if scheme.eq_ignore_ascii_case("https") {
+        true
+    } else if scheme.eq_ignore_ascii_case("http") {
+        false
+    } else {
+        return Err(bad("only http:// and https:// URLs are supported"));
+    };
+    if !https && ca.is_some() {
+        return Err(bad("--alert-webhook-ca is for https:// URLs"));
     }
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -293,22 +321,72 @@ fn parse_webhook(url: &str) -> Result<WebhookTarget, Error> {
             None => (authority.to_owned(), None),
         }
     };
+    let default_port = if https { 443 } else { 80 };
     let port: u16 = match port {
-        None => 80,
+        None => default_port,
         Some(p) => p.parse().map_err(|_| bad("bad port"))?,
     };
     if host.is_empty() || host == "[]" {
         return Err(bad("no host"));
     }
+    let tls = if https {
+        let name = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let name = ServerName::try_from(name).map_err(|_| bad("not a valid host name"))?;
+        Some((tls_config(ca)?, name))
+    } else {
+        None
+    };
     Ok(WebhookTarget {
+        tls,
         authority: format!("{host}:{port}"),
-        host_header: if port == 80 {
+        host_header: if port == default_port {
             host
         } else {
             format!("{host}:{port}")
         },
         path,
     })
+}
+
+/// The TLS client: the Mozilla roots (webpki-roots, built in, so no system store is needed
+/// and nothing is read after privileges are dropped), plus the CA certificates of `ca`.
+fn tls_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, Error> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = ca {
+        let bad =
+            |why: String| config_error(format!("--alert-webhook-ca {}: {why}", path.display()));
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| bad(pem_reason(&e)))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(pem_reason(&e)))?;
+        if certs.is_empty() {
+            return Err(bad("no PEM certificate in the file".into()));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| bad(format!("not a usable CA certificate ({e})")))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| config_error(format!("cannot set up TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+fn pem_reason(e: &rustls::pki_types::pem::Error) -> String {
+    match e {
+        rustls::pki_types::pem::Error::Io(io) => io.to_string(),
+        other => format!("not a PEM file ({other:?})"),
+    }
 }
 
 fn kind_str(kind: AlertKind) -> &'static str {
@@ -374,11 +452,6 @@ fn run_exec(hook: &ExecHook, event: &AlertEvent, limit: Duration) -> Result<(), 
 /// POSTs the JSON body; succeeds on a 2xx status line within `limit`.
 fn post_webhook(target: &WebhookTarget, event: &AlertEvent, limit: Duration) -> Result<(), String> {
     let deadline = Instant::now() + limit;
-    let left = || {
-        deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1))
-    };
     let addrs: Vec<_> = target
         .authority
         .to_socket_addrs()
@@ -389,12 +462,58 @@ fn post_webhook(target: &WebhookTarget, event: &AlertEvent, limit: Duration) -> 
         if Instant::now() >= deadline {
             break;
         }
-        if let Ok(s) = TcpStream::connect_timeout(&a, left()) {
+        if let Ok(s) = TcpStream::connect_timeout(&a, time_left(deadline)) {
             stream = Some(s);
             break;
         }
     }
-    let mut stream = stream.ok_or_else(|| "cannot connect".to_owned())?;
+    let stream = stream.ok_or_else(|| "cannot connect".to_owned())?;
+    match &target.tls {
+        None => exchange(stream, target, event, deadline),
+        Some((config, name)) => {
+            let conn = rustls::ClientConnection::new(Arc::clone(config), name.clone())
+                .map_err(|e| e.to_string())?;
+            // The handshake happens on the first write, under the same deadline.
+            exchange(
+                rustls::StreamOwned::new(conn, stream),
+                target,
+                event,
+                deadline,
+            )
+        }
+    }
+}
+
+fn time_left(deadline: Instant) -> Duration {
+    deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1))
+}
+
+/// A connection to the webhook, plain or TLS, whose socket takes the time limits.
+trait Connection: Read + Write {
+    fn socket(&self) -> &TcpStream;
+}
+
+impl Connection for TcpStream {
+    fn socket(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Connection for rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    fn socket(&self) -> &TcpStream {
+        self.get_ref()
+    }
+}
+
+/// Sends the request and reads the status line.
+fn exchange(
+    mut conn: impl Connection,
+    target: &WebhookTarget,
+    event: &AlertEvent,
+    deadline: Instant,
+) -> Result<(), String> {
     let body = webhook_json(event);
     let request = format!(
         "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: traffic-watch/{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -403,11 +522,16 @@ fn post_webhook(target: &WebhookTarget, event: &AlertEvent, limit: Duration) -> 
         env!("CARGO_PKG_VERSION"),
         body.len()
     );
-    stream
-        .set_write_timeout(Some(left()))
-        .map_err(|e| e.to_string())?;
-    stream
-        .write_all(request.as_bytes())
+    let timeouts = |conn: &dyn Connection| {
+        let left = Some(time_left(deadline));
+        conn.socket()
+            .set_write_timeout(left)
+            .and_then(|()| conn.socket().set_read_timeout(left))
+            .map_err(|e| e.to_string())
+    };
+    timeouts(&conn)?;
+    conn.write_all(request.as_bytes())
+        .and_then(|()| conn.flush())
         .map_err(|e| e.to_string())?;
     let mut head = Vec::with_capacity(256);
     let mut buf = [0u8; 256];
@@ -415,10 +539,8 @@ fn post_webhook(target: &WebhookTarget, event: &AlertEvent, limit: Duration) -> 
         if Instant::now() >= deadline {
             return Err("timed out".into());
         }
-        stream
-            .set_read_timeout(Some(left()))
-            .map_err(|e| e.to_string())?;
-        match stream.read(&mut buf) {
+        timeouts(&conn)?;
+        match conn.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => head.extend_from_slice(buf.get(..n).unwrap_or_default()),
             Err(e) => return Err(e.to_string()),
@@ -443,25 +565,43 @@ mod tests {
 
     #[test]
     fn webhook_urls() {
-        let t = parse_webhook("http://127.0.0.1:8080/hooks/x?y=1").unwrap();
+        let t = parse_webhook("http://127.0.0.1:8080/hooks/x?y=1", None).unwrap();
         assert_eq!(t.authority, "127.0.0.1:8080");
         assert_eq!(t.host_header, "127.0.0.1:8080");
         assert_eq!(t.path, "/hooks/x?y=1");
-        let t = parse_webhook("HTTP://[::1]").unwrap();
+        assert!(t.tls.is_none());
+        let t = parse_webhook("HTTP://[::1]", None).unwrap();
         assert_eq!((t.authority.as_str(), t.path.as_str()), ("[::1]:80", "/"));
         assert_eq!(t.host_header, "[::1]");
+        let t = parse_webhook("https://hooks.slack.com/services/T0/B0/x", None).unwrap();
+        assert_eq!(t.authority, "hooks.slack.com:443");
+        assert_eq!(t.host_header, "hooks.slack.com");
+        let (_, name) = t.tls.unwrap();
+        assert_eq!(name.to_str(), "hooks.slack.com");
+        let t = parse_webhook("https://[::1]:8443/", None).unwrap();
+        assert_eq!(
+            (t.authority.as_str(), t.host_header.as_str()),
+            ("[::1]:8443", "[::1]:8443")
+        );
+        assert_eq!(t.tls.unwrap().1.to_str(), "::1");
         for bad in [
-            "https://hooks.example/x",
             "ftp://x",
             "http://",
+            "https://",
             "http://:80/",
             "http://u:p@host/",
             "http://host:99999/",
             "http://host/a b",
+            "https://bad_name!/",
             "localhost:8080",
         ] {
-            assert!(parse_webhook(bad).is_err(), "{bad}");
+            assert!(parse_webhook(bad, None).is_err(), "{bad}");
         }
+        // A CA file only makes sense for https, and must hold a certificate.
+        let missing = Path::new("/nonexistent/ca.pem");
+        assert!(parse_webhook("http://h/", Some(missing)).is_err());
+        let err = parse_webhook("https://h/", Some(missing)).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
     }
 
     #[test]

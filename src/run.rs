@@ -197,9 +197,11 @@ impl Sinks {
     /// Alert hooks and the metrics slot, as configured.
     pub fn from_config(config: &Config) -> Result<Sinks> {
         let hooks = if config.alert_exec.is_some() || config.alert_webhook.is_some() {
-            Some(AlertHooks::new(
+            Some(AlertHooks::with_settings(
                 config.alert_exec.clone(),
                 config.alert_webhook.clone(),
+                config.alert_webhook_ca.as_deref(),
+                crate::hooks::TIME_LIMIT,
             )?)
         } else {
             None

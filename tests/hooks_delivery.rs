@@ -3,6 +3,8 @@
 //! an alert and its recovery; a script run by `--alert-exec` sees the values in its
 //! environment; hooks that hang or fail never delay `fire` and are counted as failures once
 //! their time limit passes; a full queue drops and counts; bad settings are one-line errors.
+//! An `https://` webhook talks TLS to a loopback server whose certificate a test CA signed:
+//! delivered when that CA is given, refused (and counted as a failure) when it is not.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -36,7 +38,7 @@ fn eventually(mut cond: impl FnMut() -> bool) -> bool {
 }
 
 /// Reads one HTTP request (head + Content-Length body); returns (head, body).
-fn read_request(s: &mut std::net::TcpStream) -> (String, String) {
+fn read_request(s: &mut impl Read) -> (String, String) {
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -106,6 +108,119 @@ fn webhook_receives_alert_and_recovery_json() {
     );
     assert!(eventually(|| hooks.delivered() == 2));
     assert_eq!(hooks.failures(), 0);
+}
+
+/// A test CA (PEM) and a certificate for localhost and 127.0.0.1 signed by it, with its key.
+fn test_pki() -> (
+    String,
+    rustls::pki_types::CertificateDer<'static>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    (ca.pem(), cert.der().clone(), key)
+}
+
+/// A TLS server on loopback answering each request with 204; sends what it read (or why the
+/// connection failed) for each of `n` connections.
+fn tls_listener(
+    n: usize,
+) -> (
+    std::net::SocketAddr,
+    String,
+    mpsc::Receiver<Result<String, String>>,
+) {
+    let (ca_pem, cert, key) = test_pki();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let config = std::sync::Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in 0..n {
+            let (tcp, _) = listener.accept().unwrap();
+            tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            // A refused handshake shows up as an error on the first read.
+            let mut first = [0u8; 1];
+            let got = match tls.read(&mut first) {
+                Ok(1) => {
+                    let mut rest = std::io::Read::chain(&first[..], &mut tls);
+                    let (head, body) = read_request(&mut rest);
+                    Ok(format!("{head}\r\n\r\n{body}"))
+                }
+                Ok(_) => Err("closed".to_owned()),
+                Err(e) => Err(e.to_string()),
+            };
+            if got.is_ok() {
+                let _ = tls.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
+                let _ = tls.flush();
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            }
+            tx.send(got).unwrap();
+        }
+    });
+    (addr, ca_pem, rx)
+}
+
+#[test]
+fn https_webhook_is_delivered_over_tls_checked_against_the_given_ca() {
+    let (addr, ca_pem, rx) = tls_listener(1);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    let url = format!("https://localhost:{}/services/T0/B0/x", addr.port());
+    let hooks =
+        AlertHooks::with_settings(None, Some(url), Some(&ca), Duration::from_secs(5)).unwrap();
+    hooks.fire(&event(AlertKind::Triggered, 1_795_500_699, 2400));
+    let got = rx.recv_timeout(Duration::from_secs(20)).unwrap().unwrap();
+    assert!(
+        got.starts_with("POST /services/T0/B0/x HTTP/1.1\r\n"),
+        "{got}"
+    );
+    assert!(
+        got.contains(&format!("Host: localhost:{}", addr.port())),
+        "{got}"
+    );
+    let body = got.split("\r\n\r\n").nth(1).unwrap();
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        v["text"],
+        "High traffic generated an alert - hits = 2400, triggered at 2026-11-24T06:11:39Z"
+    );
+    assert!(eventually(|| hooks.delivered() == 1));
+    assert_eq!(hooks.failures(), 0);
+}
+
+#[test]
+fn https_webhook_refuses_a_server_it_cannot_verify() {
+    // The same server, but the client trusts only the built-in roots: the handshake fails,
+    // nothing is sent, and the delivery counts as a failure.
+    let (addr, _, rx) = tls_listener(1);
+    let url = format!("https://127.0.0.1:{}/x", addr.port());
+    let hooks = AlertHooks::with_settings(None, Some(url), None, Duration::from_secs(5)).unwrap();
+    hooks.fire(&event(AlertKind::Triggered, 1_795_500_699, 2400));
+    let got = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(got.is_err(), "the server got a request: {got:?}");
+    assert!(eventually(|| hooks.failures() == 1));
+    assert_eq!(hooks.delivered(), 0);
 }
 
 fn script(dir: &Path, name: &str, body: &str) -> String {
@@ -222,8 +337,37 @@ fn bad_settings_are_one_line_errors() {
             .to_string()
     };
     assert_eq!(
-        err(None, Some("https://hooks.example/x")),
-        "bad alert webhook URL 'https://hooks.example/x': https is not supported; use an http:// URL (e.g. a local relay)"
+        err(None, Some("ftp://hooks.example/x")),
+        "bad alert webhook URL 'ftp://hooks.example/x': only http:// and https:// URLs are supported"
+    );
+    let with_ca = |hook: &str, ca: &Path| {
+        AlertHooks::with_settings(
+            None,
+            Some(hook.to_owned()),
+            Some(ca),
+            Duration::from_secs(1),
+        )
+        .err()
+        .unwrap()
+        .to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("ca.pem");
+    std::fs::write(&not_pem, "hello\n").unwrap();
+    assert_eq!(
+        with_ca("https://h/", &not_pem),
+        format!(
+            "--alert-webhook-ca {}: no PEM certificate in the file",
+            not_pem.display()
+        )
+    );
+    assert!(
+        with_ca("https://h/", Path::new("/nonexistent/ca.pem"))
+            .starts_with("--alert-webhook-ca /nonexistent/ca.pem: No such file"),
+    );
+    assert_eq!(
+        with_ca("http://h/", &not_pem),
+        "bad alert webhook URL 'http://h/': --alert-webhook-ca is for https:// URLs"
     );
     assert_eq!(
         err(Some("/nonexistent/notify --now"), None),

@@ -41,6 +41,9 @@ pub fn run(a: &DemoArgs) -> Result<(), Error> {
     if let Some(w) = &a.outputs.alert_webhook {
         argv.extend(["--alert-webhook".into(), w.clone()]);
     }
+    if let Some(ca) = &a.outputs.alert_webhook_ca {
+        argv.extend(["--alert-webhook-ca".into(), ca.display().to_string()]);
+    }
     if a.json {
         argv.push("--json".into());
     } else if !interactive {
