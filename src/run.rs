@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
-use crate::capture::{FileSource, LiveConfig, LiveSource, PortFilter, default_interface};
+use crate::capture::{
+    FileSource, LiveConfig, LiveSource, PortFilter, base_filter, default_interface,
+};
 use crate::cli::{Config, OutputMode};
 use crate::decode::LinkType;
 use crate::error::{Error, Result};
@@ -297,14 +299,6 @@ fn open_file_with_filter(
             FileSource::open(path, &base, ports)
         }
         other => other,
-    }
-}
-
-/// `(X) or (vlan and ((X) or (vlan and X)))` → `X`.
-fn base_filter(filter: &str) -> String {
-    match filter.split_once(") or (vlan and ") {
-        Some((head, _)) => head.trim_start_matches('(').to_owned(),
-        None => filter.to_owned(),
     }
 }
 

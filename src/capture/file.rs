@@ -72,6 +72,11 @@ impl FileSource {
                 None if dlt == 0 => file_is_big_endian(path),
                 None => None,
             };
+            // The matcher replaces the expression, so it must be exactly `--port`/`--ip`'s.
+            debug_assert!(ports.is_none_or(|p| {
+                let full = super::build_filter(p.port, p.ip, &[]);
+                filter == full || filter == super::base_filter(&full)
+            }));
             matcher = ports.and_then(|p| FrameMatcher::new(p, dlt, big_endian));
             if matcher.is_none() {
                 cap.filter(filter, true).map_err(bad_filter)?;

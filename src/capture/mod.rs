@@ -50,6 +50,15 @@ pub fn build_filter(port: Option<u16>, ip: Option<IpAddr>, extra: &[String]) -> 
     format!("({base}) or (vlan and (({base}) or (vlan and {base})))")
 }
 
+/// [`build_filter`]'s expression without its VLAN branches, for link types that have no `vlan`:
+/// `(X) or (vlan and ((X) or (vlan and X)))` → `X`.
+pub fn base_filter(filter: &str) -> String {
+    match filter.split_once(") or (vlan and ") {
+        Some((head, _)) => head.trim_start_matches('(').to_owned(),
+        None => filter.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

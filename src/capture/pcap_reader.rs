@@ -30,7 +30,8 @@
 //!
 //! One thing is not mirrored: for byte-swapped files of a few link types (Linux cooked CAN
 //! frames, USB, NFLOG, PFLOG) libpcap byte-swaps fields of a pseudo-header inside the frame.
-//! None of those carries IP, so the frames count the same (`not_ip`, `unsupported_link_type`).
+//! Those fields are never IP bytes, and we decode none of these link types (PFLOG, which does
+//! wrap IP, is `unsupported_link_type` to us), so the frames count the same.
 
 use std::fmt;
 use std::io::{self, Read};
