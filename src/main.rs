@@ -88,16 +88,15 @@ fn real_main(args: Args) -> Result<(), Error> {
     }
     let stop = run::stop_on_signals()?;
     if let Some(path) = &config.log {
-        // No capture, no privileges needed; they are kept only if the user ran us with them
-        // (a root-only log must still be readable after it rotates).
         let mut input = LogInput::open(path, config.log_format, config.follow)?;
         if !config.follow {
             drop_privileges_quietly(&config)?;
             let out = std::io::BufWriter::new(std::io::stdout().lock());
             return run::replay_log(&config, &mut input, out, &sinks);
         }
+        let who = drop_privileges_for_log(&config, path)?;
         if config.output != traffic_watch::cli::OutputMode::Dashboard {
-            eprintln!("traffic-watch: following {}", input.describe());
+            eprintln!("traffic-watch: following {}; {who}", input.describe());
         }
         return run::live(&config, run::LiveInput::Log(input), stop, &sinks);
     }
@@ -119,6 +118,43 @@ fn real_main(args: Args) -> Result<(), Error> {
         );
     }
     run::live(&config, run::LiveInput::Capture(capture), stop, &sinks)
+}
+
+/// A followed log is reopened when it rotates, so the user we become must be able to read
+/// it: root becomes the usual user with the log's group added, when that group (or everyone)
+/// can read the file and search its directories; otherwise privileges are kept, as the only
+/// way to follow a root-only log, and the message says so. Standard input needs nothing.
+fn drop_privileges_for_log(
+    config: &traffic_watch::cli::Config,
+    path: &std::path::Path,
+) -> Result<String, Error> {
+    use traffic_watch::capture::privdrop;
+    if !config.drop_privileges {
+        return Ok("keeping privileges (--no-drop-privileges)".into());
+    }
+    let stdin = path.as_os_str() == "-";
+    if stdin || !nix::unistd::Uid::effective().is_root() {
+        let d = privdrop::drop_privileges(config.user.as_deref())?;
+        return Ok(format!(
+            "running as '{}' (uid {}) with no capabilities",
+            d.user, d.uid
+        ));
+    }
+    match privdrop::readable_after_drop(path, config.user.as_deref()) {
+        Some(group) => {
+            let d = privdrop::drop_privileges_keeping_group(config.user.as_deref(), group)?;
+            let also = group.map_or_else(String::new, |g| format!(", and the log's group {g}"));
+            Ok(format!(
+                "running as '{}' (uid {}{also}) with no capabilities",
+                d.user, d.uid
+            ))
+        }
+        None => Ok(format!(
+            "keeping root: {} could not be reopened after a rotation without it (make it \
+             readable by a group, or run as a user who can read it)",
+            path.display()
+        )),
+    }
 }
 
 /// For offline inputs already open: drop root and capabilities if we have them.

@@ -5,6 +5,8 @@
 //! (`-Z USER`, default `nobody`), and clears every remaining capability. An open libpcap handle
 //! keeps working without any of them.
 
+use std::path::Path;
+
 use caps::CapSet;
 use nix::unistd::{Gid, Uid, User, setgid, setgroups, setuid};
 
@@ -52,12 +54,20 @@ fn fail(stage: &str, e: impl std::fmt::Display) -> Error {
 
 /// Drops every privilege the process holds. Call after opening the capture, before parsing.
 pub fn drop_privileges(user: Option<&str>) -> Result<Dropped> {
+    drop_privileges_keeping_group(user, None)
+}
+
+/// [`drop_privileges`], the new user also a member of `group` (when root): a followed log
+/// stays readable through its group when it is reopened after a rotation.
+pub fn drop_privileges_keeping_group(user: Option<&str>, group: Option<u32>) -> Result<Dropped> {
     let was_root = Uid::effective().is_root();
     if was_root {
         // Needs CAP_SETPCAP, which root still has here.
         caps::clear(None, CapSet::Bounding).map_err(|e| fail("bounding set", e))?;
         let (uid, gid, name) = target_user(user)?;
-        setgroups(&[gid]).map_err(|e| fail("setgroups", e))?;
+        let mut groups = vec![gid];
+        groups.extend(group.map(Gid::from_raw).filter(|g| *g != gid));
+        setgroups(&groups).map_err(|e| fail("setgroups", e))?;
         setgid(gid).map_err(|e| fail("setgid", e))?;
         // setuid from root to non-root also clears the permitted and effective sets.
         setuid(uid).map_err(|e| fail("setuid", e))?;
@@ -82,6 +92,39 @@ pub fn drop_privileges(user: Option<&str>) -> Result<Dropped> {
                 .map_or_else(|| Uid::current().to_string(), |u| u.name),
         })
     }
+}
+
+/// Whether, once root has become the user of `-Z`/sudo/`nobody` with `path`'s group as an
+/// extra group, `path` can still be opened for reading: the file readable by others, its group
+/// or that user, and every directory above it searchable by them. Checked on the path as given
+/// and on where its symlinks lead, since both are walked when the log is reopened.
+///
+/// `Some(group)`: readable, keeping that extra group (`None` when none is needed). The root
+/// group is never kept: it would open far more than one log.
+pub fn readable_after_drop(path: &Path, user: Option<&str>) -> Option<Option<u32>> {
+    use std::os::unix::fs::MetadataExt;
+    let (uid, gid, _) = target_user(user).ok()?;
+    let file = std::fs::metadata(path).ok()?;
+    let extra = Some(file.gid()).filter(|g| *g != 0 && *g != gid.as_raw());
+    let groups = [Some(gid.as_raw()), extra];
+    let allowed = |m: &std::fs::Metadata, bit: u32| {
+        (m.mode() & bit) != 0
+            || (m.mode() & (bit << 3) != 0 && groups.contains(&Some(m.gid())))
+            || (m.mode() & (bit << 6) != 0 && m.uid() == uid.as_raw())
+    };
+    if !allowed(&file, 0o004) {
+        return None;
+    }
+    let absolute = std::path::absolute(path).ok()?;
+    let real = std::fs::canonicalize(path).ok()?;
+    for p in [&absolute, &real] {
+        for dir in p.ancestors().skip(1) {
+            if !allowed(&std::fs::metadata(dir).ok()?, 0o001) {
+                return None;
+            }
+        }
+    }
+    Some(extra)
 }
 
 fn finish_drop() -> Result<()> {

@@ -588,6 +588,100 @@ fn prometheus_scrapes_a_followed_access_log_as_it_grows() {
     assert_eq!(s["requests"], 200);
 }
 
+/// `Key:\tvalue` from /proc/<pid>/status.
+fn proc_status(pid: u32, key: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(key)
+                .map(|v| v.trim_start_matches(':').trim().to_owned())
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_followed_log_is_read_as_nobody_through_its_group_across_a_rotation() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        eprintln!("skipped: dropping to the log's group needs root (CI runs as root)");
+        return;
+    }
+    // /tmp/…/logs (root:4242, 0750) / access.log (root:4242, 0640): readable through the
+    // group only, as nginx's logs are through `adm`.
+    const GROUP: u32 = 4242;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::os::unix::fs::chown(&logs, Some(0), Some(GROUP)).unwrap();
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let path = logs.join("access.log");
+    let write_log = |from: u32, n: u32| {
+        let now = now_secs();
+        let text: String = (from..from + n)
+            .map(|i| combined_line(i, now, "/a/b", 200))
+            .collect();
+        std::fs::write(&path, text).unwrap();
+        std::os::unix::fs::chown(&path, Some(0), Some(GROUP)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    };
+    write_log(0, 30);
+    let mut tw = Tw::spawn(&[
+        "--log",
+        path.to_str().unwrap(),
+        "--json",
+        "--interval",
+        "1s",
+    ]);
+    tw.wait_stderr("with no capabilities", Duration::from_secs(10));
+    assert!(
+        tw.stderr()
+            .contains(&format!("and the log's group {GROUP}")),
+        "{}",
+        tw.stderr()
+    );
+    let pid = tw.child.id();
+    assert!(!proc_status(pid, "Uid").starts_with('0'), "no longer root");
+    assert!(
+        proc_status(pid, "Groups")
+            .split_whitespace()
+            .any(|g| g == GROUP.to_string()),
+        "keeps the log's group"
+    );
+    assert_eq!(proc_status(pid, "CapEff"), "0000000000000000");
+    tw.wait_requests(30, Duration::from_secs(20));
+    // logrotate's `create 0640 root 4242`: rename, then a new file with the same group.
+    std::fs::rename(&path, logs.join("access.log.1")).unwrap();
+    write_log(30, 20);
+    tw.wait_requests(50, Duration::from_secs(20));
+    let s = tw.stop();
+    assert_eq!(s["requests"], 50);
+}
+
+#[test]
+fn a_log_only_root_can_read_is_followed_with_root_kept_and_said_so() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        eprintln!("skipped: needs root (CI runs as root)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    std::fs::write(&path, combined_line(1, now_secs(), "/x", 200)).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut tw = Tw::spawn(&[
+        "--log",
+        path.to_str().unwrap(),
+        "--json",
+        "--interval",
+        "1s",
+    ]);
+    tw.wait_stderr("keeping root", Duration::from_secs(10));
+    tw.wait_requests(1, Duration::from_secs(20));
+    assert_eq!(tw.stop()["requests"], 1);
+}
+
 #[test]
 fn the_documented_scrape_config_and_alert_rule_pass_promtool() {
     if !prometheus_available() {
