@@ -291,9 +291,9 @@ impl Drop for TempFile {
     }
 }
 
-/// Target `capture_file`: the input as a capture file, read by our classic-pcap reader and by
-/// libpcap (they must agree, see [`same_records_as_libpcap`]), then replayed through
-/// [`FileSource`](crate::capture::FileSource) (which reads classic pcap with that reader) and
+/// Target `capture_file`: the input as a capture file, read by our classic-pcap or pcapng reader
+/// and by libpcap (they must agree, see [`same_records_as_libpcap`]), then replayed through
+/// [`FileSource`](crate::capture::FileSource) (which reads both formats with those readers) and
 /// [`Pipeline`], then every rendering of the result checked for raw control bytes.
 pub fn capture_file(data: &[u8]) {
     let n = NEXT_FILE.fetch_add(1, Ordering::Relaxed);
@@ -340,10 +340,12 @@ const LIBPCAP_SWAPS_PSEUDO_HEADERS: [u32; 6] = [117, 113, 276, 189, 220, 239];
 /// Reads the file at `path` with [`PcapReader`](crate::capture::pcap_reader::PcapReader) and with
 /// libpcap, and asserts they give the same frames with the same timestamps, then end the same
 /// way: at the end of the file, or with the same message. Does nothing for a file the reader
-/// leaves to libpcap (not classic pcap 2.4, a header cut short).
+/// leaves to libpcap (not classic pcap 2.4, a header cut short); a pcapng file goes to
+/// [`same_pcapng_records_as_libpcap`].
 pub fn same_records_as_libpcap(path: &Path) {
     use crate::capture::pcap_reader::PcapReader;
     let Ok(Some(mut ours)) = std::fs::File::open(path).and_then(PcapReader::new) else {
+        same_pcapng_records_as_libpcap(path);
         return;
     };
     let theirs = pcap::Capture::from_file(path);
@@ -380,6 +382,92 @@ pub fn same_records_as_libpcap(path: &Path) {
         }
         n += 1;
     }
+}
+
+/// [`same_records_as_libpcap`] for
+/// [`PcapngReader`](crate::capture::pcapng_reader::PcapngReader): the same frames, timestamps
+/// and end as libpcap, up to the end of the file or to a block the reader hands to libpcap;
+/// then [`FileSource`](crate::capture::FileSource) (which reopens libpcap there) must give
+/// exactly what libpcap gives for the whole file. Does nothing for a file libpcap refuses or
+/// the reader leaves to it, except that the reader may not take a file libpcap refuses.
+pub fn same_pcapng_records_as_libpcap(path: &Path) {
+    use crate::capture::pcapng_reader::{Next, PcapngReader};
+    let Ok(mut theirs) = pcap::Capture::from_file(path) else {
+        let ours = std::fs::File::open(path).and_then(|f| PcapngReader::new(f, 1));
+        assert!(
+            !matches!(ours, Ok(Some(_))),
+            "our pcapng reader takes a file libpcap refuses"
+        );
+        return;
+    };
+    let dlt = theirs.get_datalink().0 as u32;
+    let Ok(Some(mut ours)) = std::fs::File::open(path).and_then(|f| PcapngReader::new(f, dlt))
+    else {
+        return;
+    };
+    let swapped = ours.opening().big_endian != cfg!(target_endian = "big");
+    let bytes_as_stored = !(swapped && LIBPCAP_SWAPS_PSEUDO_HEADERS.contains(&dlt));
+    let mut n = 0u64;
+    let mut handed_off = false;
+    loop {
+        match (ours.next_packet(), theirs.next_packet()) {
+            (Ok(Next::Packet(ts, frame)), Ok(p)) => {
+                let want = Timestamp::from_timeval(p.header.ts.tv_sec, p.header.ts.tv_usec);
+                assert_eq!(ts, want, "block {n}: timestamp");
+                assert_eq!(frame.len(), p.data.len(), "block {n}: length");
+                if bytes_as_stored {
+                    assert!(frame == p.data, "block {n}: bytes differ");
+                }
+            }
+            (Ok(Next::End), Err(pcap::Error::NoMorePackets)) => break,
+            (Ok(Next::Handoff), _) => {
+                handed_off = true;
+                break;
+            }
+            (Err(e), Err(pcap::Error::PcapError(msg))) => {
+                assert_eq!(e.to_string(), msg, "packet {n}: how it ends");
+                break;
+            }
+            (ours, theirs) => panic!(
+                "packet {n}: our pcapng reader gives {:?}, libpcap {:?}",
+                ours.map(|o| match o {
+                    Next::Packet(ts, f) => Some((ts, f.len())),
+                    _ => None,
+                }),
+                theirs.map(|p| p.header.caplen)
+            ),
+        }
+        n += 1;
+    }
+    if !handed_off {
+        return;
+    }
+    // The whole file through FileSource (ours, then libpcap from the handoff) against libpcap.
+    let Ok(mut source) = crate::capture::FileSource::open(path, "", None) else {
+        panic!("FileSource refuses a file libpcap opens");
+    };
+    let mut got = Vec::new();
+    let end = source.for_each(|ts, f| got.push((ts, f.len())));
+    let Ok(mut theirs) = pcap::Capture::from_file(path) else {
+        panic!("libpcap opens the file only once");
+    };
+    let mut want = Vec::new();
+    let want_end = loop {
+        match theirs.next_packet() {
+            Ok(p) => want.push((
+                Timestamp::from_timeval(p.header.ts.tv_sec, p.header.ts.tv_usec),
+                p.data.len(),
+            )),
+            Err(pcap::Error::NoMorePackets) => break None,
+            Err(e) => break Some(crate::capture::file::pcap_reason(&e)),
+        }
+    };
+    assert_eq!(got, want, "frames through the handoff");
+    let end = end.err().map(|e| match e {
+        crate::error::Error::CaptureFile { reason, .. } => reason,
+        other => other.to_string(),
+    });
+    assert_eq!(end, want_end, "how the handed-off file ends");
 }
 
 /// Runs the named target on `data`; `false` if there is no such target.

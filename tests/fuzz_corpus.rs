@@ -241,7 +241,72 @@ fn capture_seeds() -> Vec<Vec<u8>> {
     huge.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 0xe0, 0x93, 4, 0, 0xe0, 0x93, 4, 0]);
     seeds.push(huge);
     seeds.push(pcap_as(&[], true, false, 0));
+    // pcapng (read by our pcapng reader): little-endian microseconds; big-endian nanoseconds
+    // with a name resolution block, cut inside the last block.
+    seeds.push(pcapng_as(&conv, false, 6));
+    let mut ng = pcapng_as(&conv, true, 9);
+    ng.truncate(ng.len() - 9);
+    seeds.push(ng);
     seeds
+}
+
+/// `frames` as a pcapng file: one Ethernet interface with time stamps in units of
+/// 10^-`tsresol` s, a name resolution block (skipped), then an Enhanced Packet Block per frame.
+fn pcapng_as(frames: &[Frame], big_endian: bool, tsresol: u8) -> Vec<u8> {
+    let w32 = |v: u32| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let mut out = Vec::new();
+    let mut block = |kind: u32, body: &[u8]| {
+        let mut body = body.to_vec();
+        body.resize(body.len().div_ceil(4) * 4, 0);
+        let len = w32(12 + body.len() as u32);
+        out.extend_from_slice(&w32(kind));
+        out.extend_from_slice(&len);
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&len);
+    };
+    let (one, zero) = if big_endian {
+        ([0, 1], [0, 0])
+    } else {
+        ([1, 0], [0, 0])
+    };
+    let mut shb = w32(0x1a2b_3c4d).to_vec();
+    shb.extend_from_slice(&one);
+    shb.extend_from_slice(&zero);
+    shb.extend_from_slice(&[0xff; 8]);
+    block(0x0a0d_0d0a, &shb);
+    let mut idb = if big_endian {
+        vec![0, 1, 0, 0]
+    } else {
+        vec![1, 0, 0, 0]
+    };
+    idb.extend_from_slice(&w32(0));
+    let tsresol_opt = if big_endian {
+        [0, 9, 0, 1]
+    } else {
+        [9, 0, 1, 0]
+    };
+    idb.extend_from_slice(&tsresol_opt);
+    idb.extend_from_slice(&[tsresol, 0, 0, 0, 0, 0, 0, 0]);
+    block(1, &idb);
+    block(4, &[0; 4]);
+    let per_sec = 10u64.pow(u32::from(tsresol));
+    for f in frames {
+        let t = f.ts.secs() * per_sec + (f.ts.micros() % 1_000_000) * per_sec / 1_000_000;
+        let len = f.data.len() as u32;
+        let mut epb = Vec::new();
+        for v in [0, (t >> 32) as u32, t as u32, len, len] {
+            epb.extend_from_slice(&w32(v));
+        }
+        epb.extend_from_slice(&f.data);
+        block(6, &epb);
+    }
+    out
 }
 
 /// `frames` as a classic pcap file in the byte order and timestamp unit asked for, with the

@@ -1,6 +1,7 @@
 //! Replay: frames from a capture file. libpcap opens every file (so every format it reads
 //! works, and a file it refuses is refused in its words); classic pcap records are then read
-//! by [`PcapReader`] in large blocks, pcapng and the rarer variants by libpcap. The filter is
+//! by [`PcapReader`] and pcapng blocks by [`PcapngReader`] in large blocks, the rarer variants
+//! by libpcap (which also takes over a pcapng file at a block the reader leaves to it). The filter is
 //! the live one: `--port`/`--ip` alone is tested in process by [`FrameMatcher`]; a BPF
 //! expression of the user's, or a link type the matcher does not mirror, is left to libpcap,
 //! which then reads the file too.
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::capture::filter::{FrameMatcher, PortFilter};
 use crate::capture::pcap_reader::PcapReader;
+use crate::capture::pcapng_reader::{Next, PcapngReader};
 use crate::decode::LinkType;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
@@ -27,7 +29,10 @@ pub struct FileSource {
 enum Records {
     /// Classic pcap, read here.
     Classic(PcapReader<std::fs::File>),
-    /// pcapng, the pcap variants the reader leaves alone, and anything libpcap filters.
+    /// pcapng, read here, with the number of frames delivered so far (skipped by libpcap if
+    /// it takes over).
+    Pcapng(PcapngReader<std::fs::File>, u64),
+    /// The variants the readers leave alone, and anything libpcap filters.
     Libpcap(pcap::Capture<pcap::Offline>),
 }
 
@@ -59,6 +64,13 @@ impl FileSource {
             .and_then(PcapReader::new)
             .ok()
             .flatten();
+        let pcapng = match classic {
+            Some(_) => None,
+            None => std::fs::File::open(path)
+                .and_then(|f| PcapngReader::new(f, dlt as u32))
+                .ok()
+                .flatten(),
+        };
         let mut matcher = None;
         if !filter.is_empty() {
             let bad_filter = |e: pcap::Error| Error::BadFilter {
@@ -69,6 +81,9 @@ impl FileSource {
             // Only BSD NULL needs the file's byte order.
             let big_endian = match &classic {
                 Some(r) => Some(r.header().big_endian),
+                None if dlt == 0 && pcapng.is_some() => {
+                    pcapng.as_ref().map(|r| r.opening().big_endian)
+                }
                 None if dlt == 0 => file_is_big_endian(path),
                 None => None,
             };
@@ -82,8 +97,10 @@ impl FileSource {
                 cap.filter(filter, true).map_err(bad_filter)?;
             }
         }
-        let records = match classic {
-            Some(reader) if filter.is_empty() || matcher.is_some() => Records::Classic(reader),
+        let ours = filter.is_empty() || matcher.is_some();
+        let records = match (classic, pcapng) {
+            (Some(reader), _) if ours => Records::Classic(reader),
+            (_, Some(reader)) if ours => Records::Pcapng(reader, 0),
             _ => Records::Libpcap(cap),
         };
         Ok(FileSource {
@@ -108,29 +125,74 @@ impl FileSource {
                 each(ts, frame);
             }
         };
-        let reason = match &mut self.records {
-            Records::Classic(reader) => loop {
-                match reader.next_packet() {
-                    Ok(Some((ts, frame))) => deliver(ts, frame),
-                    Ok(None) => return Ok(()),
-                    Err(e) => break libpcap_reason(&e.to_string()),
+        let reason = loop {
+            match &mut self.records {
+                Records::Classic(reader) => {
+                    break loop {
+                        match reader.next_packet() {
+                            Ok(Some((ts, frame))) => deliver(ts, frame),
+                            Ok(None) => return Ok(()),
+                            Err(e) => break libpcap_reason(&e.to_string()),
+                        }
+                    };
                 }
-            },
-            Records::Libpcap(cap) => loop {
-                match cap.next_packet() {
-                    Ok(p) => {
-                        let ts = Timestamp::from_timeval(p.header.ts.tv_sec, p.header.ts.tv_usec);
-                        deliver(ts, p.data);
+                Records::Pcapng(reader, delivered) => {
+                    let handoff = loop {
+                        match reader.next_packet() {
+                            Ok(Next::Packet(ts, frame)) => {
+                                *delivered += 1;
+                                deliver(ts, frame);
+                            }
+                            Ok(Next::End) => return Ok(()),
+                            Ok(Next::Handoff) => break Ok(*delivered),
+                            Err(e) => break Err(libpcap_reason(&e.to_string())),
+                        }
+                    };
+                    match handoff.and_then(|n| self.hand_to_libpcap(n)) {
+                        Ok(cap) => {
+                            self.records = Records::Libpcap(cap);
+                            continue;
+                        }
+                        Err(reason) => break reason,
                     }
-                    Err(pcap::Error::NoMorePackets) => return Ok(()),
-                    Err(e) => break pcap_reason(&e),
                 }
-            },
+                Records::Libpcap(cap) => {
+                    break loop {
+                        match cap.next_packet() {
+                            Ok(p) => {
+                                let ts = Timestamp::from_timeval(
+                                    p.header.ts.tv_sec,
+                                    p.header.ts.tv_usec,
+                                );
+                                deliver(ts, p.data);
+                            }
+                            Err(pcap::Error::NoMorePackets) => return Ok(()),
+                            Err(e) => break pcap_reason(&e),
+                        }
+                    };
+                }
+            }
         };
         Err(Error::CaptureFile {
             path: self.path.clone(),
             reason,
         })
+    }
+}
+
+impl FileSource {
+    /// libpcap, reopened on the file, past the `delivered` frames [`PcapngReader`] gave: it
+    /// reads the rest exactly as it would have (the reader delivered what it would have). No
+    /// filter: the reader only runs with none or with the in-process matcher.
+    fn hand_to_libpcap(
+        &self,
+        delivered: u64,
+    ) -> std::result::Result<pcap::Capture<pcap::Offline>, String> {
+        let mut cap = pcap::Capture::from_file(&self.path).map_err(|e| pcap_reason(&e))?;
+        for _ in 0..delivered {
+            cap.next_packet().map_err(|e| pcap_reason(&e))?;
+        }
+        Ok(cap)
     }
 }
 
@@ -224,7 +286,7 @@ mod tests {
     }
 
     #[test]
-    fn pcapng_is_read_by_libpcap() {
+    fn pcapng_is_read_by_the_pcapng_reader() {
         // Section header (little-endian), one Ethernet interface, one 4-byte packet.
         let mut ng = Vec::new();
         let block = |ng: &mut Vec<u8>, kind: u32, body: &[u8]| {
@@ -245,7 +307,7 @@ mod tests {
         let p = dir.path().join("a.pcapng");
         std::fs::write(&p, &ng).unwrap();
         let mut s = FileSource::open(&p, "", None).unwrap();
-        assert!(matches!(s.records, Records::Libpcap(_)));
+        assert!(matches!(s.records, Records::Pcapng(..)));
         assert_eq!(s.link_type(), LinkType::Ethernet);
         let mut frames = Vec::new();
         s.for_each(|_, f| frames.push(f.to_vec())).unwrap();

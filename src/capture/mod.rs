@@ -1,5 +1,5 @@
 //! Where packets come from: a pcap/pcapng file ([`file`], classic pcap read by
-//! [`pcap_reader`]) or a live interface through libpcap with a kernel BPF filter ([`live`]).
+//! [`pcap_reader`], pcapng by [`pcapng_reader`]) or a live interface through libpcap with a kernel BPF filter ([`live`]).
 //! Both yield frames with their capture timestamps; the filter built from `--port`/`--ip` is
 //! the same for both ([`build_filter`]), and a replay runs it in process ([`filter`]) where
 //! that gives the same packets.
@@ -8,6 +8,7 @@ pub mod file;
 pub mod filter;
 pub mod live;
 pub mod pcap_reader;
+pub mod pcapng_reader;
 pub mod privdrop;
 
 use std::net::IpAddr;
