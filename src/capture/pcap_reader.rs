@@ -36,6 +36,8 @@
 use std::fmt;
 use std::io::{self, Read};
 
+use super::read_buffer::ReadBuffer;
+
 use crate::time::Timestamp;
 
 /// The largest capture length libpcap accepts for the link types read here (its
@@ -175,12 +177,8 @@ impl std::error::Error for ReadError {}
 
 /// Records of a classic pcap file, read in blocks.
 pub struct PcapReader<R> {
-    src: R,
     header: FileHeader,
-    buf: Vec<u8>,
-    /// The unread bytes are `buf[start..end]`.
-    start: usize,
-    end: usize,
+    io: ReadBuffer<R>,
 }
 
 impl<R: Read> PcapReader<R> {
@@ -201,11 +199,8 @@ impl<R: Read> PcapReader<R> {
             return Ok(None);
         };
         Ok(Some(PcapReader {
-            src,
             header,
-            buf: vec![0; BLOCK],
-            start: 0,
-            end: 0,
+            io: ReadBuffer::new(src, BLOCK),
         }))
     }
 
@@ -218,12 +213,12 @@ impl<R: Read> PcapReader<R> {
     /// most the snapshot length long and borrows the reader's block until the next call.
     pub fn next_packet(&mut self) -> Result<Option<(Timestamp, &[u8])>, ReadError> {
         if !self.fill(RECORD_HEADER)? {
-            return match self.end - self.start {
+            return match self.io.end - self.io.start {
                 0 => Ok(None),
                 got => Err(ReadError::TruncatedHeader { got }),
             };
         }
-        let h = &self.buf[self.start..self.start + RECORD_HEADER];
+        let h = &self.io.buf[self.io.start..self.io.start + RECORD_HEADER];
         let be = self.header.big_endian;
         let field = |at: usize| u32_from(be, [h[at], h[at + 1], h[at + 2], h[at + 3]]);
         // libpcap 1.10 widens the 32-bit seconds and fraction into the C timeval as signed
@@ -247,7 +242,7 @@ impl<R: Read> PcapReader<R> {
         // Bounded by MAX_SNAPLEN just above, so it fits in the block.
         let record = RECORD_HEADER + caplen as usize;
         if !self.fill(record)? {
-            let got = self.end - self.start - RECORD_HEADER;
+            let got = self.io.end - self.io.start - RECORD_HEADER;
             // Past the snapshot length libpcap reads the first `snaplen` bytes, then discards
             // the rest; its message names whichever read fell short.
             let want = if caplen > snaplen && got < snaplen as usize {
@@ -259,39 +254,16 @@ impl<R: Read> PcapReader<R> {
         }
         let micros = if self.header.nanos { frac / 1000 } else { frac };
         let ts = Timestamp::from_timeval(secs, micros);
-        let data = self.start + RECORD_HEADER;
-        self.start += record;
+        let data = self.io.start + RECORD_HEADER;
+        self.io.start += record;
         let len = caplen.min(snaplen) as usize;
-        Ok(Some((ts, &self.buf[data..data + len])))
+        Ok(Some((ts, &self.io.buf[data..data + len])))
     }
 
-    /// Makes at least `n` unread bytes (n <= the block) available, reading more of the file as
-    /// needed; `false` if the file ends first.
+    /// [`ReadBuffer::fill`], its read error in this reader's terms.
     #[inline]
     fn fill(&mut self, n: usize) -> Result<bool, ReadError> {
-        if self.end - self.start >= n {
-            return Ok(true);
-        }
-        self.refill(n)
-    }
-
-    /// [`fill`](Self::fill) once the block runs short: once per block, not per record.
-    #[cold]
-    #[inline(never)]
-    fn refill(&mut self, n: usize) -> Result<bool, ReadError> {
-        // Move the unread tail (less than one record) to the front, then read behind it.
-        self.buf.copy_within(self.start..self.end, 0);
-        self.end -= self.start;
-        self.start = 0;
-        while self.end < n {
-            match self.src.read(&mut self.buf[self.end..]) {
-                Ok(0) => return Ok(false),
-                Ok(k) => self.end += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(ReadError::Io(e)),
-            }
-        }
-        Ok(true)
+        self.io.fill(n).map_err(ReadError::Io)
     }
 }
 

@@ -32,6 +32,8 @@
 use std::fmt;
 use std::io::{self, Read};
 
+use super::read_buffer::ReadBuffer;
+
 use crate::time::Timestamp;
 
 const BT_SHB: u32 = 0x0a0d_0d0a;
@@ -186,12 +188,8 @@ pub enum Next<'a> {
 
 /// Records of a pcapng file, read in blocks.
 pub struct PcapngReader<R> {
-    src: R,
     opening: Opening,
-    buf: Vec<u8>,
-    /// The unread bytes are `buf[start..end]`.
-    start: usize,
-    end: usize,
+    io: ReadBuffer<R>,
 }
 
 impl<R: Read> PcapngReader<R> {
@@ -200,7 +198,6 @@ impl<R: Read> PcapngReader<R> {
     /// takes (see the module documentation); libpcap should read it.
     pub fn new(src: R, dlt: u32) -> io::Result<Option<Self>> {
         let mut r = PcapngReader {
-            src,
             opening: Opening {
                 big_endian: false,
                 linktype: 0,
@@ -211,9 +208,7 @@ impl<R: Read> PcapngReader<R> {
                     tsoffset: 0,
                 },
             },
-            buf: vec![0; READ_BLOCK],
-            start: 0,
-            end: 0,
+            io: ReadBuffer::new(src, READ_BLOCK),
         };
         match r.open(dlt) {
             Ok(true) => Ok(Some(r)),
@@ -229,7 +224,7 @@ impl<R: Read> PcapngReader<R> {
     }
 
     fn u32_at(&self, at: usize) -> u32 {
-        let b = &self.buf[at..at + 4];
+        let b = &self.io.buf[at..at + 4];
         let b = [b[0], b[1], b[2], b[3]];
         if self.opening.big_endian {
             u32::from_be_bytes(b)
@@ -239,7 +234,7 @@ impl<R: Read> PcapngReader<R> {
     }
 
     fn u16_at(&self, at: usize) -> u16 {
-        let b = [self.buf[at], self.buf[at + 1]];
+        let b = [self.io.buf[at], self.io.buf[at + 1]];
         if self.opening.big_endian {
             u16::from_be_bytes(b)
         } else {
@@ -253,7 +248,7 @@ impl<R: Read> PcapngReader<R> {
         if !self.fill(12)? {
             return Ok(false);
         }
-        let b = &self.buf[..12];
+        let b = &self.io.buf[..12];
         if b[..4] != BT_SHB.to_le_bytes() {
             return Ok(false);
         }
@@ -274,7 +269,7 @@ impl<R: Read> PcapngReader<R> {
             return Ok(false);
         }
         // libpcap reads the rest of the SHB and checks neither its options nor its trailer.
-        self.start = shb_len as usize;
+        self.io.start = shb_len as usize;
         loop {
             let Some((block_type, body)) = self.block()? else {
                 return Ok(false);
@@ -330,7 +325,7 @@ impl<R: Read> PcapngReader<R> {
                         return Ok(false);
                     }
                     saw_tsresol = true;
-                    let v = self.buf[value];
+                    let v = self.io.buf[value];
                     if v & 0x80 != 0 {
                         let shift = v & 0x7f;
                         if shift > 63 {
@@ -351,7 +346,7 @@ impl<R: Read> PcapngReader<R> {
                         return Ok(false);
                     }
                     saw_tsoffset = true;
-                    let b = &self.buf[value..value + 8];
+                    let b = &self.io.buf[value..value + 8];
                     let b = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
                     ts.tsoffset = if self.opening.big_endian {
                         i64::from_be_bytes(b)
@@ -377,13 +372,13 @@ impl<R: Read> PcapngReader<R> {
     #[inline]
     fn block(&mut self) -> Result<Option<(u32, std::ops::Range<usize>)>, ReadError> {
         if !self.fill(8)? {
-            return match self.end - self.start {
+            return match self.io.end - self.io.start {
                 0 => Ok(None),
                 got => Err(ReadError::Truncated { want: 8, got }),
             };
         }
-        let block_type = self.u32_at(self.start);
-        let len = self.u32_at(self.start + 4);
+        let block_type = self.u32_at(self.io.start);
+        let len = self.u32_at(self.io.start + 4);
         if len < 12 {
             return Err(ReadError::TooSmall { len });
         }
@@ -395,18 +390,18 @@ impl<R: Read> PcapngReader<R> {
         }
         let total = len as usize;
         if !self.fill(total)? {
-            let got = self.end - self.start - 8;
+            let got = self.io.end - self.io.start - 8;
             return Err(ReadError::Truncated { want: len - 8, got });
         }
-        let trailer = self.u32_at(self.start + total - 4);
+        let trailer = self.u32_at(self.io.start + total - 4);
         if trailer != len {
             return Err(ReadError::LengthMismatch {
                 header: len,
                 trailer,
             });
         }
-        let body = self.start + 8..self.start + total - 4;
-        self.start += total;
+        let body = self.io.start + 8..self.io.start + total - 4;
+        self.io.start += total;
         Ok(Some((block_type, body)))
     }
 
@@ -415,7 +410,7 @@ impl<R: Read> PcapngReader<R> {
     pub fn next_packet(&mut self) -> Result<Next<'_>, ReadError> {
         loop {
             // Blocks left to libpcap are handed off before anything of them is read.
-            if self.fill(4)? && matches!(self.u32_at(self.start), BT_SHB | BT_IDB | BT_PB) {
+            if self.fill(4)? && matches!(self.u32_at(self.io.start), BT_SHB | BT_IDB | BT_PB) {
                 return Ok(Next::Handoff);
             }
             let Some((block_type, body)) = self.block()? else {
@@ -453,39 +448,14 @@ impl<R: Read> PcapngReader<R> {
                 return Err(ReadError::BlockTooShort { block_type });
             }
             let ts = self.opening.ts.timestamp(t);
-            return Ok(Next::Packet(ts, &self.buf[data..data + caplen]));
+            return Ok(Next::Packet(ts, &self.io.buf[data..data + caplen]));
         }
     }
 
-    /// Makes at least `n` unread bytes available (n <= [`MAX_BLOCK`]), reading more of the
-    /// file as needed; `false` if the file ends first.
+    /// [`ReadBuffer::fill`], its read error in this reader's terms.
     #[inline]
     fn fill(&mut self, n: usize) -> Result<bool, ReadError> {
-        if self.end - self.start >= n {
-            return Ok(true);
-        }
-        self.refill(n)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn refill(&mut self, n: usize) -> Result<bool, ReadError> {
-        self.buf.copy_within(self.start..self.end, 0);
-        self.end -= self.start;
-        self.start = 0;
-        // A block over the usual buffer (at most MAX_BLOCK, checked by the caller) grows it.
-        if self.buf.len() < n {
-            self.buf.resize(n, 0);
-        }
-        while self.end < n {
-            match self.src.read(&mut self.buf[self.end..]) {
-                Ok(0) => return Ok(false),
-                Ok(k) => self.end += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(ReadError::Io(e)),
-            }
-        }
-        Ok(true)
+        self.io.fill(n).map_err(ReadError::Io)
     }
 }
 
