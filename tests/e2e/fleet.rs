@@ -19,7 +19,7 @@ use traffic_watch::demo::serve::{self, ServeConfig};
 use traffic_watch::synth::{Conversation, PcapWriter, Side};
 use traffic_watch::time::Timestamp;
 
-use crate::util::{bin, is_root, json_lines, summary};
+use crate::util::{bin, is_root, json_lines, proc_status, summary};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: the binary as a child process, HTTP on loopback, log lines.
@@ -586,18 +586,6 @@ fn prometheus_scrapes_a_followed_access_log_as_it_grows() {
     drop(prom);
     let s = tw.stop();
     assert_eq!(s["requests"], 200);
-}
-
-/// `Key:\tvalue` from /proc/<pid>/status.
-fn proc_status(pid: u32, key: &str) -> String {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(key)
-                .map(|v| v.trim_start_matches(':').trim().to_owned())
-        })
-        .unwrap_or_default()
 }
 
 #[test]

@@ -11,7 +11,7 @@ use serde_json::Value;
 use traffic_watch::demo::load::{self, LoadConfig, Phase, Target};
 use traffic_watch::demo::serve::{self, ServeConfig};
 
-use crate::util::{bin, is_root};
+use crate::util::{bin, is_root, proc_status};
 
 fn can_capture() -> bool {
     if !is_root() {
@@ -332,18 +332,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// `Key:\tvalue` from /proc/<pid>/status.
-fn proc_status(pid: u32, key: &str) -> String {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(key)
-                .map(|v| v.trim_start_matches(':').trim().to_owned())
-        })
-        .unwrap_or_default()
 }
 
 #[test]

@@ -64,3 +64,15 @@ pub fn is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// `Key:\tvalue` from /proc/<pid>/status.
+pub fn proc_status(pid: u32, key: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(key)
+                .map(|v| v.trim_start_matches(':').trim().to_owned())
+        })
+        .unwrap_or_default()
+}
