@@ -364,11 +364,7 @@ impl<R: Read> PcapngReader<R> {
             }
         }
         self.opening.linktype = linktype;
-        self.opening.snaplen = if snaplen == 0 {
-            MAX_SNAPLEN
-        } else {
-            snaplen
-        };
+        self.opening.snaplen = if snaplen == 0 { MAX_SNAPLEN } else { snaplen };
         self.opening.ts = ts;
         Ok(true)
     }
