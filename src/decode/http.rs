@@ -9,6 +9,7 @@
 //! per exchange; scanning eight bytes at a time and looking only at the headers that frame the
 //! body took a head from ~1,200 instructions to a few hundred.
 
+pub mod lenient;
 pub mod reference;
 
 /// Headers beyond this make a head unparseable (counted), as in most servers' defaults.

@@ -12,6 +12,10 @@ mod ip;
 mod link;
 mod section;
 
+pub use http::lenient::{
+    LenientRequest, LenientResponse, LineShape, Malformed, read_request as read_request_lenient,
+    read_response as read_response_lenient, request_line_shape as lenient_request_line_shape,
+};
 /// The head parsers on top of httparse, the reference ours are tested and benchmarked against.
 #[doc(hidden)]
 pub use http::reference as http_reference;

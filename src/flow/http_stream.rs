@@ -19,7 +19,9 @@ use std::collections::VecDeque;
 
 use super::reassembly::Chunk;
 use super::{FlowConfig, FlowCounters, HttpSink, NonHttpKind, RequestEvent, ResponseEvent};
-use crate::decode::{self, BodyLength, Endpoint, RequestHead, ResponseHead};
+use crate::decode::{
+    self, BodyLength, Endpoint, LenientRequest, LineShape, Malformed, RequestHead, ResponseHead,
+};
 use crate::time::Timestamp;
 
 /// Methods a seeking client direction accepts as a request line start (the same list as
@@ -50,6 +52,9 @@ enum Mode {
     Head,
     /// Skipping a body.
     Body(Body),
+    /// Skipping the rest of a head too large to keep, already counted from its start; then
+    /// `Stream::after_skip`.
+    SkipHead,
     /// Collecting a TLS ClientHello for its SNI.
     TlsHello,
     /// After a CONNECT request, until its response says whether a tunnel follows.
@@ -183,6 +188,13 @@ struct Stream {
     nl: u8,
     /// Any byte was delivered.
     saw_data: bool,
+    /// What follows a head being skipped (`Mode::SkipHead`).
+    after_skip: Mode,
+    /// Seek: the candidate line in `buf` started right after a gap, where a message most
+    /// likely starts (a packet cut by the snap length, then the next one).
+    candidate_after_gap: bool,
+    /// Seek: the stream was put there by a gap and no byte has been scanned since.
+    after_gap: bool,
 }
 
 impl Stream {
@@ -194,6 +206,9 @@ impl Stream {
             line_start: true,
             nl: 0,
             saw_data: false,
+            after_skip: Mode::Head,
+            candidate_after_gap: false,
+            after_gap: false,
         }
     }
 
@@ -210,6 +225,8 @@ impl Stream {
         self.clear_buf();
         self.mode = Mode::Seek;
         self.line_start = line_start;
+        self.after_gap = false;
+        self.candidate_after_gap = false;
     }
 }
 
@@ -339,12 +356,14 @@ fn client_opening(p: &[u8], max: usize) -> Opening {
         Shape::Maybe => return Opening::NeedMore,
         Shape::No => {}
     }
-    match request_line_shape(p, true) {
-        Shape::Yes => Opening::Http,
+    // Malformed request lines count too (`decode::lenient`): only bytes that cannot be a
+    // request line at all make a connection "other".
+    match decode::lenient_request_line_shape(p) {
+        LineShape::Request => Opening::Http,
         // An endless request line is the head parser's business (too large).
-        Shape::Maybe if p.len() >= max => Opening::Http,
-        Shape::Maybe => Opening::NeedMore,
-        Shape::No => Opening::NotHttp(NonHttpKind::Other),
+        LineShape::Incomplete if p.len() >= max => Opening::Http,
+        LineShape::Incomplete => Opening::NeedMore,
+        LineShape::NotRequest => Opening::NotHttp(NonHttpKind::Other),
     }
 }
 
@@ -459,6 +478,43 @@ struct Shared {
     lost: u64,
     opaque: bool,
     reported: bool,
+    /// The client's first line could not be a request line: the connection is reported as
+    /// "other" when it ends, unless a request or response turns up on it after all.
+    maybe_other: bool,
+    /// A request or response was counted on this connection.
+    found_http: bool,
+}
+
+/// How a counted request head arrived, besides its fields.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tags {
+    malformed: Option<Malformed>,
+    /// The request line's end was not seen: the target, and so the section, may be cut.
+    cut: bool,
+}
+
+/// A request head from the lenient reader, as the strict one would have given it.
+fn strict_view<'a>(r: &'a LenientRequest<'a>) -> RequestHead<'a> {
+    RequestHead {
+        method: r.method,
+        target: &r.target,
+        version: r.version,
+        host: r.host,
+        body: r.body.unwrap_or(BodyLength::None),
+        expect_continue: false,
+        head_len: r.head_len,
+    }
+}
+
+/// A request line cut before its end counts only when it starts like one a client sends:
+/// an upper-case method and a target starting with `/`, `*` or a scheme.
+fn plausible_cut_request(r: &LenientRequest<'_>) -> bool {
+    r.line_complete
+        || (r.method.bytes().all(|b| b.is_ascii_uppercase())
+            && r.target
+                .bytes()
+                .next()
+                .is_some_and(|b| b == b'/' || b == b'*' || b.is_ascii_alphabetic()))
 }
 
 impl Shared {
@@ -467,9 +523,28 @@ impl Shared {
         (self.ends[c & 1], self.ends[(c + 1) & 1])
     }
 
-    fn on_request(&mut self, h: &RequestHead<'_>, ts: Timestamp, ctx: &mut Ctx<'_>) -> Mode {
+    fn on_request(
+        &mut self,
+        h: &RequestHead<'_>,
+        tags: Tags,
+        ts: Timestamp,
+        ctx: &mut Ctx<'_>,
+    ) -> Mode {
         let (client, server) = self.client_server();
+        self.found_http = true;
+        if let Some(m) = tags.malformed {
+            ctx.counters.malformed[m.index()] += 1;
+        }
         let section = decode::section_of(h.method, h.target);
+        // A target cut before the end of its first segment gives a section that may be cut:
+        // say so rather than count `/us` for `/users`.
+        let marked;
+        let section = if tags.cut && section.len() == h.target.len() && section != "CONNECT" {
+            marked = format!("{section}\u{2026}");
+            marked.as_str()
+        } else {
+            section
+        };
         let body = match h.body {
             BodyLength::Fixed(n) => n,
             _ => 0,
@@ -484,6 +559,7 @@ impl Shared {
             host: h.host,
             version: h.version,
             bytes: (h.head_len as u64).saturating_add(body),
+            malformed: tags.malformed,
         });
         let connect = h.method == "CONNECT";
         if self.pending.len() >= ctx.config.max_pending || self.lost > 0 {
@@ -511,18 +587,24 @@ impl Shared {
     /// Returns the server direction's next mode, and whether a refused CONNECT lets the
     /// client direction parse requests again.
     fn on_response(&mut self, h: &ResponseHead, ts: Timestamp, ctx: &mut Ctx<'_>) -> (Mode, bool) {
-        if (100..200).contains(&h.status) {
-            if h.status == 101 {
-                // RFC 9110 §15.2.2: after the 101 the connection speaks another protocol. The
-                // request is answered, but a 1xx is not a final response to report.
-                if let Some(r) = self.pending.pop_front() {
-                    self.spare.push(r.section);
-                }
-                self.opaque = true;
-                return (Mode::Opaque, false);
-            }
-            // Interim (100 Continue, 103 Early Hints): the final response follows and the
-            // request stays pending. 1xx never has a body (RFC 9112 §6.3).
+        self.found_http = true;
+        if (100..200).contains(&h.status) && h.status != 101 {
+            // Interim (100 Continue, 103 Early Hints): counted in its status class, but the
+            // final response follows and the request stays pending. 1xx never has a body
+            // (RFC 9112 §6.3).
+            let (client, server) = self.client_server();
+            let req = self.pending.front();
+            ctx.sink.response(&ResponseEvent {
+                ts,
+                client,
+                server,
+                status: h.status,
+                method: req.map(|r| &*r.method),
+                section: req.map(|r| &*r.section),
+                latency: None,
+                bytes: h.head_len as u64,
+                interim: true,
+            });
             return (Mode::Head, false);
         }
         let req = self.pending.pop_front();
@@ -555,9 +637,16 @@ impl Shared {
             section: req.as_ref().map(|r| &*r.section),
             latency: req.as_ref().map(|r| ts.saturating_sub(r.ts)),
             bytes: (h.head_len as u64).saturating_add(declared),
+            interim: false,
         });
         if let Some(r) = req {
             self.spare.push(r.section);
+        }
+        if h.status == 101 {
+            // RFC 9110 §15.2.2: after the 101 the connection speaks the protocol it switched
+            // to (WebSocket, h2c): its frames are not parsed as HTTP/1.
+            self.opaque = true;
+            return (Mode::Opaque, false);
         }
         if tunnel {
             // RFC 9110 §9.3.6: after a 2xx to CONNECT the connection is a tunnel.
@@ -590,6 +679,8 @@ impl HttpConn {
                 lost: 0,
                 opaque: false,
                 reported: false,
+                maybe_other: false,
+                found_http: false,
             },
         }
     }
@@ -624,6 +715,9 @@ impl HttpConn {
             if self.streams[dir].mode != Mode::Closed {
                 self.on_end(dir, ctx);
             }
+        }
+        if self.shared.maybe_other && !self.shared.found_http {
+            self.report(NonHttpKind::Other, None, ctx);
         }
         let s = &mut self.shared;
         ctx.counters.requests_unanswered += s.pending.len() as u64 + s.lost;
@@ -663,6 +757,7 @@ impl HttpConn {
             data = match self.streams[dir].mode {
                 Mode::Opaque | Mode::Closed | Mode::ConnectWait => return,
                 Mode::Body(_) => self.body(dir, data, ctx),
+                Mode::SkipHead => self.skip_head(dir, data),
                 Mode::Head => self.head(dir, client, data, ts, ctx, depth),
                 Mode::Seek => self.seek(dir, client, data, ts, ctx),
                 Mode::Sniff => self.sniff(dir, client, data, ts, ctx),
@@ -680,6 +775,11 @@ impl HttpConn {
         match st.mode {
             Mode::Opaque | Mode::Closed | Mode::ConnectWait | Mode::Body(Body::UntilClose) => {}
             Mode::TlsHello => self.report_tls(dir, ctx),
+            // The end of a head was lost: count it from its start.
+            Mode::Head | Mode::Sniff if !st.buf.is_empty() => self.head_cut(dir, ctx),
+            Mode::Seek if st.candidate_after_gap && !st.buf.is_empty() => self.head_cut(dir, ctx),
+            // Still skipping a head already counted: what follows it is unknown.
+            Mode::SkipHead => st.seek(true),
             // Bytes lost inside a body of known length: the framing still holds.
             Mode::Body(Body::Fixed(left)) if left > u64::from(lost) => {
                 st.mode = Mode::Body(Body::Fixed(left - u64::from(lost)));
@@ -689,6 +789,7 @@ impl HttpConn {
             // (segments often start with a head), so it is tried as one.
             _ => st.seek(true),
         }
+        self.streams[dir].after_gap = self.streams[dir].mode == Mode::Seek;
     }
 
     fn on_end(&mut self, dir: usize, ctx: &mut Ctx<'_>) {
@@ -754,7 +855,11 @@ impl HttpConn {
                 decode::parse_request_head(data).map(|o| {
                     o.map(|h| {
                         let n = h.head_len;
-                        (self.shared.on_request(&h, ts, ctx), false, n)
+                        (
+                            self.shared.on_request(&h, Tags::default(), ts, ctx),
+                            false,
+                            n,
+                        )
                     })
                 })
             } else {
@@ -765,36 +870,37 @@ impl HttpConn {
                     })
                 })
             };
-            return match parsed {
+            match parsed {
                 Ok(Some((mode, resume, n))) => {
                     self.after_head(dir, mode, resume);
-                    data.get(n..).unwrap_or(&[])
+                    return data.get(n..).unwrap_or(&[]);
                 }
-                Ok(None) if data.len() > max => {
-                    ctx.counters.heads_too_large += 1;
-                    st.seek(false);
-                    data
-                }
-                Ok(None) => {
+                Ok(None) if data.len() <= max => {
                     st.buf.extend_from_slice(data);
                     st.buf_ts = ts;
                     st.nl = scan_head_end(0, data).1;
-                    &[]
+                    return &[];
                 }
-                Err(_) => {
+                Err(_) if !could_start_message(client, data) => {
                     ctx.counters.parse_errors += 1;
                     st.seek(false);
-                    data
+                    return data;
                 }
-            };
+                // Too large, or refused by the strict grammar: the buffered way below keeps
+                // at most `max` bytes and reads the head leniently.
+                _ => {
+                    st.buf_ts = ts;
+                    st.nl = 0;
+                }
+            }
         }
         // A head is buffered: add bytes up to its end, then parse the buffer.
         let (end, nl) = scan_head_end(st.nl, data);
         let take = end.unwrap_or(data.len());
-        if st.buf.len().saturating_add(take) > max {
-            ctx.counters.heads_too_large += 1;
-            st.seek(false);
-            return data;
+        let room = max.saturating_sub(st.buf.len());
+        if take > room {
+            st.buf.extend_from_slice(data.get(..room).unwrap_or(data));
+            return self.too_large(dir, client, data, room, ctx);
         }
         st.buf.extend_from_slice(data.get(..take).unwrap_or(data));
         st.nl = nl;
@@ -804,8 +910,14 @@ impl HttpConn {
         }
         let head_ts = st.buf_ts;
         let parsed = if client {
-            decode::parse_request_head(&st.buf)
-                .map(|o| o.map(|h| (self.shared.on_request(&h, head_ts, ctx), false)))
+            decode::parse_request_head(&st.buf).map(|o| {
+                o.map(|h| {
+                    (
+                        self.shared.on_request(&h, Tags::default(), head_ts, ctx),
+                        false,
+                    )
+                })
+            })
         } else {
             decode::parse_response_head(&st.buf)
                 .map(|o| o.map(|h| self.shared.on_response(&h, head_ts, ctx)))
@@ -817,18 +929,137 @@ impl HttpConn {
             }
             // Only blank lines so far (httparse skips them before a request line).
             Ok(None) => {}
-            Err(_) => {
-                ctx.counters.parse_errors += 1;
-                let st = &mut self.streams[dir];
-                let old = std::mem::take(&mut st.buf);
-                st.seek(false);
-                if depth == 0 {
-                    // The next line may start a good head: look again past the bad one's start.
-                    self.on_data(dir, old.get(1..).unwrap_or(&[]), head_ts, ctx, 1);
-                }
-            }
+            Err(_) => self.refused_head(dir, client, ctx, depth),
         }
         rest
+    }
+
+    /// A whole head (in `buf`) that the strict grammar refused: counted if a server would
+    /// still read it as a message, else skipped to the next line that starts one.
+    fn refused_head(&mut self, dir: usize, client: bool, ctx: &mut Ctx<'_>, depth: u8) {
+        let st = &mut self.streams[dir];
+        let old = std::mem::take(&mut st.buf);
+        let ts = st.buf_ts;
+        if self.count_lenient(dir, client, &old, ts, ctx).is_some() {
+            return;
+        }
+        ctx.counters.parse_errors += 1;
+        self.streams[dir].seek(false);
+        if depth == 0 {
+            // The next line may start a good head: look again past the bad one's start.
+            self.on_data(dir, old.get(1..).unwrap_or(&[]), ts, ctx, 1);
+        }
+    }
+
+    /// Counts the message whose head (whole or the start of it) is `head`, read leniently;
+    /// sets the direction's next mode and returns it, or `None` (nothing counted) when the
+    /// bytes do not start a message. A head whose end is missing leaves the body's framing
+    /// to the caller: the mode returned is the one its headers so far imply.
+    fn count_lenient(
+        &mut self,
+        dir: usize,
+        client: bool,
+        head: &[u8],
+        ts: Timestamp,
+        ctx: &mut Ctx<'_>,
+    ) -> Option<Mode> {
+        let (mode, resume, framing_known) = if client {
+            let r = decode::read_request_lenient(head).filter(plausible_cut_request)?;
+            let tags = Tags {
+                malformed: r.malformed,
+                cut: !r.line_complete,
+            };
+            let mode = self.shared.on_request(&strict_view(&r), tags, ts, ctx);
+            (mode, false, r.body.is_some())
+        } else {
+            let r = decode::read_response_lenient(head)?;
+            let h = ResponseHead {
+                status: r.status,
+                version: r.version,
+                body: r.body.unwrap_or(BodyLength::UntilClose),
+                head_len: r.head_len,
+            };
+            let (mode, resume) = self.shared.on_response(&h, ts, ctx);
+            (mode, resume, r.body.is_some())
+        };
+        // Framing the headers contradict: the body's end is unknown, so resync.
+        let mode = match mode {
+            Mode::Body(_) | Mode::Head if !framing_known => Mode::Seek,
+            m => m,
+        };
+        self.after_head(dir, mode, resume);
+        if mode == Mode::Seek {
+            self.streams[dir].seek(true);
+        }
+        Some(self.streams[dir].mode)
+    }
+
+    /// The head outgrew `max_head_bytes` (its first `max` bytes are in `buf`): it is counted
+    /// from its start line and the framing headers seen so far, and the rest of it is skipped
+    /// without being kept. `used`: bytes of `data` already in `buf`.
+    fn too_large<'d>(
+        &mut self,
+        dir: usize,
+        client: bool,
+        data: &'d [u8],
+        used: usize,
+        ctx: &mut Ctx<'_>,
+    ) -> &'d [u8] {
+        ctx.counters.heads_too_large += 1;
+        let st = &mut self.streams[dir];
+        let head = std::mem::take(&mut st.buf);
+        let ts = st.buf_ts;
+        let nl = scan_head_end(0, &head).1;
+        match self.count_lenient(dir, client, &head, ts, ctx) {
+            Some(mode @ (Mode::Head | Mode::Body(_) | Mode::Seek | Mode::ConnectWait)) => {
+                let st = &mut self.streams[dir];
+                st.after_skip = mode;
+                st.mode = Mode::SkipHead;
+                st.nl = nl;
+                data.get(used..).unwrap_or(&[])
+            }
+            // Switched to another protocol (or a tunnel): nothing more to parse.
+            Some(_) => &[],
+            None => {
+                let st = &mut self.streams[dir];
+                st.seek(false);
+                data.get(used..).unwrap_or(&[])
+            }
+        }
+    }
+
+    /// Skips to the end of a head too large to keep.
+    fn skip_head<'d>(&mut self, dir: usize, data: &'d [u8]) -> &'d [u8] {
+        let st = &mut self.streams[dir];
+        let (end, nl) = scan_head_end(st.nl, data);
+        st.nl = nl;
+        match end {
+            Some(n) => {
+                st.mode = st.after_skip;
+                if st.mode == Mode::Seek {
+                    st.seek(true);
+                }
+                data.get(n..).unwrap_or(&[])
+            }
+            None => &[],
+        }
+    }
+
+    /// A gap cut the head being collected in `buf`: the message is counted from what arrived
+    /// (a server received all of it), and the stream resyncs after it.
+    fn head_cut(&mut self, dir: usize, ctx: &mut Ctx<'_>) {
+        let client = self.shared.client == Some(dir);
+        let st = &mut self.streams[dir];
+        let head = std::mem::take(&mut st.buf);
+        let ts = st.buf_ts;
+        match self.count_lenient(dir, client, &head, ts, ctx) {
+            Some(Mode::Head | Mode::Body(_) | Mode::Seek) => {
+                ctx.counters.heads_cut += 1;
+                self.streams[dir].seek(true);
+            }
+            Some(_) => ctx.counters.heads_cut += 1,
+            None => self.streams[dir].seek(true),
+        }
     }
 
     fn after_head(&mut self, dir: usize, mode: Mode, resume_client: bool) {
@@ -889,6 +1120,7 @@ impl HttpConn {
             }
             return rest;
         }
+        let after_gap = std::mem::take(&mut st.after_gap);
         let mut pos = 0;
         let mut at_line_start = st.line_start;
         loop {
@@ -916,6 +1148,7 @@ impl HttpConn {
                 Shape::Maybe if line.len() < max => {
                     st.buf.extend_from_slice(line);
                     st.buf_ts = ts;
+                    st.candidate_after_gap = after_gap && p == 0;
                     return &[];
                 }
                 Shape::Maybe | Shape::No => {
@@ -973,6 +1206,20 @@ impl HttpConn {
             Opening::NotHttp(NonHttpKind::Tls) if client => {
                 st.mode = Mode::TlsHello;
                 rest
+            }
+            Opening::NotHttp(NonHttpKind::Other) if client => {
+                // Not a request line, but one odd line must not hide the requests after it
+                // (a server answers it with 400 and may go on): look for the next one. The
+                // connection is "other" if nothing on it turns out to be HTTP.
+                self.shared.maybe_other = true;
+                let line_start = zero_copy || st.buf.last() == Some(&b'\n');
+                st.seek(line_start);
+                if zero_copy { data } else { rest }
+            }
+            Opening::NotHttp(kind) if !client && self.shared.maybe_other => {
+                // Neither side speaks HTTP/1.
+                self.report(kind, None, ctx);
+                &[]
             }
             Opening::NotHttp(_) if !client && other_saw_data => {
                 // The client spoke HTTP but the answer is not a status line.
@@ -1037,6 +1284,20 @@ fn opening(client: bool, p: &[u8], max: usize) -> Opening {
         Shape::Yes => Opening::Http,
         Shape::Maybe => Opening::NeedMore,
         Shape::No => Opening::NotHttp(NonHttpKind::Other),
+    }
+}
+
+/// Could `data`, at a message boundary, start a message (a request by the counting rule, or a
+/// status line)? If not, the bytes are skipped to the next line.
+fn could_start_message(client: bool, data: &[u8]) -> bool {
+    if client {
+        decode::lenient_request_line_shape(data) != LineShape::NotRequest
+    } else {
+        let start = data
+            .iter()
+            .position(|b| !matches!(b, b'\r' | b'\n'))
+            .unwrap_or(data.len());
+        status_line_shape(data.get(start..).unwrap_or(&[])) != Shape::No
     }
 }
 
@@ -1113,8 +1374,13 @@ mod tests {
             client_opening("GET /\u{1f600} HTTP/1.1\r\n".as_bytes(), 100),
             Opening::Http
         );
+        // Malformed, but a server reads it as a request (and answers 400).
         assert_eq!(
             client_opening(b"GET /\x00 HTTP/1.1\r\n", 100),
+            Opening::Http
+        );
+        assert_eq!(
+            client_opening(b"GET /\x00\r\n", 100),
             Opening::NotHttp(NonHttpKind::Other)
         );
         assert_eq!(client_opening(b"\x16", 100), Opening::NeedMore);
@@ -1131,7 +1397,10 @@ mod tests {
             client_opening(b"SSH-2.0-x\r\n", 100),
             Opening::NotHttp(NonHttpKind::Other)
         );
-        assert_eq!(client_opening(b"GET / HTTP/1.1", 100), Opening::Http);
+        // The line's end decides (a target may hold spaces).
+        assert_eq!(client_opening(b"GET / HTTP/1.1", 100), Opening::NeedMore);
+        assert_eq!(client_opening(b"GET / HTTP/1.1\n", 100), Opening::Http);
+        assert_eq!(client_opening(b"GET /aaaaaaaa", 8), Opening::Http);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::decode::Endpoint;
+use crate::decode::{Endpoint, Malformed};
 use crate::time::Timestamp;
 
 mod http_stream;
@@ -68,9 +68,12 @@ pub struct RequestEvent<'a> {
     pub version: u8,
     /// Head plus body bytes as declared (Content-Length), or head only.
     pub bytes: u64,
+    /// The request broke the grammar but a server reads it as a request (and usually answers
+    /// 400): counted all the same, and tagged.
+    pub malformed: Option<Malformed>,
 }
 
-/// A final (non-1xx) response head, paired with its request when one was pending.
+/// A response head, paired with its request when one was pending.
 #[derive(Debug, Clone, Copy)]
 pub struct ResponseEvent<'a> {
     /// Time of the packet that carried the response's first byte.
@@ -86,6 +89,9 @@ pub struct ResponseEvent<'a> {
     pub latency: Option<Duration>,
     /// Head bytes plus body bytes when the length is declared.
     pub bytes: u64,
+    /// An interim response (100 Continue, 103 Early Hints): its request stays pending and the
+    /// final response follows. `101 Switching Protocols` is final.
+    pub interim: bool,
 }
 
 /// What a connection that is not HTTP/1 carries.
@@ -134,10 +140,17 @@ pub struct FlowCounters {
     pub ooo_overflows: u64,
     /// Gaps (lost bytes) skipped over, resyncing at the next request/response line.
     pub gaps_skipped: u64,
-    /// Heads dropped because they grew beyond `max_head_bytes`.
+    /// Heads that grew beyond `max_head_bytes`: still counted from their start line and the
+    /// framing headers seen so far, the rest skipped without being kept.
     pub heads_too_large: u64,
-    /// Heads the parser rejected, and malformed chunked framing (the stream then resyncs at the
-    /// next request or status line).
+    /// Messages counted from a head whose end was lost (a gap, or a capture's snap length):
+    /// their section may be cut (marked `…`) and what follows is found by resyncing.
+    pub heads_cut: u64,
+    /// Requests counted although they broke the grammar, by [`Malformed::index`].
+    pub malformed: [u64; Malformed::ALL.len()],
+    /// Bytes at a message boundary that could not start a message (not even a malformed
+    /// request), and malformed chunked framing: the stream then resyncs at the next request
+    /// or status line.
     pub parse_errors: u64,
     /// Requests not counted as pending because `max_pending` was reached. Their responses are
     /// reported without method and section, in order.

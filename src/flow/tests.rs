@@ -32,6 +32,7 @@ struct Resp {
     section: Option<String>,
     latency: Option<Duration>,
     bytes: u64,
+    interim: bool,
 }
 
 #[derive(Debug, Default)]
@@ -72,6 +73,7 @@ impl HttpSink for Rec {
             section: r.section.map(str::to_owned),
             latency: r.latency,
             bytes: r.bytes,
+            interim: r.interim,
         });
     }
     fn non_http(&mut self, kind: NonHttpKind, server: Endpoint, sni: Option<&[u8]>) {
@@ -260,6 +262,7 @@ const GET_B: &[u8] = b"GET /b?q=1/2 HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n
 const GET_C: &[u8] = b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n";
 const OK_5: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 const NOT_FOUND: &[u8] = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+const BAD_REQUEST: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
 
 // ---------------------------------------------------------------------------------------------
 // Scenarios
@@ -541,8 +544,14 @@ fn expect_100_continue_is_interim() {
         .close();
     let (rec, k) = run(&c.segs);
     assert_eq!(rec.sections(), ["/up"]);
-    assert_eq!(rec.pairs(), [(404, Some("/up"))]);
-    assert_eq!(rec.resps[0].latency, Some(Duration::from_micros(500)));
+    // The interim 100 is reported (its class counts) without taking the request's answer.
+    assert_eq!(rec.pairs(), [(100, Some("/up")), (404, Some("/up"))]);
+    assert_eq!(
+        rec.resps.iter().map(|r| r.interim).collect::<Vec<_>>(),
+        [true, false]
+    );
+    assert_eq!(rec.resps[0].latency, None);
+    assert_eq!(rec.resps[1].latency, Some(Duration::from_micros(500)));
     assert_eq!(k.requests_unanswered, 0);
 }
 
@@ -678,7 +687,9 @@ fn upgrade_101_and_connect_tunnel_become_opaque() {
     c.client(GET_A).server(OK_5).close();
     let (rec, k) = run(&c.segs);
     assert_eq!(rec.sections(), ["/ws"]);
-    assert!(rec.resps.is_empty());
+    // The 101 answers the request; the WebSocket frames after it are never parsed.
+    assert_eq!(rec.pairs(), [(101, Some("/ws"))]);
+    assert!(!rec.resps[0].interim);
     assert_eq!(
         (k.requests_unanswered, k.unpaired_responses, k.parse_errors),
         (0, 0, 0)
@@ -828,7 +839,8 @@ fn cap_on_head_bytes_resyncs() {
     c.client_split(&[big.as_bytes(), GET_A].concat(), 16);
     let (rec, k, _) = run_with(&c.segs, config.clone());
     assert_eq!(k.heads_too_large, 1);
-    assert_eq!(rec.sections(), ["/a"]);
+    // Counted from its start all the same; the cap only bounds memory.
+    assert_eq!(rec.sections(), ["/big", "/a"]);
     // A complete head in one segment needs no buffer, so the cap does not apply.
     let mut c = Conv::open(40030, 1, 1);
     c.client(&[big.as_bytes(), GET_A].concat());
@@ -863,16 +875,33 @@ fn cap_on_pending_requests() {
 }
 
 #[test]
-fn parse_error_resyncs_at_next_request_line() {
+fn malformed_head_is_counted_and_the_next_request_too() {
     let mut c = Conv::open(40032, 1, 1);
     c.client(GET_A).server(OK_5);
     c.client_split(
         &[&b"GET /bad HTTP/1.1\r\nBad Header\r\n\r\n"[..], GET_B].concat(),
         5,
     );
+    c.server(BAD_REQUEST).server(OK_5);
+    let (rec, k) = run(&c.segs);
+    assert_eq!(k.parse_errors, 0);
+    assert_eq!(k.malformed, [0, 0, 1, 0]);
+    assert_eq!(rec.sections(), ["/a", "/bad", "/b"]);
+    assert_eq!(
+        rec.pairs(),
+        [(200, Some("/a")), (400, Some("/bad")), (200, Some("/b"))]
+    );
+}
+
+#[test]
+fn garbage_at_a_head_boundary_resyncs_at_next_request_line() {
+    let mut c = Conv::open(40032, 1, 1);
+    c.client(GET_A).server(OK_5);
+    c.client_split(&[&b"\x00\x01 junk\r\n\r\n"[..], GET_B].concat(), 5);
     c.server(OK_5);
     let (rec, k) = run(&c.segs);
     assert_eq!(k.parse_errors, 1);
+    assert_eq!(k.malformed, [0; 4]);
     assert_eq!(rec.sections(), ["/a", "/b"]);
 }
 

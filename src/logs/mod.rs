@@ -63,6 +63,7 @@ pub fn record(sink: &mut impl HttpSink, entry: &LogEntry<'_>) {
         version: entry.version_minor(),
         // A log line has the response body size only.
         bytes: 0,
+        malformed: None,
     });
     sink.response(&ResponseEvent {
         ts: entry.ts,
@@ -73,6 +74,7 @@ pub fn record(sink: &mut impl HttpSink, entry: &LogEntry<'_>) {
         section: Some(section),
         latency: None,
         bytes: entry.bytes,
+        interim: false,
     });
 }
 

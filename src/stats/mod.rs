@@ -183,6 +183,12 @@ impl Stats {
     /// Counts one final response.
     pub fn record_response(&mut self, resp: &ResponseEvent<'_>) {
         self.touch(resp.ts);
+        if resp.interim {
+            // 100 Continue or 103 Early Hints: seen in the 1xx class, but the request's
+            // answer (and its latency) is the final response that follows.
+            self.totals.status_classes[1] += 1;
+            return;
+        }
         let sec = second_of(resp.ts);
         self.totals.responses += 1;
         self.totals.response_bytes += resp.bytes;

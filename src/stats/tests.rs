@@ -24,6 +24,7 @@ fn req(ts: Timestamp, section: &str) -> RequestEvent<'_> {
         host: None,
         version: 1,
         bytes: 40,
+        malformed: None,
     }
 }
 
@@ -206,6 +207,7 @@ fn sections_rates_and_totals() {
         section: Some("/b"),
         latency: Some(Duration::from_millis(3)),
         bytes: 10,
+        interim: false,
     });
     s.advance(at(15.5), &mut out);
     let snap = s.snapshot();
