@@ -14,6 +14,8 @@ use super::{
 use crate::decode::{Endpoint, TcpFlags, TcpSegment};
 use crate::time::Timestamp;
 
+mod server_counts;
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
