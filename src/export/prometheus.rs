@@ -461,8 +461,13 @@ impl Collector for Exposition {
             ),
             (
                 "flow_heads_too_large",
-                "HTTP heads dropped for being too large",
+                "HTTP heads larger than the head buffer (counted, the rest skipped unkept)",
                 f.heads_too_large,
+            ),
+            (
+                "flow_heads_cut",
+                "HTTP heads counted from their start after their end was lost (gap or snap length)",
+                f.heads_cut,
             ),
             (
                 "flow_parse_errors",
@@ -482,6 +487,14 @@ impl Collector for Exposition {
             "flows_tracked",
             "TCP connections currently tracked",
             self.flows_tracked as f64,
+        )?;
+        labelled_counters(
+            e,
+            "malformed_requests",
+            "Requests counted although they broke the HTTP/1 grammar (servers answer them, \
+             usually 400), by reason",
+            "reason",
+            self.flow.malformed_by_reason(),
         )?;
         labelled_counters(
             e,

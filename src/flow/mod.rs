@@ -163,3 +163,17 @@ pub struct FlowCounters {
     /// Requests still waiting for a response when the connection or capture ended.
     pub requests_unanswered: u64,
 }
+
+impl FlowCounters {
+    /// Malformed requests counted, whatever the reason.
+    pub fn malformed_total(&self) -> u64 {
+        self.malformed.iter().sum()
+    }
+
+    /// Malformed requests by reason name, every reason in a stable order.
+    pub fn malformed_by_reason(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        Malformed::ALL
+            .iter()
+            .map(|m| (m.as_str(), self.malformed[m.index()]))
+    }
+}

@@ -148,6 +148,11 @@ pub fn summary(s: &Snapshot) -> String {
             "ooo_overflows": f.ooo_overflows,
             "gaps_skipped": f.gaps_skipped,
             "heads_too_large": f.heads_too_large,
+            "heads_cut": f.heads_cut,
+            "malformed": f.malformed_by_reason()
+                .map(|(r, n)| (r.to_owned(), Value::from(n)))
+                .chain([("total".to_owned(), Value::from(f.malformed_total()))])
+                .collect::<Map<String, Value>>(),
             "parse_errors": f.parse_errors,
             "pending_overflows": f.pending_overflows,
             "unpaired_responses": f.unpaired_responses,

@@ -125,7 +125,23 @@ pub fn summary(s: &Snapshot) -> String {
         );
     }
     let _ = writeln!(out, "  packets     {}", h.packets);
-    let _ = writeln!(out, "  requests    {}", s.requests);
+    let f = &h.flow;
+    if f.malformed_total() > 0 {
+        let reasons: Vec<String> = f
+            .malformed_by_reason()
+            .filter(|(_, n)| *n > 0)
+            .map(|(r, n)| format!("{} {n}", r.replace('_', " ")))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  requests    {} ({} malformed: {})",
+            s.requests,
+            f.malformed_total(),
+            reasons.join(", ")
+        );
+    } else {
+        let _ = writeln!(out, "  requests    {}", s.requests);
+    }
     let _ = writeln!(out, "  responses   {}", s.responses);
     let methods: Vec<String> = s
         .methods
@@ -196,13 +212,14 @@ pub fn summary(s: &Snapshot) -> String {
     let _ = writeln!(
         out,
         "  connections {} (evicted {}, expired {}); gaps skipped {}, out-of-order overflows {}, \
-         heads too large {}, parse errors {}",
+         heads too large {}, heads cut {}, parse errors {}",
         f.connections,
         f.evicted_flows,
         f.expired_flows,
         f.gaps_skipped,
         f.ooo_overflows,
         f.heads_too_large,
+        f.heads_cut,
         f.parse_errors
     );
     let _ = writeln!(

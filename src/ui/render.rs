@@ -494,9 +494,13 @@ fn render_health(frame: &mut Frame, area: Rect, s: &Snapshot) {
         Span::styled(format!(" · flows {}", h.flows_tracked), dim()),
         count("evicted", f.evicted_flows),
         count("gaps", f.gaps_skipped),
+        count("malformed", f.malformed_total()),
         count("heads too large", f.heads_too_large),
         count("sections folded", s.sections_folded),
     ];
+    if f.heads_cut > 0 {
+        spans.push(count("heads cut", f.heads_cut));
+    }
     // Log input and alert hooks, when in use: bad lines and failed hooks stand out.
     for (name, n) in &h.counters {
         let label = name.replace('_', " ");
