@@ -613,8 +613,15 @@ fn packet_text_never_reaches_the_output_unescaped() {
     let s = summary_of(&run);
     // Every one counts: control bytes in a head make it malformed, not invisible (a server
     // answers each with 400 and logs it).
-    assert_eq!(s["requests"].as_u64().unwrap(), s["responses"].as_u64().unwrap(), "{s}");
-    assert!(s["flow"]["malformed"]["total"].as_u64().unwrap() >= 100, "{s}");
+    assert_eq!(
+        s["requests"].as_u64().unwrap(),
+        s["responses"].as_u64().unwrap(),
+        "{s}"
+    );
+    assert!(
+        s["flow"]["malformed"]["total"].as_u64().unwrap() >= 100,
+        "{s}"
+    );
     let names = s["tls_server_names"].as_array().unwrap();
     assert!(!names.is_empty(), "{s}");
     for row in s["sections"].as_array().unwrap() {

@@ -13,7 +13,7 @@ use traffic_watch::demo::serve::{self, ServeConfig};
 
 use crate::util::{bin, is_root, proc_status};
 
-fn can_capture() -> bool {
+pub(crate) fn can_capture() -> bool {
     if !is_root() {
         eprintln!("skipped: live capture needs root or CAP_NET_RAW (CI runs as root)");
         return false;
@@ -22,13 +22,13 @@ fn can_capture() -> bool {
 }
 
 /// The monitor, with its stdout lines arriving on a channel.
-struct Monitor {
+pub(crate) struct Monitor {
     child: Child,
     lines: Receiver<Value>,
 }
 
 impl Monitor {
-    fn start(args: &[&str]) -> Monitor {
+    pub(crate) fn start(args: &[&str]) -> Monitor {
         let mut cmd = std::process::Command::new(bin().get_program());
         let mut child = cmd
             .args(args)
@@ -72,7 +72,7 @@ impl Monitor {
     }
 
     /// SIGINT, then the summary line.
-    fn stop(mut self) -> Value {
+    pub(crate) fn stop(mut self) -> Value {
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(self.child.id() as i32),
             nix::sys::signal::Signal::SIGINT,
@@ -326,7 +326,7 @@ fn demo_in_a_terminal_quits_on_q_and_restores_it() {
     );
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -2,7 +2,9 @@
 //! End-to-end tests of the real binary. One integration binary, a module per area:
 mod cli; // bad input: one-line errors, exit codes
 mod fleet; // metrics, access logs, alert hooks through the binary
-mod live;
+mod live; // live capture on loopback (root only; skipped with a reason otherwise)
+mod nginx; // malformed and huge heads against nginx, its access log as the truth (root)
 mod replay; // -r on the shared real captures and on generated ones, exact counts
 mod replay_filter; // -r with --port/--ip: the in-process filter counts what BPF counted
-mod util; // running the binary, shared data lookup, JSON helpers // live capture on loopback (root only; skipped with a reason otherwise)
+mod server_counts; // generated captures of malformed floods and heads of any size
+mod util; // running the binary, shared data lookup, JSON helpers

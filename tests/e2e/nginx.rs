@@ -1,0 +1,225 @@
+//! Against nginx on loopback, with its own access log as the truth (root only; nginx from
+//! Debian, which `scripts/test.sh` installs in CI): malformed request lines and heads, and
+//! request heads from 1 KiB to over 64 KiB, sent by a raw-socket client. Every line nginx
+//! logs is a request we count, and nothing else is.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::live::{Monitor, can_capture, free_port};
+
+const NGINX: &str = "/usr/sbin/nginx";
+
+/// nginx in the foreground with its files in a temporary directory; killed on drop.
+struct Nginx {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Nginx {
+    fn start() -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let d = dir.path().display();
+        let conf = format!(
+            "worker_processes 1;\n\
+             daemon off;\n\
+             user root;\n\
+             pid {d}/nginx.pid;\n\
+             error_log {d}/error.log info;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n\
+               access_log {d}/access.log;\n\
+               client_body_temp_path {d}/body;\n\
+               proxy_temp_path {d}/proxy;\n\
+               fastcgi_temp_path {d}/fastcgi;\n\
+               uwsgi_temp_path {d}/uwsgi;\n\
+               scgi_temp_path {d}/scgi;\n\
+               large_client_header_buffers 4 64k;\n\
+               server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"ok\\n\"; }} }}\n\
+             }}\n"
+        );
+        let conf_path = dir.path().join("nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let mut child = Command::new(NGINX)
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-p")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Ready when it accepts a connection (bounded: nginx starts in milliseconds).
+        for _ in 0..200 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Nginx { child, dir, port };
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("nginx did not listen on {port}");
+    }
+
+    fn access_log(&self) -> PathBuf {
+        self.dir.path().join("access.log")
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One connection: writes `bytes` in pieces of `piece` bytes (each its own segment, as far as
+/// the kernel allows), half-closes, and reads until nginx closes.
+fn exchange(port: u16, bytes: &[u8], piece: usize) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for part in bytes.chunks(piece.max(1)) {
+        s.write_all(part).unwrap();
+    }
+    let _ = s.shutdown(Shutdown::Write);
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    answer
+}
+
+/// The status of each line of a combined-format access log.
+fn logged_statuses(path: &Path) -> Vec<u16> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            // `… "request" STATUS BYTES "referer" "agent"`: the status follows the request's
+            // closing quote; the request itself may hold anything nginx escaped.
+            let after = l.rsplit('"').nth(4).unwrap_or("");
+            after
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .parse()
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+#[test]
+fn malformed_and_huge_heads_counted_as_nginx_logs_them() {
+    if !can_capture() {
+        return;
+    }
+    if !Path::new(NGINX).exists() {
+        eprintln!("skipped: nginx not installed (scripts/test.sh installs it in CI)");
+        return;
+    }
+    let nginx = Nginx::start();
+    let port = nginx.port;
+    let mon = Monitor::start(&["--port", &port.to_string(), "--interval", "1s"]);
+
+    // Malformed shapes nginx answers (400, or 505 for HTTP/2.0 on an HTTP/1 port), each on
+    // its own connection as a flood would send them.
+    let malformed: [&[u8]; 11] = [
+        b"GET /esc\x1b[2J HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /bel\x07 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /nul\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /t\tab HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /sp ace/x HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /colon HTTP/1.1\r\nHost: x\r\nNo colon\r\n\r\n",
+        b"GET /name HTTP/1.1\r\nHost: x\r\nBad Name: x\r\n\r\n",
+        b"POST /cl HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        b"GET /v2 HTTP/2.0\r\nHost: x\r\n\r\n",
+        // nginx serves these two and goes on reading the connection.
+        b"GET /v17 HTTP/1.7\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /ctl\x01x HTTP/1.1\r\nHost: x\r\n\r\n",
+    ];
+    for (i, m) in malformed.iter().enumerate() {
+        // The first one split a byte per segment, the others whole.
+        exchange(port, m, if i == 0 { 1 } else { 4096 });
+    }
+    // Bare LF line ends: well-formed for servers, and for us.
+    exchange(
+        port,
+        b"GET /lf HTTP/1.1\nHost: x\n\nGET /after HTTP/1.1\nHost: x\n\n",
+        4096,
+    );
+
+    // Big heads (nginx accepts each header line up to 64 KiB here), each followed by a request
+    // on the same connection, written in pieces of several sizes.
+    let mut big_sent = 0;
+    for (kib, piece) in [(1, 100), (15, 1000), (17, 1448), (40, 16_384), (60, 65_536)] {
+        let head = format!(
+            "GET /big/{kib} HTTP/1.1\r\nHost: x\r\nCookie: c={}\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n",
+            "j".repeat(kib * 1024)
+        );
+        let answer = exchange(port, head.as_bytes(), piece);
+        assert!(
+            String::from_utf8_lossy(&answer).matches("200 OK").count() == 2,
+            "nginx answered both for {kib} KiB"
+        );
+        big_sent += 1;
+    }
+    // A header line over 64 KiB: nginx refuses the head (400) and closes.
+    let huge = format!(
+        "GET /huge HTTP/1.1\r\nHost: x\r\nCookie: c={}\r\n\r\n",
+        "j".repeat(70 * 1024)
+    );
+    exchange(port, huge.as_bytes(), 8192);
+
+    let summary = mon.stop();
+    let logged = logged_statuses(&nginx.access_log());
+    let want_4xx = logged.iter().filter(|s| (400..500).contains(*s)).count() as u64;
+    let want_5xx = logged.iter().filter(|s| (500..600).contains(*s)).count() as u64;
+    assert!(logged.len() >= 20, "nginx logged {logged:?}");
+    assert_eq!(
+        summary["requests"].as_u64().unwrap(),
+        logged.len() as u64,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["responses"].as_u64().unwrap(),
+        logged.len() as u64,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["status"]["4xx"].as_u64().unwrap(),
+        want_4xx,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["status"]["5xx"].as_u64().unwrap(),
+        want_5xx,
+        "{summary}"
+    );
+    // Every shape above breaks the grammar (HTTP/1.7 and HTTP/2.0 by their version).
+    assert_eq!(
+        summary["flow"]["malformed"]["total"].as_u64().unwrap(),
+        malformed.len() as u64,
+        "{}",
+        summary["flow"]
+    );
+    let sections = summary["sections"].as_array().unwrap();
+    let hits = |name: &str| {
+        sections
+            .iter()
+            .find(|s| s["section"] == name)
+            .map_or(0, |s| s["hits"].as_u64().unwrap())
+    };
+    assert_eq!(hits("/big"), big_sent, "{sections:?}");
+    assert_eq!(hits("/huge"), 1, "{sections:?}");
+    assert_eq!(hits("/after"), big_sent + 2, "{sections:?}");
+    assert_eq!(
+        summary["flow"]["parse_errors"].as_u64().unwrap(),
+        0,
+        "{}",
+        summary["flow"]
+    );
+}
