@@ -40,6 +40,8 @@ fn snapshot() -> Snapshot {
                 evicted_flows: 5,
                 expired_flows: 6,
                 gaps_skipped: 7,
+                heads_cut: 4,
+                malformed: [3, 0, 2, 0],
                 ..FlowCounters::default()
             },
             kernel_dropped: Some(11),
@@ -97,6 +99,10 @@ fn series_names_values_and_labels() {
     assert!(t.contains("traffic_watch_flow_evictions_total 5\n"));
     assert!(t.contains("traffic_watch_flow_expirations_total 6\n"));
     assert!(t.contains("traffic_watch_flow_gaps_total 7\n"));
+    assert!(t.contains("traffic_watch_flow_heads_cut_total 4\n"));
+    assert!(t.contains("traffic_watch_malformed_requests_total{reason=\"request_line\"} 3\n"));
+    assert!(t.contains("traffic_watch_malformed_requests_total{reason=\"header_line\"} 2\n"));
+    assert!(t.contains("traffic_watch_malformed_requests_total{reason=\"version\"} 0\n"));
     assert!(t.contains("traffic_watch_non_http_connections_total{kind=\"tls\"} 3\n"));
     assert!(t.contains(&format!(
         "traffic_watch_build_info{{version=\"{}\"}} 1\n",

@@ -706,6 +706,19 @@ mod tests {
     }
 
     #[test]
+    fn health_line_shows_malformed_requests_and_cut_heads() {
+        let mut s = busy();
+        s.health.flow.malformed = [7, 1, 2, 0];
+        s.health.flow.heads_cut = 3;
+        let out = draw(&app(Some(s)), 160, 40);
+        position(&out, "malformed 10");
+        position(&out, "heads cut 3");
+        let out = draw(&app(Some(busy())), 160, 40);
+        position(&out, "malformed 0");
+        assert!(!out.contains("heads cut"), "shown only once it happened");
+    }
+
+    #[test]
     fn alerts_are_shown_newest_first() {
         let out = draw(&app(Some(busy())), 140, 40);
         let newest = position(&out, "hits = 1201, triggered at 2026-11-24T06:11:40Z");

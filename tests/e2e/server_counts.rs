@@ -116,6 +116,13 @@ fn a_flood_of_malformed_requests_raises_the_alert_and_recovers() {
     // its connection is still not hidden as "not HTTP".
     assert_eq!(s["flow"]["unpaired_responses"], 1, "{s}");
     assert_eq!(s["non_http"]["other"], 0, "{s}");
+    // The plain summary says it on the requests line.
+    let plain = bin().arg("-r").arg(&p).output().unwrap();
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(
+        text.contains("requests    1180 (1000 malformed: request line 667, header line 333)"),
+        "{text}"
+    );
 }
 
 /// Heads from 1 KiB to 1 MiB, each split at several segment sizes, then a request on the same
