@@ -435,6 +435,7 @@ mod tests {
                 ack: 0,
                 flags: syn,
                 payload: b"",
+                missing: 0,
             };
             t.ingest(&seg, Timestamp(u64::from(i) * 20), &mut Discard);
             assert!(t.len() <= max);

@@ -88,6 +88,8 @@ struct Seg {
     ack: u32,
     flags: TcpFlags,
     payload: Vec<u8>,
+    /// Payload bytes after `payload` that the capture did not keep.
+    missing: u32,
     ts: u64,
 }
 
@@ -100,6 +102,7 @@ impl Seg {
             ack: self.ack,
             flags: self.flags,
             payload: &self.payload,
+            missing: self.missing,
         }
     }
 }
@@ -185,6 +188,7 @@ impl Conv {
             ack,
             flags,
             payload: p.to_vec(),
+            missing: 0,
             ts: self.now,
         });
     }
@@ -787,6 +791,7 @@ fn syn_flood_stays_bounded_and_fast() {
             ack: 0,
             flags: syn,
             payload: b"",
+            missing: 0,
         };
         t.ingest(&seg, Timestamp(u64::from(i) * 10), &mut rec);
     }
@@ -1280,7 +1285,7 @@ proptest! {
             let flags = TcpFlags { syn: fl & 1 != 0 && i % 3 == 0, ack: fl & 2 != 0, fin: fl & 4 != 0 && i % 5 == 0, rst: fl == 15 };
             // Mostly near-consecutive sequence numbers, so streams actually form.
             let seq = if seq % 4 == 0 { seq } else { seq % 512 };
-            let seg = TcpSegment { src, dst, seq, ack: ack % 1024, flags, payload: &payload };
+            let seg = TcpSegment { src, dst, seq, ack: ack % 1024, flags, payload: &payload, missing: 0 };
             t.ingest(&seg, Timestamp(i as u64 * 100_000), &mut rec);
             prop_assert!(t.len() <= 3);
             if i % 20 == 0 {
