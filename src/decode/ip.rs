@@ -60,6 +60,11 @@ impl TcpSegment<'_> {
     pub fn is_truncated(&self) -> bool {
         self.missing > 0
     }
+
+    /// Does the segment carry payload on the wire, captured or not?
+    pub fn carries_data(&self) -> bool {
+        !self.payload.is_empty() || self.missing > 0
+    }
 }
 
 /// Decodes an IP packet carrying TCP. The IP total length bounds the payload, so Ethernet
