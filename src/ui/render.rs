@@ -488,15 +488,22 @@ fn render_health(frame: &mut Frame, area: Rect, s: &Snapshot) {
         };
         Span::styled(format!(" · {label} {n}"), style)
     };
-    let mut spans = vec![
-        Span::styled(format!("packets {}", h.packets), dim()),
+    let mut spans = vec![Span::styled(format!("packets {}", h.packets), dim())];
+    if let Some((snaplen, cut)) = h.truncation() {
+        // Counts are lower bounds: say so as plainly as drops.
+        spans.push(Span::styled(
+            format!(" · truncated to {snaplen} B ({cut} packets cut)"),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    spans.extend([
         count("undecoded", h.undecoded_total()),
         Span::styled(format!(" · flows {}", h.flows_tracked), dim()),
         count("evicted", f.evicted_flows),
         count("gaps", f.gaps_skipped),
         count("heads too large", f.heads_too_large),
         count("sections folded", s.sections_folded),
-    ];
+    ]);
     // Log input and alert hooks, when in use: bad lines and failed hooks stand out.
     for (name, n) in &h.counters {
         let label = name.replace('_', " ");
@@ -780,6 +787,21 @@ mod tests {
         let out = draw(&app(Some(s)), 140, 40);
         position(&out, "INCOMPLETE: 42 packets dropped");
         position(&out, "dropped 42");
+    }
+
+    #[test]
+    fn truncation_shows_in_the_health_line() {
+        assert!(!draw(&app(Some(busy())), 140, 40).contains("truncated"));
+        let s = Snapshot {
+            health: Health {
+                truncated_packets: 62,
+                snaplen: Some(96),
+                ..Default::default()
+            },
+            ..busy()
+        };
+        let out = draw(&app(Some(s)), 140, 40);
+        position(&out, "truncated to 96 B (62 packets cut)");
     }
 
     #[test]
