@@ -5,4 +5,5 @@ mod fleet; // metrics, access logs, alert hooks through the binary
 mod live;
 mod replay; // -r on the shared real captures and on generated ones, exact counts
 mod replay_filter; // -r with --port/--ip: the in-process filter counts what BPF counted
+mod replay_truncated; // -r on captures cut by a snap length: said first, counted, in JSON
 mod util; // running the binary, shared data lookup, JSON helpers // live capture on loopback (root only; skipped with a reason otherwise)
