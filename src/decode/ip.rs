@@ -118,16 +118,15 @@ fn segment<'a>(src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'a>, missing: u32) -> Tc
 }
 
 /// The IP packet's length on the wire as its header states it (IPv4 total length; the IPv6
-/// fixed header plus its payload length). `None` when the header is too short to say, not
-/// IP, or states a length that cannot hold its own header.
+/// fixed header plus its payload length). `None` when the header is too short to say, or not
+/// IP. A length too small for the header itself is caught by [`decode_cut`].
 fn wire_len(packet: &[u8]) -> Option<usize> {
     let field = |at: usize| {
         let b: [u8; 2] = packet.get(at..at + 2)?.try_into().ok()?;
         Some(usize::from(u16::from_be_bytes(b)))
     };
-    let first = *packet.first()?;
-    match first >> 4 {
-        4 => field(2).filter(|total| *total >= usize::from(first & 0x0f) * 4),
+    match packet.first()? >> 4 {
+        4 => field(2),
         6 => field(4).map(|payload| 40 + payload),
         _ => None,
     }
@@ -312,6 +311,9 @@ mod tests {
         assert_eq!(decode_ip(&p[..139]).unwrap().missing, 1);
         let s = decode_ip(&p[..40]).unwrap();
         assert_eq!((s.payload, s.missing), (&b""[..], 100));
+        assert!(s.is_truncated() && s.carries_data());
+        let bare = v4_tcp(b"");
+        assert!(!decode_ip(&bare).unwrap().carries_data());
         // Whole again: nothing missing.
         assert_eq!(decode_ip(&p).unwrap().missing, 0);
     }
@@ -345,16 +347,28 @@ mod tests {
                 "cut at {cut}"
             );
         }
+        // With no payload, the headers are the whole packet: a cut is still inside them.
+        let bare = v4_tcp(b"");
+        assert_eq!(decode_ip(&bare[..30]), Err(Error::TruncatedHeaders));
         // TCP options: a data offset of 32 bytes, cut inside the options.
-        let b = PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
-            .tcp(40000, 80, 1000, 512)
-            .options_raw(&[1; 12])
-            .unwrap();
-        let mut opts = Vec::new();
-        b.write(&mut opts, b"abcdef").unwrap();
-        assert_eq!(decode_ip(&opts[..50]), Err(Error::TruncatedHeaders));
-        let s = decode_ip(&opts[..54]).unwrap();
+        let opts = |payload: &[u8]| {
+            let b = PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .tcp(40000, 80, 1000, 512)
+                .options_raw(&[1; 12])
+                .unwrap();
+            let mut p = Vec::new();
+            b.write(&mut p, payload).unwrap();
+            p
+        };
+        let p = opts(b"abcdef");
+        assert_eq!(decode_ip(&p[..50]), Err(Error::TruncatedHeaders));
+        let s = decode_ip(&p[..54]).unwrap();
         assert_eq!((s.payload, s.missing), (&b"ab"[..], 4));
+        assert_eq!(decode_ip(&opts(b"")[..50]), Err(Error::TruncatedHeaders));
+        // An IPv4 header with nothing after it on the wire, cut: the cut is what we see.
+        let mut p = v4_tcp(b"");
+        p[2..4].copy_from_slice(&20u16.to_be_bytes());
+        assert_eq!(decode_ip(&p[..10]), Err(Error::TruncatedHeaders));
     }
 
     #[test]
@@ -387,6 +401,15 @@ mod tests {
         // An IPv6 extension header longer than the whole packet.
         let mut p = v6_ext_tcp(BODY);
         p[41] = 200;
+        assert_eq!(decode_ip(&p[..100]), Err(Error::BadIp));
+        // A hop-by-hop header that is not first (after destination options): malformed.
+        let mut p = v6_ext_tcp(BODY);
+        p[6] = 60;
+        p[40] = 0;
+        p.splice(48..48, [6u8, 0, 1, 4, 0, 0, 0, 0]);
+        let plen = u16::try_from(p.len() - 40).unwrap();
+        p[4..6].copy_from_slice(&plen.to_be_bytes());
+        assert_eq!(decode_ip(&p), Err(Error::BadIp));
         assert_eq!(decode_ip(&p[..100]), Err(Error::BadIp));
     }
 
