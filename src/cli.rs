@@ -54,6 +54,19 @@ pub struct Args {
     #[arg(short = 'B', long = "buffer-size", value_name = "KIB")]
     pub buffer_kib: Option<usize>,
 
+    /// Bytes kept of each packet (as tcpdump -s). The default keeps every packet whole; below
+    /// a packet's size the rest of it is not seen (bodies, and requests or responses starting
+    /// past the cut), so the counts become lower bounds, and traffic-watch says so.
+    #[arg(
+        short = 's',
+        long,
+        value_name = "BYTES",
+        default_value_t = crate::capture::live::WHOLE_SNAPLEN,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::capture::live::WHOLE_SNAPLEN)),
+        conflicts_with_all = ["read", "log"]
+    )]
+    pub snaplen: u32,
+
     /// Alert when the average requests/s over the window goes above this.
     #[arg(
         long,
@@ -190,6 +203,8 @@ pub struct Config {
     /// the replay may run itself.
     pub port_filter: Option<crate::capture::PortFilter>,
     pub buffer_bytes: Option<usize>,
+    /// Bytes kept of each live packet.
+    pub snaplen: u32,
     pub output: OutputMode,
     pub summary_only: bool,
     pub interval: Duration,
@@ -279,6 +294,7 @@ impl Args {
             filter,
             port_filter,
             buffer_bytes,
+            snaplen: self.snaplen,
             output,
             // Reading a file without --plain/--json: the summary is what people want.
             summary_only: self.summary_only || (offline && !self.plain && !self.json),
@@ -360,4 +376,29 @@ pub struct OutputArgs {
     /// built-in Mozilla roots (a private CA).
     #[arg(long, value_name = "FILE", requires = "alert_webhook")]
     pub alert_webhook_ca: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("traffic-watch").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn snaplen_defaults_to_whole_packets_and_is_bounded() {
+        let config = parse(&[]).unwrap().to_config(false).unwrap();
+        assert_eq!(config.snaplen, 262_144);
+        assert_eq!(parse(&["-s", "96"]).unwrap().snaplen, 96);
+        assert_eq!(parse(&["--snaplen", "262144"]).unwrap().snaplen, 262_144);
+        for bad in ["0", "262145", "-1", "x"] {
+            assert!(parse(&["--snaplen", bad]).is_err(), "{bad}");
+        }
+        // A file's snap length is the file's: it cannot be changed when reading one.
+        assert!(parse(&["-r", "x.pcap", "--snaplen", "96"]).is_err());
+        assert!(parse(&["-r", "x.pcap"]).is_ok());
+    }
 }

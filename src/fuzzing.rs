@@ -119,8 +119,9 @@ impl<'a> SegmentReader<'a> {
     }
 
     /// `[flags][who][seq u32][ack u32][time step][len]` then `len` payload bytes (fewer at the
-    /// end of the input). Flags: 1 SYN, 2 ACK, 4 FIN, 8 RST. `who`: bits 0-2 pick the client
-    /// address, bit 3 its port, bit 7 set means server to client.
+    /// end of the input). Flags: 1 SYN, 2 ACK, 4 FIN, 8 RST; the high four bits times 16 are
+    /// payload bytes the capture did not keep after those (`TcpSegment::missing`). `who`:
+    /// bits 0-2 pick the client address, bit 3 its port, bit 7 set means server to client.
     fn next(&mut self) -> Option<(TcpSegment<'a>, u8)> {
         let flags = self.u8()?;
         let who = self.u8()?;
@@ -155,6 +156,7 @@ impl<'a> SegmentReader<'a> {
                 rst: flags & 8 != 0,
             },
             payload,
+            missing: u32::from(flags >> 4) * 16,
         };
         Some((seg, step))
     }
@@ -277,6 +279,7 @@ pub fn http_parse(data: &[u8]) {
         ack,
         flags,
         payload,
+        missing: 0,
     };
     table.ingest(&seg(c, s, cseq, 0, flags(true, false), &[]), now, &mut sink);
     table.ingest(

@@ -117,6 +117,10 @@ fn real_main(args: Args) -> Result<(), Error> {
             capture.description()
         );
     }
+    // Before the dashboard too: a cut capture must not pass for a whole one.
+    if let Some(w) = traffic_watch::capture::live::snaplen_warning(config.snaplen) {
+        eprintln!("traffic-watch: warning: {w}");
+    }
     run::live(&config, run::LiveInput::Capture(capture), stop, &sinks)
 }
 

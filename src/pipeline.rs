@@ -1,6 +1,6 @@
 //! One packet stream through decode → flow → stats, on one thread, no locks. Replay calls it
 //! directly; live capture feeds it from the capture thread. It also keeps the counts of what
-//! could not be decoded, so nothing is silently lost.
+//! could not be decoded, and of packets the capture cut short, so nothing is silently lost.
 
 use crate::decode::{self, Endpoint, LinkType, decode_frame};
 use crate::flow::{FlowConfig, FlowTable, HttpSink, NonHttpKind, RequestEvent, ResponseEvent};
@@ -31,6 +31,9 @@ pub struct Pipeline {
     undecoded: [u64; decode::Error::ALL.len()],
     last_expire: u64,
     alerts: Vec<AlertEvent>,
+    /// Packets kept shorter than their IP length, and the longest such frame.
+    truncated: u64,
+    longest_cut: u32,
     /// Filled in by the caller (capture description, kernel counters).
     pub health: Health,
 }
@@ -45,6 +48,8 @@ impl Pipeline {
             undecoded: [0; decode::Error::ALL.len()],
             last_expire: 0,
             alerts: Vec::new(),
+            truncated: 0,
+            longest_cut: 0,
             health: Health::default(),
         }
     }
@@ -55,13 +60,31 @@ impl Pipeline {
         // Check the alert for every whole second before this packet first.
         self.stats.advance(ts, &mut self.alerts);
         match decode_frame(self.link, frame) {
-            Ok(seg) => self.flows.ingest(&seg, ts, &mut StatsSink(&mut self.stats)),
-            Err(e) => self.undecoded[e.index()] += 1,
+            Ok(seg) => {
+                if seg.is_truncated() {
+                    self.cut(frame);
+                }
+                self.flows.ingest(&seg, ts, &mut StatsSink(&mut self.stats));
+            }
+            Err(e) => {
+                if e == decode::Error::TruncatedHeaders {
+                    self.cut(frame);
+                }
+                self.undecoded[e.index()] += 1;
+            }
         }
         if ts.secs() > self.last_expire {
             self.last_expire = ts.secs();
             self.flows.expire(ts, &mut StatsSink(&mut self.stats));
         }
+    }
+
+    /// A frame the capture cut short.
+    fn cut(&mut self, frame: &[u8]) {
+        self.truncated += 1;
+        self.longest_cut = self
+            .longest_cut
+            .max(u32::try_from(frame.len()).unwrap_or(u32::MAX));
     }
 
     /// One access-log entry at its own time (`--log`), counted like a request and its response.
@@ -117,7 +140,86 @@ impl Pipeline {
             .collect();
         health.flow = self.flows.counters().clone();
         health.flows_tracked = self.flows.len();
+        health.truncated_packets = self.truncated;
+        // The snap length is read off the cut frames rather than a file header: a frame the
+        // snap length cut is exactly that long, while a header can claim more than it cut
+        // (pcapng even has one per interface), and a live capture has none.
+        health.snaplen = (self.truncated > 0).then_some(self.longest_cut);
         snap.health = health;
         snap
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::*;
+    use crate::synth::{Conversation, Frame, Side};
+
+    /// A keep-alive conversation of `n` short GETs with 200-byte answers, each frame cut to
+    /// its first `snaplen` bytes.
+    fn cut_conversation(n: usize, snaplen: usize) -> Vec<Frame> {
+        let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let mut c = Conversation::new(client, "10.0.0.2:80".parse().unwrap());
+        let mut frames = c.handshake();
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n{}",
+            "b".repeat(200)
+        );
+        for _ in 0..n {
+            frames.push(c.send(Side::Client, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+            frames.push(c.send(Side::Server, resp.as_bytes()));
+        }
+        frames.extend(c.close());
+        for f in &mut frames {
+            f.data.truncate(snaplen);
+        }
+        frames
+    }
+
+    fn run(frames: &[Frame]) -> Snapshot {
+        let mut p = Pipeline::new(
+            LinkType::Ethernet,
+            FlowConfig::default(),
+            StatsConfig::default(),
+        );
+        for f in frames {
+            p.ingest(f.ts, &f.data);
+        }
+        p.finish();
+        p.snapshot()
+    }
+
+    #[test]
+    fn cut_packets_are_counted_with_their_snap_length() {
+        // 14 + 20 + 20 bytes of headers leave 146 bytes: every request whole, every response cut.
+        let s = run(&cut_conversation(4, 200));
+        assert_eq!(s.health.truncated_packets, 4);
+        assert_eq!(s.health.snaplen, Some(200));
+        assert_eq!(s.health.truncation(), Some((200, 4)));
+        assert!(s.health.undecoded.is_empty(), "{:?}", s.health.undecoded);
+        assert_eq!((s.requests, s.responses), (4, 4));
+        assert_eq!(s.health.flow.requests_unanswered, 0);
+    }
+
+    #[test]
+    fn a_cut_inside_the_headers_is_counted_too() {
+        // 60 bytes keep 6 of each payload; the handshake and the FINs (54 bytes) are whole.
+        let s = run(&cut_conversation(2, 60));
+        assert!(s.health.undecoded.is_empty(), "{:?}", s.health.undecoded);
+        assert_eq!(s.health.truncation(), Some((60, 4)));
+        // 40 bytes end inside every TCP header: all 9 packets.
+        let s = run(&cut_conversation(2, 40));
+        assert_eq!(s.health.undecoded, [("truncated_headers", 9)]);
+        assert_eq!(s.health.truncation(), Some((40, 9)));
+        assert_eq!(s.requests, 0);
+    }
+
+    #[test]
+    fn a_whole_capture_reports_no_truncation() {
+        let s = run(&cut_conversation(2, usize::MAX));
+        assert_eq!((s.health.truncated_packets, s.health.snaplen), (0, None));
+        assert_eq!((s.requests, s.responses), (2, 2));
     }
 }

@@ -438,7 +438,7 @@ pub fn open_live(config: &Config) -> Result<LiveCapture> {
         filter: config.filter.clone(),
         // libpcap's 2 MiB default holds only 8 full-size frames on loopback (64 KiB MTU).
         buffer_bytes: Some(config.buffer_bytes.unwrap_or(DEFAULT_BUFFER_BYTES)),
-        snaplen: 262_144,
+        snaplen: i32::try_from(config.snaplen).unwrap_or(i32::MAX),
         // Immediate mode on Linux gives one ring slot per snaplen-sized frame, which drops
         // under load; block delivery with a 100 ms timeout packs frames and is still current.
         immediate: false,

@@ -23,34 +23,48 @@ pub struct Frame {
 /// Writes the classic pcap format (microsecond timestamps, little-endian).
 pub struct PcapWriter<W: Write> {
     out: W,
+    snaplen: u32,
 }
 
+/// The snap length [`PcapWriter::new`] writes: libpcap's and tcpdump's default, which keeps
+/// every packet whole.
+pub const WHOLE_SNAPLEN: u32 = 262_144;
+
 impl<W: Write> PcapWriter<W> {
-    /// Writes the file header for `link` (snaplen 262144).
-    pub fn new(mut out: W, link: LinkType) -> io::Result<Self> {
+    /// Writes the file header for `link` (snaplen 262144: every frame is written whole).
+    pub fn new(out: W, link: LinkType) -> io::Result<Self> {
+        PcapWriter::with_snaplen(out, link, WHOLE_SNAPLEN)
+    }
+
+    /// Writes the file header for `link` with a snap length, as `tcpdump -s SNAPLEN` would:
+    /// each frame then keeps only its first `snaplen` bytes, and its record says how long it
+    /// was on the wire. For captures cut short on purpose.
+    pub fn with_snaplen(mut out: W, link: LinkType, snaplen: u32) -> io::Result<Self> {
         let mut h = Vec::with_capacity(24);
         h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
         h.extend_from_slice(&2u16.to_le_bytes());
         h.extend_from_slice(&4u16.to_le_bytes());
         h.extend_from_slice(&0i32.to_le_bytes());
         h.extend_from_slice(&0u32.to_le_bytes());
-        h.extend_from_slice(&262_144u32.to_le_bytes());
+        h.extend_from_slice(&snaplen.to_le_bytes());
         h.extend_from_slice(&(link.linktype() as u32).to_le_bytes());
         out.write_all(&h)?;
-        Ok(PcapWriter { out })
+        Ok(PcapWriter { out, snaplen })
     }
 
     pub fn write(&mut self, frame: &Frame) -> io::Result<()> {
         let len = u32::try_from(frame.data.len()).unwrap_or(u32::MAX);
+        let caplen = len.min(self.snaplen);
         let secs = u32::try_from(frame.ts.secs()).unwrap_or(u32::MAX);
         let usec = (frame.ts.micros() % 1_000_000) as u32;
         let mut h = [0u8; 16];
         h[0..4].copy_from_slice(&secs.to_le_bytes());
         h[4..8].copy_from_slice(&usec.to_le_bytes());
-        h[8..12].copy_from_slice(&len.to_le_bytes());
+        h[8..12].copy_from_slice(&caplen.to_le_bytes());
         h[12..16].copy_from_slice(&len.to_le_bytes());
         self.out.write_all(&h)?;
-        self.out.write_all(&frame.data)
+        let kept = frame.data.get(..caplen as usize).unwrap_or(&frame.data);
+        self.out.write_all(kept)
     }
 
     pub fn write_all<'a>(&mut self, frames: impl IntoIterator<Item = &'a Frame>) -> io::Result<()> {
@@ -442,6 +456,25 @@ mod tests {
         assert_eq!(&b[20..24], &276u32.to_le_bytes());
         assert_eq!(&b[24..28], &1u32.to_le_bytes());
         assert_eq!(&b[28..32], &500_000u32.to_le_bytes());
+    }
+
+    #[test]
+    fn pcap_writer_with_a_snaplen_cuts_frames() {
+        let mut w = PcapWriter::with_snaplen(Vec::new(), LinkType::Ethernet, 4).unwrap();
+        for data in [vec![1, 2, 3], vec![1, 2, 3, 4, 5, 6]] {
+            w.write(&Frame {
+                ts: Timestamp(0),
+                data,
+            })
+            .unwrap();
+        }
+        let b = w.into_inner();
+        assert_eq!(&b[16..20], &4u32.to_le_bytes(), "header snaplen");
+        assert_eq!(b.len(), 24 + 16 + 3 + 16 + 4);
+        // caplen, orig_len of each record.
+        assert_eq!(&b[32..40], &[3, 0, 0, 0, 3, 0, 0, 0]);
+        assert_eq!(&b[51..59], &[4, 0, 0, 0, 6, 0, 0, 0]);
+        assert_eq!(&b[59..63], &[1, 2, 3, 4]);
     }
 
     #[test]

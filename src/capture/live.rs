@@ -9,6 +9,24 @@ use crate::decode::LinkType;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
+/// libpcap's and tcpdump's default snap length: every packet whole.
+pub const WHOLE_SNAPLEN: u32 = 262_144;
+
+/// Below this snap length ordinary packets get cut: 65,535 bytes is the largest IPv4 packet
+/// (and tcpdump's old default), and loopback and offloaded (GRO) packets come that large.
+pub const CUTTING_SNAPLEN: u32 = 65_535;
+
+/// What to tell the user before capturing with `snaplen`, when it cuts packets.
+pub fn snaplen_warning(snaplen: u32) -> Option<String> {
+    (snaplen < CUTTING_SNAPLEN).then(|| {
+        format!(
+            "--snaplen {snaplen} keeps only the first {snaplen} bytes of each packet: what \
+             follows is not seen, so counts of bodies and of requests and responses past the \
+             cut are lower bounds"
+        )
+    })
+}
+
 /// How to open a live capture.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
@@ -209,4 +227,21 @@ fn binary_path() -> String {
     std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "$(which traffic-watch)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snap_length_that_cuts_packets_is_warned_about() {
+        assert_eq!(snaplen_warning(WHOLE_SNAPLEN), None);
+        assert_eq!(snaplen_warning(CUTTING_SNAPLEN), None);
+        let w = snaplen_warning(CUTTING_SNAPLEN - 1).unwrap_or_default();
+        assert!(
+            w.starts_with("--snaplen 65534 keeps only the first 65534 bytes"),
+            "{w}"
+        );
+        assert!(snaplen_warning(96).is_some_and(|w| w.contains("lower bounds")));
+    }
 }

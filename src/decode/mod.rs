@@ -5,6 +5,8 @@
 //! that borrows the frame. Anything else is an [`Error`] whose kind is counted by the caller,
 //! never logged per packet and never a panic: every byte here is hostile. Checksums are not
 //! verified on purpose: loopback captures carry checksums left to an offload that never happens.
+//! A packet cut short by the capture's snap length is still decoded when its IP and TCP headers
+//! are whole; the segment then says how many payload bytes the capture did not keep.
 //! Nothing here knows about connections; that is `flow`.
 
 mod http;
@@ -45,11 +47,15 @@ pub enum Error {
     NotTcp,
     /// The TCP header is truncated or its data offset is wrong.
     BadTcp,
+    /// The capture kept fewer bytes than the IP length says, and the cut falls inside the IP
+    /// or TCP headers (a snap length shorter than the headers). A cut after the headers is not
+    /// an error: the segment is decoded with [`TcpSegment::missing`] set.
+    TruncatedHeaders,
 }
 
 impl Error {
     /// Every kind, in a stable order for reports.
-    pub const ALL: [Error; 7] = [
+    pub const ALL: [Error; 8] = [
         Error::TruncatedLink,
         Error::UnsupportedLinkType,
         Error::NotIp,
@@ -57,6 +63,7 @@ impl Error {
         Error::IpFragment,
         Error::NotTcp,
         Error::BadTcp,
+        Error::TruncatedHeaders,
     ];
 
     /// A short snake_case name, used as a JSON key and a metric label.
@@ -69,6 +76,7 @@ impl Error {
             Error::IpFragment => "ip_fragment",
             Error::NotTcp => "not_tcp",
             Error::BadTcp => "bad_tcp",
+            Error::TruncatedHeaders => "truncated_headers",
         }
     }
 

@@ -162,6 +162,8 @@ struct Exposition {
     kernel_dropped: Option<u64>,
     interface_dropped: Option<u64>,
     queue_dropped: u64,
+    truncated_packets: u64,
+    snaplen: Option<u32>,
     undecoded: Vec<(&'static str, u64)>,
     input_counters: Vec<(&'static str, u64)>,
     flow: FlowCounters,
@@ -191,6 +193,8 @@ impl Exposition {
             kernel_dropped: s.health.kernel_dropped,
             interface_dropped: s.health.interface_dropped,
             queue_dropped: s.health.queue_dropped,
+            truncated_packets: s.health.truncated_packets,
+            snaplen: s.health.snaplen,
             undecoded: s.health.undecoded.clone(),
             input_counters: s.health.counters.clone(),
             flow: s.health.flow.clone(),
@@ -418,6 +422,22 @@ impl Collector for Exposition {
             "Packets dropped between the capture thread and the pipeline (queue full)",
             self.queue_dropped,
         )?;
+        counter(
+            e,
+            "truncated_packets",
+            "Packets the capture kept fewer bytes of than their IP length (snap length); \
+             while above 0, counts are lower bounds",
+            self.truncated_packets,
+        )?;
+        if let Some(len) = self.snaplen {
+            let m = e.encode_descriptor(
+                "capture_snaplen",
+                "Snap length the truncated packets were cut to",
+                Some(&Unit::Bytes),
+                MetricType::Gauge,
+            )?;
+            ConstGauge::new(f64::from(len)).encode(m)?;
+        }
         labelled_counters(
             e,
             "undecoded_packets",
@@ -698,6 +718,41 @@ fn read_head(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::Health;
+
+    #[test]
+    fn truncation_is_a_counter_and_the_snap_length_a_gauge() {
+        let whole = render(&Snapshot::default(), 10);
+        assert!(
+            whole.contains("\ntraffic_watch_truncated_packets_total 0\n"),
+            "{whole}"
+        );
+        assert!(
+            !whole.contains("snaplen"),
+            "no snap length until a packet is cut"
+        );
+        let s = Snapshot {
+            health: Health {
+                truncated_packets: 62,
+                snaplen: Some(96),
+                ..Health::default()
+            },
+            ..Snapshot::default()
+        };
+        let t = render(&s, 10);
+        assert!(
+            t.contains("\ntraffic_watch_truncated_packets_total 62\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("# TYPE traffic_watch_capture_snaplen_bytes gauge\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("\ntraffic_watch_capture_snaplen_bytes 96.0\n"),
+            "{t}"
+        );
+    }
 
     #[test]
     fn other_holds_the_rest_and_engine_other_folds_in() {

@@ -14,7 +14,7 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use super::http_stream::{Ctx, HttpConn};
-use super::reassembly::{Chunk, Reassembler};
+use super::reassembly::{Chunk, Reassembler, Segment};
 use super::{FlowConfig, FlowCounters, FlowKey, HttpSink};
 use crate::decode::TcpSegment;
 use crate::keyed_hash::KeyedState;
@@ -100,7 +100,7 @@ impl Connection {
             // (RFC 9293 §3.4.1: a new incarnation picks a new ISN).
             return self.closed || r.isn() != Some(seg.seq);
         }
-        if self.closed && !seg.payload.is_empty() {
+        if self.closed && seg.carries_data() {
             let far = |base: u32| {
                 let d = seg.seq.wrapping_sub(base);
                 d > REUSE_DISTANCE && d < REUSE_DISTANCE.wrapping_neg()
@@ -128,8 +128,8 @@ impl Connection {
         if seg.flags.ack {
             reasm[other].peer_acked(seg.ack, &mut |c| http.on_chunk(other, c, ctx));
         }
-        if !seg.payload.is_empty() || seg.flags.fin {
-            self.had_data |= !seg.payload.is_empty();
+        if seg.carries_data() || seg.flags.fin {
+            self.had_data |= seg.carries_data();
             // A SYN occupies one sequence number before any data it carries.
             let seq = if seg.flags.syn {
                 seg.seq.wrapping_add(1)
@@ -138,8 +138,13 @@ impl Connection {
             };
             let max_ooo = ctx.config.max_ooo_bytes;
             let mut deliver = |c: Chunk<'_>| http.on_chunk(dir, c, ctx);
-            let overflows =
-                reasm[dir].segment(seq, seg.payload, seg.flags.fin, ts, max_ooo, &mut deliver);
+            let piece = Segment {
+                seq,
+                payload: seg.payload,
+                missing: seg.missing,
+                fin: seg.flags.fin,
+            };
+            let overflows = reasm[dir].segment(piece, ts, max_ooo, &mut deliver);
             ctx.counters.ooo_overflows += overflows;
         }
         if self.reasm.iter().all(Reassembler::is_ended) {
@@ -215,7 +220,7 @@ impl FlowTable {
             }
             Some(_) => true,
             // Nothing to learn from a bare ACK, FIN or RST of a connection we never saw.
-            None if seg.flags.rst || (!seg.flags.syn && seg.payload.is_empty()) => return,
+            None if seg.flags.rst || (!seg.flags.syn && !seg.carries_data()) => return,
             None => false,
         };
         if restart {
@@ -435,6 +440,7 @@ mod tests {
                 ack: 0,
                 flags: syn,
                 payload: b"",
+                missing: 0,
             };
             t.ingest(&seg, Timestamp(u64::from(i) * 20), &mut Discard);
             assert!(t.len() <= max);

@@ -92,6 +92,8 @@ struct Seg {
     ack: u32,
     flags: TcpFlags,
     payload: Vec<u8>,
+    /// Payload bytes after `payload` that the capture did not keep.
+    missing: u32,
     ts: u64,
 }
 
@@ -104,6 +106,7 @@ impl Seg {
             ack: self.ack,
             flags: self.flags,
             payload: &self.payload,
+            missing: self.missing,
         }
     }
 }
@@ -189,6 +192,7 @@ impl Conv {
             ack,
             flags,
             payload: p.to_vec(),
+            missing: 0,
             ts: self.now,
         });
     }
@@ -215,6 +219,17 @@ impl Conv {
 
     fn server(&mut self, p: &[u8]) -> &mut Self {
         self.send(false, p, ACK)
+    }
+
+    /// Data the capture cut after `keep` bytes: the rest was sent but not captured.
+    fn send_cut(&mut self, from_client: bool, p: &[u8], keep: usize) -> &mut Self {
+        self.send(from_client, p, ACK);
+        if let Some(s) = self.segs.last_mut() {
+            let keep = keep.min(p.len());
+            s.payload.truncate(keep);
+            s.missing = u32::try_from(p.len() - keep).unwrap();
+        }
+        self
     }
 
     fn client_split(&mut self, p: &[u8], size: usize) -> &mut Self {
@@ -455,6 +470,70 @@ fn lost_segment_gap_skipped_and_later_requests_counted() {
     assert_eq!(rec.sections(), ["/a", "/c", "/a"]);
     assert_eq!(k.gaps_skipped, 1);
     assert_eq!(rec.resps.len(), 4);
+}
+
+/// A response whose head fits in 64 bytes and whose 200-byte body does not.
+fn big_response() -> Vec<u8> {
+    let mut r = b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n".to_vec();
+    r.extend_from_slice(&[b'b'; 200]);
+    r
+}
+
+#[test]
+fn snap_length_cut_bodies_keep_every_head_and_the_stream_in_step() {
+    let mut c = Conv::open(40030, 1, 1);
+    let resp = big_response();
+    for _ in 0..5 {
+        c.client(GET_A).send_cut(false, &resp, 64);
+    }
+    c.close();
+    // The connection ended at its FINs: data far beyond them starts a new connection.
+    let far = c.cseq.wrapping_add(1 << 21);
+    c.raw(true, far, c.sseq, ACK, GET_C);
+    let (rec, k) = run(&c.segs);
+    assert_eq!(rec.sections(), ["/a", "/a", "/a", "/a", "/a", "/c"]);
+    assert_eq!(rec.pairs(), [(200, Some("/a")); 5]);
+    assert!(rec.resps.iter().all(|r| r.bytes == resp.len() as u64));
+    assert_eq!(k.gaps_skipped, 5, "one per cut segment");
+    assert_eq!((k.ooo_overflows, k.parse_errors), (0, 0));
+    // Only "/c", on the new connection, waits for an answer.
+    assert_eq!((k.requests_unanswered, k.unpaired_responses), (1, 0));
+    assert_eq!(k.connections, 2);
+}
+
+#[test]
+fn snap_length_cut_segments_retransmitted_and_reordered_count_once() {
+    let mut c = Conv::open(40031, 1, 1);
+    c.client(GET_A).client(GET_C);
+    let resp = big_response();
+    c.send_cut(false, &resp, 64).server(NOT_FOUND);
+    // The second response overtakes the cut first one, which then arrives twice.
+    let n = c.segs.len();
+    c.segs.swap(n - 1, n - 2);
+    let again = c.segs[n - 1].clone();
+    c.segs.push(again);
+    c.close();
+    let (rec, k) = run(&c.segs);
+    assert_eq!(rec.sections(), ["/a", "/c"]);
+    assert_eq!(rec.pairs(), [(200, Some("/a")), (404, Some("/c"))]);
+    assert_eq!(k.gaps_skipped, 1);
+    assert_eq!((k.ooo_overflows, k.requests_unanswered), (0, 0));
+}
+
+#[test]
+fn snap_length_cut_request_head_does_not_stall_the_next_ones() {
+    let mut c = Conv::open(40032, 1, 1);
+    // Cut inside its head, and a segment cut right after its TCP header.
+    c.send_cut(true, GET_B, 20).send_cut(true, GET_A, 0);
+    c.client(GET_C)
+        .server(&[OK_5, OK_5, NOT_FOUND].concat())
+        .close();
+    let (rec, k) = run(&c.segs);
+    // The cut head counts from the bytes kept; the request with none kept cannot.
+    assert_eq!(rec.sections(), ["/b", "/c"]);
+    assert_eq!(k.heads_cut, 1);
+    assert_eq!(k.gaps_skipped, 2);
+    assert_eq!(k.ooo_overflows, 0);
 }
 
 #[test]
@@ -800,6 +879,7 @@ fn syn_flood_stays_bounded_and_fast() {
             ack: 0,
             flags: syn,
             payload: b"",
+            missing: 0,
         };
         t.ingest(&seg, Timestamp(u64::from(i) * 10), &mut rec);
     }
@@ -1311,7 +1391,7 @@ proptest! {
             let flags = TcpFlags { syn: fl & 1 != 0 && i % 3 == 0, ack: fl & 2 != 0, fin: fl & 4 != 0 && i % 5 == 0, rst: fl == 15 };
             // Mostly near-consecutive sequence numbers, so streams actually form.
             let seq = if seq % 4 == 0 { seq } else { seq % 512 };
-            let seg = TcpSegment { src, dst, seq, ack: ack % 1024, flags, payload: &payload };
+            let seg = TcpSegment { src, dst, seq, ack: ack % 1024, flags, payload: &payload, missing: 0 };
             t.ingest(&seg, Timestamp(i as u64 * 100_000), &mut rec);
             prop_assert!(t.len() <= 3);
             if i % 20 == 0 {

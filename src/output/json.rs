@@ -37,6 +37,14 @@ fn status(s: &Snapshot) -> Value {
     json!({"1xx": c[1], "2xx": c[2], "3xx": c[3], "4xx": c[4], "5xx": c[5], "other": c[0]})
 }
 
+/// `{"snaplen": N, "packets": cut}` when the capture cut packets short, else null.
+fn truncated(s: &Snapshot) -> Value {
+    match s.health.truncation() {
+        Some((snaplen, packets)) => json!({"snaplen": snaplen, "packets": packets}),
+        None => Value::Null,
+    }
+}
+
 fn drops(s: &Snapshot) -> Value {
     let h = &s.health;
     json!({
@@ -68,6 +76,7 @@ pub fn report(s: &Snapshot) -> String {
         "non_http": non_http(s),
         "top_clients": clients(s),
         "drops": drops(s),
+        "truncated": truncated(s),
     })
     .to_string()
 }
@@ -162,6 +171,35 @@ pub fn summary(s: &Snapshot) -> String {
         "alerts": s.alerts.len() as u64 + s.alerts_folded,
         "counters": h.counters.iter().map(|(k, n)| ((*k).to_owned(), Value::from(*n))).collect::<Map<String, Value>>(),
         "drops": drops(s),
+        "truncated": truncated(s),
     })
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Health;
+
+    #[test]
+    fn truncation_fields_in_report_and_summary() {
+        let s = Snapshot {
+            health: Health {
+                truncated_packets: 62,
+                snaplen: Some(96),
+                ..Health::default()
+            },
+            ..Snapshot::default()
+        };
+        for text in [summary(&s), report(&s)] {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                v["truncated"],
+                json!({"snaplen": 96, "packets": 62}),
+                "{text}"
+            );
+        }
+        let v: Value = serde_json::from_str(&summary(&Snapshot::default())).unwrap();
+        assert_eq!(v["truncated"], Value::Null);
+    }
 }

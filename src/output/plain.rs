@@ -78,6 +78,9 @@ pub fn report(s: &Snapshot) -> String {
     if dropped > 0 {
         let _ = writeln!(out, "  INCOMPLETE: {dropped} packets dropped");
     }
+    if let Some(line) = truncation(s) {
+        let _ = writeln!(out, "  INCOMPLETE: {line}");
+    }
     section_table(&mut out, "top sections, last 10 s:", &s.top_10s);
     section_table(&mut out, "top sections, last 10 min:", &s.top_10m);
     let _ = writeln!(
@@ -110,10 +113,24 @@ pub fn alert(e: &AlertEvent) -> String {
     e.message()
 }
 
-/// The end-of-run summary.
+/// Says that the capture was cut short, when it was: a reader must know before any number that
+/// the counts are lower bounds.
+pub fn truncation(s: &Snapshot) -> Option<String> {
+    let (snaplen, cut) = s.health.truncation()?;
+    Some(format!(
+        "capture truncated to {snaplen} bytes per packet ({cut} of {} packets cut): counts are \
+         lower bounds (bodies and messages past the cut are not seen)",
+        s.health.packets
+    ))
+}
+
+/// The end-of-run summary. A truncated capture is its first line.
 pub fn summary(s: &Snapshot) -> String {
     let h = &s.health;
     let mut out = String::new();
+    if let Some(line) = truncation(s) {
+        let _ = writeln!(out, "{line}");
+    }
     let _ = writeln!(out, "traffic-watch summary: {}", h.source);
     if let Some(first) = s.first {
         let _ = writeln!(
@@ -245,4 +262,48 @@ pub fn summary(s: &Snapshot) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Health;
+
+    fn cut() -> Snapshot {
+        Snapshot {
+            health: Health {
+                source: "cut.pcap".into(),
+                packets: 130,
+                truncated_packets: 62,
+                snaplen: Some(96),
+                ..Health::default()
+            },
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn a_truncated_capture_says_so_first() {
+        let out = summary(&cut());
+        let first = out.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with(
+                "capture truncated to 96 bytes per packet (62 of 130 packets cut): counts are \
+                 lower bounds"
+            ),
+            "{out}"
+        );
+        assert!(report(&cut()).contains("\n  INCOMPLETE: capture truncated to 96 bytes"));
+    }
+
+    #[test]
+    fn a_whole_capture_says_nothing_of_truncation() {
+        let whole = Snapshot::default();
+        assert!(summary(&whole).starts_with("traffic-watch summary: "));
+        assert!(!report(&whole).contains("truncated"));
+        // A snap length alone, with no packet cut, is not news.
+        let mut s = cut();
+        s.health.truncated_packets = 0;
+        assert_eq!(truncation(&s), None);
+    }
 }

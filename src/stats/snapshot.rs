@@ -48,6 +48,11 @@ pub struct Health {
     /// Counters of the input and the alert hooks (log lines, bad lines, hook failures, …),
     /// by name, for the summary and the metrics.
     pub counters: Vec<(&'static str, u64)>,
+    /// Packets the capture kept fewer bytes of than their IP length says (a snap length below
+    /// the packet size): decoded as far as they go, or counted as `truncated_headers`.
+    pub truncated_packets: u64,
+    /// The snap length those packets were cut to; set only once one was seen.
+    pub snaplen: Option<u32>,
 }
 
 impl Health {
@@ -58,6 +63,15 @@ impl Health {
 
     pub fn undecoded_total(&self) -> u64 {
         self.undecoded.iter().map(|(_, n)| n).sum()
+    }
+
+    /// `(snap length, packets cut)` when the capture cut packets: every count of bodies, and
+    /// of messages that start past the cut, is then a lower bound.
+    pub fn truncation(&self) -> Option<(u32, u64)> {
+        match (self.snaplen, self.truncated_packets) {
+            (Some(len), n) if n > 0 => Some((len, n)),
+            _ => None,
+        }
     }
 }
 

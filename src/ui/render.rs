@@ -488,8 +488,15 @@ fn render_health(frame: &mut Frame, area: Rect, s: &Snapshot) {
         };
         Span::styled(format!(" · {label} {n}"), style)
     };
-    let mut spans = vec![
-        Span::styled(format!("packets {}", h.packets), dim()),
+    let mut spans = vec![Span::styled(format!("packets {}", h.packets), dim())];
+    if let Some((snaplen, cut)) = h.truncation() {
+        // Counts are lower bounds: say so as plainly as drops.
+        spans.push(Span::styled(
+            format!(" · truncated to {snaplen} B ({cut} packets cut)"),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    spans.extend([
         count("undecoded", h.undecoded_total()),
         Span::styled(format!(" · flows {}", h.flows_tracked), dim()),
         count("evicted", f.evicted_flows),
@@ -497,7 +504,7 @@ fn render_health(frame: &mut Frame, area: Rect, s: &Snapshot) {
         count("malformed", f.malformed_total()),
         count("heads too large", f.heads_too_large),
         count("sections folded", s.sections_folded),
-    ];
+    ]);
     if f.heads_cut > 0 {
         spans.push(count("heads cut", f.heads_cut));
     }
@@ -797,6 +804,21 @@ mod tests {
         let out = draw(&app(Some(s)), 140, 40);
         position(&out, "INCOMPLETE: 42 packets dropped");
         position(&out, "dropped 42");
+    }
+
+    #[test]
+    fn truncation_shows_in_the_health_line() {
+        assert!(!draw(&app(Some(busy())), 140, 40).contains("truncated"));
+        let s = Snapshot {
+            health: Health {
+                truncated_packets: 62,
+                snaplen: Some(96),
+                ..Default::default()
+            },
+            ..busy()
+        };
+        let out = draw(&app(Some(s)), 140, 40);
+        position(&out, "truncated to 96 B (62 packets cut)");
     }
 
     #[test]
