@@ -7,9 +7,11 @@
 //! verified on purpose: loopback captures carry checksums left to an offload that never happens.
 //! A packet cut short by the capture's snap length is still decoded when its IP and TCP headers
 //! are whole; the segment then says how many payload bytes the capture did not keep.
-//! Nothing here knows about connections; that is `flow`.
+//! Nothing here knows about connections; that is `flow`. [`http2`] reads HTTP/2 frames and
+//! decodes header blocks with HPACK, including for a connection whose start the capture missed.
 
 mod http;
+pub mod http2;
 mod ip;
 mod link;
 mod section;
