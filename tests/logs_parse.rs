@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+use traffic_watch::flow::Protocol;
 use traffic_watch::logs::{BadLine, LogFormat, parse_clf_time, parse_line};
 use traffic_watch::time::Timestamp;
 
@@ -25,7 +26,7 @@ fn apache_common_example() {
         assert_eq!(e.target, "/apache_pb.gif");
         assert!(matches!(e.target, Cow::Borrowed(_)), "zero-copy when UTF-8");
         assert_eq!(e.version, "HTTP/1.0");
-        assert_eq!(e.version_minor(), 0);
+        assert_eq!(e.protocol(), Protocol::Http10);
         assert_eq!(e.status, 200);
         assert_eq!(e.bytes, 2326);
         assert_eq!(e.referer, None);
@@ -44,7 +45,7 @@ fn nginx_combined_with_extra_fields() {
         let e = parse_line(l, f).unwrap();
         assert_eq!(e.method, "POST");
         assert_eq!(e.target, "/api/v1/items?id=3");
-        assert_eq!(e.version_minor(), 1);
+        assert_eq!(e.protocol(), Protocol::Http11);
         assert_eq!(e.status, 201);
         assert_eq!(e.bytes, 17);
         assert_eq!(e.ts.rfc3339_utc(), "2026-11-24T06:11:39Z");

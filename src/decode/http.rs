@@ -39,6 +39,8 @@ pub struct RequestHead<'a> {
     pub body: BodyLength,
     /// `Expect: 100-continue` was sent.
     pub expect_continue: bool,
+    /// `Upgrade` names `h2c`: a 101 answer switches the connection to HTTP/2.
+    pub upgrade_h2c: bool,
     /// Length of the head in bytes, up to and including the blank line.
     pub head_len: usize,
 }
@@ -357,10 +359,12 @@ pub fn parse_request_head(buf: &[u8]) -> Result<Option<RequestHead<'_>>, HeadErr
     let mut framing = Framing::default();
     let mut host = None;
     let mut expect_continue = false;
+    let mut upgrade_h2c = false;
     let head_len = step!(headers(buf, i, |name, value| {
         // Only the lengths of the names we read get compared at all.
         match name.len() {
             4 if host.is_none() && token_is(name, b"host") => host = Some(value),
+            7 if token_is(name, b"upgrade") => upgrade_h2c |= names_h2c(value),
             6 if token_is(name, b"expect") => {
                 expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
             }
@@ -375,8 +379,17 @@ pub fn parse_request_head(buf: &[u8]) -> Result<Option<RequestHead<'_>>, HeadErr
         host,
         body: framing.finish(true)?,
         expect_continue,
+        upgrade_h2c,
         head_len,
     }))
+}
+
+/// Does an `Upgrade` value list the `h2c` protocol (RFC 9110 §7.8: comma-separated, case
+/// does not matter)?
+pub(crate) fn names_h2c(value: &[u8]) -> bool {
+    value
+        .split(|b| *b == b',')
+        .any(|p| p.trim_ascii().eq_ignore_ascii_case(b"h2c"))
 }
 
 /// Parses a response head at the start of `buf`.

@@ -33,9 +33,9 @@ use prometheus_client::registry::{Registry, Unit};
 
 use super::SnapshotSlot;
 use crate::error::Error;
-use crate::flow::FlowCounters;
+use crate::flow::{FlowCounters, Protocol};
 use crate::output::escape;
-use crate::stats::{OTHER_NAME, Percentiles, Snapshot};
+use crate::stats::{GRPC_CODES, OTHER_NAME, Percentiles, Snapshot, grpc_code_name};
 
 /// Content type of [`render`]: the classic Prometheus text format, which every scraper and
 /// `promtool check metrics` read.
@@ -169,6 +169,8 @@ struct Exposition {
     flow: FlowCounters,
     flows_tracked: usize,
     non_http: [u64; 3],
+    protocols: [u64; 3],
+    grpc_status: [u64; GRPC_CODES + 1],
 }
 
 impl Exposition {
@@ -200,6 +202,8 @@ impl Exposition {
             flow: s.health.flow.clone(),
             flows_tracked: s.health.flows_tracked,
             non_http: s.non_http,
+            protocols: s.protocols,
+            grpc_status: s.grpc_status,
         }
     }
 }
@@ -523,6 +527,77 @@ impl Collector for Exposition {
             "kind",
             NON_HTTP_KINDS.iter().copied().zip(self.non_http),
         )?;
+        labelled_counters(
+            e,
+            "requests_by_protocol",
+            "Requests by protocol (HTTP/1.0, HTTP/1.1, h2c)",
+            "protocol",
+            Protocol::ALL
+                .iter()
+                .map(|p| (p.as_str(), self.protocols[p.index()])),
+        )?;
+        labelled_counters(
+            e,
+            "grpc_responses",
+            "gRPC calls by the grpc-status they ended with",
+            "code",
+            self.grpc_status
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(code, n)| (grpc_code_name(code), *n)),
+        )?;
+        let h2 = &self.flow.h2;
+        for (name, help, v) in [
+            ("h2_connections", "HTTP/2 (h2c) connections", h2.connections),
+            (
+                "h2_streams_reset",
+                "HTTP/2 requests reset before their response (each still a request)",
+                h2.streams_reset,
+            ),
+            (
+                "h2_pushes",
+                "HTTP/2 server pushes (not client requests)",
+                h2.pushes,
+            ),
+            (
+                "h2_header_blocks_too_large",
+                "HTTP/2 header blocks over the buffer cap (their request counted, fields unknown)",
+                h2.header_blocks_too_large,
+            ),
+            (
+                "h2_hpack_errors",
+                "HTTP/2 header blocks HPACK could not decode",
+                h2.hpack_errors,
+            ),
+            (
+                "h2_unknown_headers",
+                "HTTP/2 header blocks with fields from before the capture or a gap",
+                h2.unknown_headers,
+            ),
+            (
+                "h2_stream_id_errors",
+                "HTTP/2 client streams whose id did not go up (refused, not counted)",
+                h2.stream_id_errors,
+            ),
+            (
+                "h2_streams_overflow",
+                "HTTP/2 requests past the per-connection stream table (counted, not paired)",
+                h2.streams_overflow,
+            ),
+            (
+                "h2_frames_too_large",
+                "HTTP/2 frames over SETTINGS_MAX_FRAME_SIZE",
+                h2.frames_too_large,
+            ),
+            (
+                "h2_protocol_errors",
+                "HTTP/2 frames out of place",
+                h2.protocol_errors,
+            ),
+        ] {
+            counter(e, name, help, v)?;
+        }
         // A gauge rather than an OpenMetrics `info`, which the classic text parsers reject.
         let mut m = e.encode_descriptor(
             "build_info",

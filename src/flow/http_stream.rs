@@ -17,8 +17,11 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
+use super::h2::{self, H2Conn};
 use super::reassembly::Chunk;
-use super::{FlowConfig, FlowCounters, HttpSink, NonHttpKind, RequestEvent, ResponseEvent};
+use super::{
+    FlowConfig, FlowCounters, HttpSink, NonHttpKind, Protocol, RequestEvent, ResponseEvent,
+};
 use crate::decode::{
     self, BodyLength, Endpoint, LenientRequest, LineShape, Malformed, RequestHead, ResponseHead,
 };
@@ -453,6 +456,9 @@ struct Pending {
     section: String,
     head: bool,
     connect: bool,
+    /// Asked to upgrade to h2c: a 101 hands the connection to HTTP/2, where this request is
+    /// stream 1 and its answer comes.
+    h2c_upgrade: bool,
 }
 
 fn method_name(m: &str) -> Cow<'static, str> {
@@ -483,6 +489,14 @@ struct Shared {
     maybe_other: bool,
     /// A request or response was counted on this connection.
     found_http: bool,
+    /// Both streams start at their first byte (the handshake was seen).
+    start_seen: bool,
+    /// Direction `d` delivered bytes shaped like HTTP/2 frames while seeking (a connection
+    /// whose start the capture missed). Both must, before it is taken for HTTP/2.
+    h2_evidence: [bool; 2],
+    /// A 101 answered an h2c Upgrade: the upgraded request (time, method, section) becomes
+    /// stream 1 of the HTTP/2 connection that follows.
+    switch_h2: Option<(Timestamp, String, String)>,
 }
 
 /// How a counted request head arrived, besides its fields.
@@ -502,6 +516,7 @@ fn strict_view<'a>(r: &'a LenientRequest<'a>) -> RequestHead<'a> {
         host: r.host,
         body: r.body.unwrap_or(BodyLength::None),
         expect_continue: false,
+        upgrade_h2c: false,
         head_len: r.head_len,
     }
 }
@@ -557,7 +572,7 @@ impl Shared {
             target: h.target,
             section,
             host: h.host,
-            version: h.version,
+            protocol: Protocol::http1(h.version),
             bytes: (h.head_len as u64).saturating_add(body),
             malformed: tags.malformed,
         });
@@ -575,6 +590,7 @@ impl Shared {
                 section: buf,
                 head: h.method == "HEAD",
                 connect,
+                h2c_upgrade: h.upgrade_h2c,
             });
         }
         if connect {
@@ -588,7 +604,8 @@ impl Shared {
     /// client direction parse requests again.
     fn on_response(&mut self, h: &ResponseHead, ts: Timestamp, ctx: &mut Ctx<'_>) -> (Mode, bool) {
         self.found_http = true;
-        if (100..200).contains(&h.status) && h.status != 101 {
+        let h2c = h.status == 101 && self.pending.front().is_some_and(|r| r.h2c_upgrade);
+        if (100..200).contains(&h.status) && (h.status != 101 || h2c) {
             // Interim (100 Continue, 103 Early Hints): counted in its status class, but the
             // final response follows and the request stays pending. 1xx never has a body
             // (RFC 9112 §6.3).
@@ -604,7 +621,16 @@ impl Shared {
                 latency: None,
                 bytes: h.head_len as u64,
                 interim: true,
+                grpc_status: None,
             });
+            if h2c {
+                // RFC 9113 §3.2: the server's next bytes are HTTP/2, and so is the answer to
+                // the upgraded request.
+                if let Some(r) = self.pending.pop_front() {
+                    self.switch_h2 = Some((r.ts, r.method.into_owned(), r.section));
+                }
+                return (Mode::Opaque, false);
+            }
             return (Mode::Head, false);
         }
         let req = self.pending.pop_front();
@@ -638,6 +664,7 @@ impl Shared {
             latency: req.as_ref().map(|r| ts.saturating_sub(r.ts)),
             bytes: (h.head_len as u64).saturating_add(declared),
             interim: false,
+            grpc_status: None,
         });
         if let Some(r) = req {
             self.spare.push(r.section);
@@ -662,6 +689,8 @@ impl Shared {
 pub(super) struct HttpConn {
     streams: [Stream; 2],
     shared: Shared,
+    /// Set once the connection speaks HTTP/2: every byte goes there from then on.
+    h2: Option<Box<H2Conn>>,
 }
 
 impl HttpConn {
@@ -681,7 +710,11 @@ impl HttpConn {
                 reported: false,
                 maybe_other: false,
                 found_http: false,
+                start_seen,
+                h2_evidence: [false; 2],
+                switch_h2: None,
             },
+            h2: None,
         }
     }
 
@@ -694,6 +727,17 @@ impl HttpConn {
 
     pub(super) fn on_chunk(&mut self, dir: usize, chunk: Chunk<'_>, ctx: &mut Ctx<'_>) {
         let dir = dir & 1;
+        if let Some(h2) = &mut self.h2 {
+            match chunk {
+                Chunk::Data(bytes, ts) => h2.on_data(dir, bytes, ts, ctx),
+                Chunk::Gap(lost) => {
+                    ctx.counters.gaps_skipped += 1;
+                    h2.on_gap(dir, lost, ctx);
+                }
+                Chunk::End => h2.on_end(dir, ctx),
+            }
+            return;
+        }
         match chunk {
             Chunk::Data(bytes, ts) => {
                 if !bytes.is_empty() {
@@ -711,6 +755,9 @@ impl HttpConn {
 
     /// End of the connection: what is still pending was never answered.
     pub(super) fn finish(&mut self, ctx: &mut Ctx<'_>) {
+        if let Some(h2) = &mut self.h2 {
+            h2.finish(ctx);
+        }
         for dir in 0..2 {
             if self.streams[dir].mode != Mode::Closed {
                 self.on_end(dir, ctx);
@@ -724,6 +771,46 @@ impl HttpConn {
         s.pending.clear();
         s.spare = Vec::new();
         s.lost = 0;
+    }
+
+    /// Hands the connection to HTTP/2: HTTP/1 parsing stops for good.
+    fn start_h2(&mut self, start_seen: bool, preface: bool, ctx: &mut Ctx<'_>) -> Box<H2Conn> {
+        ctx.counters.h2.connections += 1;
+        for st in &mut self.streams {
+            if st.mode != Mode::Closed {
+                st.mode = Mode::Opaque;
+            }
+            st.buf = Vec::new();
+        }
+        let client = self.shared.client.unwrap_or(0);
+        Box::new(H2Conn::new(self.shared.ends, client, start_seen, preface))
+    }
+
+    /// A connection whose start the capture missed is HTTP/2 when, before anything HTTP/1
+    /// turned up, both directions delivered chunks that start with well-formed frames.
+    fn h2_mid_stream(
+        &mut self,
+        dir: usize,
+        client: bool,
+        bytes: &[u8],
+        ts: Timestamp,
+        ctx: &mut Ctx<'_>,
+    ) -> bool {
+        if self.shared.start_seen
+            || self.shared.found_http
+            || self.streams[dir].mode != Mode::Seek
+            || !h2::looks_like_frames(bytes, client)
+        {
+            return false;
+        }
+        self.shared.h2_evidence[dir] = true;
+        if self.shared.h2_evidence != [true, true] {
+            return false;
+        }
+        let mut h2 = self.start_h2(false, false, ctx);
+        h2.on_data(dir, bytes, ts, ctx);
+        self.h2 = Some(h2);
+        true
     }
 
     /// Mid-stream roles (no SYN seen), from the first bytes a direction delivers.
@@ -751,6 +838,9 @@ impl HttpConn {
             // The server spoke: the ClientHello is as complete as it will get.
             self.report_tls((dir + 1) & 1, ctx);
         }
+        if self.h2_mid_stream(dir, client, bytes, ts, ctx) {
+            return;
+        }
         let mut data = bytes;
         while !data.is_empty() && !self.shared.opaque {
             let before = (data.len(), self.streams[dir].mode);
@@ -763,6 +853,13 @@ impl HttpConn {
                 Mode::Sniff => self.sniff(dir, client, data, ts, ctx),
                 Mode::TlsHello => self.tls_hello(dir, data, ctx),
             };
+            if let Some((ts0, method, section)) = self.shared.switch_h2.take() {
+                let mut h2 = self.start_h2(true, true, ctx);
+                h2.upgraded_request(ts0, &method, &section);
+                h2.on_data(dir, data, ts, ctx);
+                self.h2 = Some(h2);
+                return;
+            }
             if before == (data.len(), self.streams[dir].mode) {
                 // No progress; cannot happen, but a stuck loop must not be possible either.
                 return;
@@ -1207,6 +1304,27 @@ impl HttpConn {
                 st.mode = Mode::TlsHello;
                 rest
             }
+            Opening::NotHttp(NonHttpKind::Http2) if client => {
+                // The prior-knowledge preface: HTTP/2 from the first byte.
+                let first = if zero_copy {
+                    Vec::new()
+                } else {
+                    std::mem::take(&mut st.buf)
+                };
+                let mut h2 = self.start_h2(true, true, ctx);
+                h2.on_data(dir, &first, ts, ctx);
+                h2.on_data(dir, rest, ts, ctx);
+                self.h2 = Some(h2);
+                &[]
+            }
+            Opening::NotHttp(_) if !client && zero_copy && starts_with_settings(data) => {
+                // A prior-knowledge server may send its SETTINGS before the client's preface
+                // arrives.
+                let mut h2 = self.start_h2(true, true, ctx);
+                h2.on_data(dir, data, ts, ctx);
+                self.h2 = Some(h2);
+                &[]
+            }
             Opening::NotHttp(NonHttpKind::Other) if client => {
                 // Not a request line, but one odd line must not hide the requests after it
                 // (a server answers it with 400 and may go on): look for the next one. The
@@ -1285,6 +1403,14 @@ fn opening(client: bool, p: &[u8], max: usize) -> Opening {
         Shape::Maybe => Opening::NeedMore,
         Shape::No => Opening::NotHttp(NonHttpKind::Other),
     }
+}
+
+/// Does a server's first chunk start with a SETTINGS frame (the HTTP/2 server preface)?
+fn starts_with_settings(data: &[u8]) -> bool {
+    use crate::decode::http2::frame::{FrameHeader, FrameType};
+    data.first_chunk::<9>()
+        .map(FrameHeader::parse)
+        .is_some_and(|h| h.kind == FrameType::Settings && h2::looks_like_frames(data, false))
 }
 
 /// Could `data`, at a message boundary, start a message (a request by the counting rule, or a

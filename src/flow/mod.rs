@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::decode::{Endpoint, Malformed};
 use crate::time::Timestamp;
 
+mod h2;
 mod http_stream;
 mod key;
 mod reassembly;
@@ -19,6 +20,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
+pub use h2::{UNKNOWN_METHOD, UNKNOWN_SECTION};
 pub use key::FlowKey;
 pub use table::FlowTable;
 
@@ -64,8 +66,7 @@ pub struct RequestEvent<'a> {
     /// `decode::section_of(method, target)`, at most `MAX_SECTION_LEN` bytes.
     pub section: &'a str,
     pub host: Option<&'a [u8]>,
-    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
-    pub version: u8,
+    pub protocol: Protocol,
     /// Head plus body bytes as declared (Content-Length), or head only.
     pub bytes: u64,
     /// The request broke the grammar but a server reads it as a request (and usually answers
@@ -92,6 +93,48 @@ pub struct ResponseEvent<'a> {
     /// An interim response (100 Continue, 103 Early Hints): its request stays pending and the
     /// final response follows. `101 Switching Protocols` is final.
     pub interim: bool,
+    /// How a gRPC call ended (the `grpc-status` trailer), for HTTP/2 responses that carry one.
+    pub grpc_status: Option<u16>,
+}
+
+/// The protocol a request came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    Http10,
+    Http11,
+    /// HTTP/2 without TLS, by prior knowledge or Upgrade.
+    H2c,
+}
+
+impl Protocol {
+    /// Every protocol, in a stable order for reports.
+    pub const ALL: [Protocol; 3] = [Protocol::Http10, Protocol::Http11, Protocol::H2c];
+
+    /// The name used as a JSON key and a metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http10 => "HTTP/1.0",
+            Protocol::Http11 => "HTTP/1.1",
+            Protocol::H2c => "h2c",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        match self {
+            Protocol::Http10 => 0,
+            Protocol::Http11 => 1,
+            Protocol::H2c => 2,
+        }
+    }
+
+    /// An HTTP/1 minor version (`HTTP/1.0` → 0); anything but 0 is 1.1's framing.
+    pub fn http1(minor: u8) -> Self {
+        if minor == 0 {
+            Protocol::Http10
+        } else {
+            Protocol::Http11
+        }
+    }
 }
 
 /// What a connection that is not HTTP/1 carries.
@@ -162,6 +205,36 @@ pub struct FlowCounters {
     pub requests_cut: u64,
     /// Requests still waiting for a response when the connection or capture ended.
     pub requests_unanswered: u64,
+    /// HTTP/2 connections.
+    pub h2: H2Counters,
+}
+
+/// What HTTP/2 connections gave up on or refused, each a count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct H2Counters {
+    /// Connections that spoke HTTP/2 (prior knowledge, Upgrade, or recognised mid-stream).
+    pub connections: u64,
+    /// Streams reset (RST_STREAM) before their response: each still counted as a request.
+    pub streams_reset: u64,
+    /// PUSH_PROMISE frames: pushed responses are not client requests.
+    pub pushes: u64,
+    /// Header blocks (with their CONTINUATION frames) larger than `max_head_bytes`: their
+    /// request is counted with unknown fields.
+    pub header_blocks_too_large: u64,
+    /// Header blocks HPACK could not decode (the direction's table is then partly unknown).
+    pub hpack_errors: u64,
+    /// Header blocks with fields that could not be decoded: table entries from before the
+    /// capture or a gap. Their section is `(unknown)` when `:path` was one of them.
+    pub unknown_headers: u64,
+    /// Client HEADERS on a stream id that does not go up: refused by servers, not counted.
+    pub stream_id_errors: u64,
+    /// Requests not tracked because `MAX_STREAMS` streams were open: counted, not paired.
+    pub streams_overflow: u64,
+    /// Frames longer than the receiver's SETTINGS_MAX_FRAME_SIZE.
+    pub frames_too_large: u64,
+    /// Frames out of place (a header block interrupted, CONTINUATION without a block, padding
+    /// past the end).
+    pub protocol_errors: u64,
 }
 
 impl FlowCounters {

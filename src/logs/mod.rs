@@ -60,7 +60,7 @@ pub fn record(sink: &mut impl HttpSink, entry: &LogEntry<'_>) {
         target: &entry.target,
         section,
         host: None,
-        version: entry.version_minor(),
+        protocol: entry.protocol(),
         // A log line has the response body size only.
         bytes: 0,
         malformed: None,
@@ -75,6 +75,7 @@ pub fn record(sink: &mut impl HttpSink, entry: &LogEntry<'_>) {
         latency: None,
         bytes: entry.bytes,
         interim: false,
+        grpc_status: None,
     });
 }
 

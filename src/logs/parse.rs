@@ -107,11 +107,14 @@ pub struct LogEntry<'a> {
 }
 
 impl LogEntry<'_> {
-    /// The minor version as `RequestEvent` counts it: 0 for HTTP/1.0 (and 0.9), else 1.
-    pub fn version_minor(&self) -> u8 {
+    /// The protocol as `RequestEvent` counts it: HTTP/1.0 for 1.0 and 0.9, h2c for
+    /// `HTTP/2.0` (a log cannot tell h2 from h2c; it is HTTP/2 either way), else HTTP/1.1.
+    pub fn protocol(&self) -> crate::flow::Protocol {
+        use crate::flow::Protocol;
         match self.version {
-            "" | "HTTP/0.9" | "HTTP/1.0" => 0,
-            _ => 1,
+            "" | "HTTP/0.9" | "HTTP/1.0" => Protocol::Http10,
+            "HTTP/2.0" | "HTTP/2" => Protocol::H2c,
+            _ => Protocol::Http11,
         }
     }
 }

@@ -3,7 +3,8 @@
 use serde_json::{Map, Value, json};
 
 use super::escape;
-use crate::stats::{AlertEvent, AlertKind, Percentiles, SectionRow, Snapshot};
+use crate::flow::Protocol;
+use crate::stats::{AlertEvent, AlertKind, Percentiles, SectionRow, Snapshot, grpc_code_name};
 
 fn ms(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
@@ -71,6 +72,8 @@ pub fn report(s: &Snapshot) -> String {
         "alert_active": s.alert_active,
         "top_sections_10s": rows(&s.top_10s),
         "top_sections_10m": rows(&s.top_10m),
+        "protocols": protocols(s),
+        "grpc_status": grpc_status(s),
         "status": status(s),
         "latency_ms": percentiles(s.latency),
         "non_http": non_http(s),
@@ -103,6 +106,41 @@ pub fn alert(e: &AlertEvent) -> String {
 
 fn non_http(s: &Snapshot) -> Value {
     json!({"tls": s.non_http[0], "http2": s.non_http[1], "other": s.non_http[2]})
+}
+
+fn h2(h2: &crate::flow::H2Counters) -> Value {
+    json!({
+        "connections": h2.connections,
+        "streams_reset": h2.streams_reset,
+        "pushes": h2.pushes,
+        "header_blocks_too_large": h2.header_blocks_too_large,
+        "hpack_errors": h2.hpack_errors,
+        "unknown_headers": h2.unknown_headers,
+        "stream_id_errors": h2.stream_id_errors,
+        "streams_overflow": h2.streams_overflow,
+        "frames_too_large": h2.frames_too_large,
+        "protocol_errors": h2.protocol_errors,
+    })
+}
+
+/// Requests by protocol, every protocol named.
+fn protocols(s: &Snapshot) -> Value {
+    Protocol::ALL
+        .iter()
+        .map(|p| (p.as_str().to_owned(), Value::from(s.protocols[p.index()])))
+        .collect::<Map<String, Value>>()
+        .into()
+}
+
+/// gRPC responses by status name, only the codes seen.
+fn grpc_status(s: &Snapshot) -> Value {
+    s.grpc_status
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(code, n)| (grpc_code_name(code).to_owned(), Value::from(*n)))
+        .collect::<Map<String, Value>>()
+        .into()
 }
 
 /// The whole run, printed last.
@@ -140,6 +178,8 @@ pub fn summary(s: &Snapshot) -> String {
         "request_bytes": s.request_bytes,
         "response_bytes": s.response_bytes,
         "methods": methods,
+        "protocols": protocols(s),
+        "grpc_status": grpc_status(s),
         "status": status(s),
         "latency_ms": percentiles(s.latency),
         "sections": sections,
@@ -167,6 +207,7 @@ pub fn summary(s: &Snapshot) -> String {
             "unpaired_responses": f.unpaired_responses,
             "requests_cut": f.requests_cut,
             "requests_unanswered": f.requests_unanswered,
+            "h2": h2(&f.h2),
         },
         "alerts": s.alerts.len() as u64 + s.alerts_folded,
         "counters": h.counters.iter().map(|(k, n)| ((*k).to_owned(), Value::from(*n))).collect::<Map<String, Value>>(),

@@ -4,7 +4,8 @@
 use std::fmt::Write;
 
 use super::escape;
-use crate::stats::{AlertEvent, Percentiles, SectionRow, Snapshot};
+use crate::flow::Protocol;
+use crate::stats::{AlertEvent, Percentiles, SectionRow, Snapshot, grpc_code_name};
 
 pub fn fmt_latency(p: Option<Percentiles>) -> String {
     match p {
@@ -27,6 +28,31 @@ pub fn fmt_duration(d: std::time::Duration) -> String {
     } else {
         format!("{:.2}s", us as f64 / 1e6)
     }
+}
+
+/// `HTTP/1.1 120, h2c 30`: the protocols requests came in, those seen.
+pub fn protocols_line(s: &Snapshot) -> String {
+    let seen: Vec<String> = Protocol::ALL
+        .iter()
+        .filter(|p| s.protocols[p.index()] > 0)
+        .map(|p| format!("{} {}", p.as_str(), s.protocols[p.index()]))
+        .collect();
+    if seen.is_empty() {
+        "-".to_owned()
+    } else {
+        seen.join(", ")
+    }
+}
+
+/// `OK 40, UNAVAILABLE 2`: how gRPC calls ended.
+pub fn grpc_line(s: &Snapshot) -> String {
+    s.grpc_status
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(code, n)| format!("{} {n}", grpc_code_name(code)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn status_line(s: &Snapshot) -> String {
@@ -174,7 +200,11 @@ pub fn summary(s: &Snapshot) -> String {
             methods.join(", ")
         }
     );
+    let _ = writeln!(out, "  protocols   {}", protocols_line(s));
     let _ = writeln!(out, "  status      {}", status_line(s));
+    if s.grpc_status.iter().any(|n| *n > 0) {
+        let _ = writeln!(out, "  grpc        {}", grpc_line(s));
+    }
     let _ = writeln!(out, "  latency     {}", fmt_latency(s.latency));
     let _ = writeln!(
         out,
@@ -239,6 +269,21 @@ pub fn summary(s: &Snapshot) -> String {
         f.heads_cut,
         f.parse_errors
     );
+    if f.h2.connections > 0 {
+        let h2 = &f.h2;
+        let _ = writeln!(
+            out,
+            "  http/2      connections {}, streams reset {}, pushes {}, header blocks with \
+             unknown fields {}, too large {}, hpack errors {}, protocol errors {}",
+            h2.connections,
+            h2.streams_reset,
+            h2.pushes,
+            h2.unknown_headers,
+            h2.header_blocks_too_large,
+            h2.hpack_errors,
+            h2.protocol_errors + h2.stream_id_errors + h2.frames_too_large
+        );
+    }
     let _ = writeln!(
         out,
         "  cut         requests incomplete at the end {}, unanswered {}, responses without request {}",

@@ -27,7 +27,7 @@ pub use window::{SecondCounts, second_of};
 
 use crate::keyed_hash::KeyedState;
 
-use crate::flow::{NonHttpKind, RequestEvent, ResponseEvent};
+use crate::flow::{NonHttpKind, Protocol, RequestEvent, ResponseEvent};
 use crate::time::Timestamp;
 
 /// Settings of the statistics engine.
@@ -72,6 +72,37 @@ pub struct Totals {
     pub status_classes: [u64; 6],
     pub latency: LatencyHistogram,
     pub non_http: [u64; 3],
+    /// Requests by [`Protocol::index`].
+    pub protocols: [u64; Protocol::ALL.len()],
+    /// gRPC responses by `grpc-status` code (0..=16), the last slot for any other code.
+    pub grpc_status: [u64; GRPC_CODES + 1],
+}
+
+/// gRPC status codes defined (OK .. UNAUTHENTICATED).
+pub const GRPC_CODES: usize = 17;
+
+/// The name of a gRPC status code (grpc/doc/statuscodes.md), or `other`.
+pub fn grpc_code_name(code: usize) -> &'static str {
+    const NAMES: [&str; GRPC_CODES] = [
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ];
+    NAMES.get(code).copied().unwrap_or("other")
 }
 
 /// The statistics engine. One owner (the pipeline thread); no locks.
@@ -146,6 +177,7 @@ impl Stats {
         self.touch(req.ts);
         let sec = second_of(req.ts);
         self.totals.requests += 1;
+        self.totals.protocols[req.protocol.index()] += 1;
         self.totals.request_bytes += req.bytes;
         self.per_second.add(sec, 1);
         let (id, taken_over) = self.sections.record(req.section);
@@ -200,14 +232,20 @@ impl Stats {
         if let Some(l) = resp.latency {
             self.totals.latency.record(l);
         }
+        // A failed gRPC call travels in a 200: in the section tables it is an error like a 5xx.
+        let mut status = resp.status;
+        if let Some(code) = resp.grpc_status {
+            self.totals.grpc_status[usize::from(code).min(GRPC_CODES)] += 1;
+            if code != 0 {
+                status = status.max(500);
+            }
+        }
         // A response whose request we never saw has no section; it still counts in totals.
         if let Some(section) = resp.section {
             // Usually answered by the table's cache of recent lookups, without hashing.
             let id = self.sections.lookup(section).unwrap_or(sections::OTHER_ID);
-            self.last_10s
-                .record_response(sec, id, resp.status, resp.latency);
-            self.last_10m
-                .record_response(sec, id, resp.status, resp.latency);
+            self.last_10s.record_response(sec, id, status, resp.latency);
+            self.last_10m.record_response(sec, id, status, resp.latency);
         }
     }
 

@@ -119,6 +119,10 @@ pub struct Snapshot {
     pub top_clients: Vec<(IpAddr, u64)>,
     /// Connections that were TLS, HTTP/2, other.
     pub non_http: [u64; 3],
+    /// Requests by protocol (`flow::Protocol::ALL` order).
+    pub protocols: [u64; 3],
+    /// gRPC responses by status code, the last slot for codes past 16 (see `grpc_code_name`).
+    pub grpc_status: [u64; super::GRPC_CODES + 1],
     pub tls_names: Vec<String>,
     pub health: Health,
 }
@@ -200,6 +204,8 @@ pub(super) fn build(s: &Stats) -> Snapshot {
         latency_sum_seconds: s.totals.latency.approx_sum().as_secs_f64(),
         top_clients: clients,
         non_http: s.totals.non_http,
+        protocols: s.totals.protocols,
+        grpc_status: s.totals.grpc_status,
         tls_names: s.tls_names.clone(),
         health: Health::default(),
     }

@@ -22,7 +22,7 @@ fn req(ts: Timestamp, section: &str) -> RequestEvent<'_> {
         target: section,
         section,
         host: None,
-        version: 1,
+        protocol: crate::flow::Protocol::Http11,
         bytes: 40,
         malformed: None,
     }
@@ -208,6 +208,7 @@ fn sections_rates_and_totals() {
         latency: Some(Duration::from_millis(3)),
         bytes: 10,
         interim: false,
+        grpc_status: None,
     });
     s.advance(at(15.5), &mut out);
     let snap = s.snapshot();

@@ -415,6 +415,12 @@ fn render_traffic(frame: &mut Frame, area: Rect, s: &Snapshot) {
     } else {
         methods.join(", ")
     }));
+    spans.push(Span::styled("  · protocols ", bold()));
+    spans.push(Span::raw(crate::output::plain::protocols_line(s)));
+    if s.grpc_status.iter().any(|n| *n > 0) {
+        spans.push(Span::styled("  · grpc ", bold()));
+        spans.push(Span::raw(crate::output::plain::grpc_line(s)));
+    }
     frame.render_widget(
         Paragraph::new(Line::from(spans)).wrap(Wrap { trim: true }),
         area,

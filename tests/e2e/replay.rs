@@ -332,7 +332,7 @@ fn client_hello(name: &str) -> Vec<u8> {
 }
 
 #[test]
-fn tls_and_http2_connections_are_recognised_not_parsed() {
+fn tls_is_recognised_and_http2_is_parsed() {
     let mut frames = Vec::new();
     let mut tls = Conversation::new(
         "10.0.0.1:40000".parse().unwrap(),
@@ -360,8 +360,11 @@ fn tls_and_http2_connections_are_recognised_not_parsed() {
     let p = dir.path().join("mixed.pcap");
     write_pcap(&p, LinkType::Ethernet, &frames);
     let s = replay_json(&p, &[]);
+    // After the preface, `GET / HTTP/1.1` is the header of a frame, not a request.
     assert_eq!(s["requests"], 1, "only the HTTP/1 request counts");
     assert_eq!(s["non_http"]["tls"], 1);
-    assert_eq!(s["non_http"]["http2"], 1);
+    assert_eq!(s["non_http"]["http2"], 0, "HTTP/2 is parsed, not set aside");
+    assert_eq!(s["flow"]["h2"]["connections"], 1, "{s}");
+    assert_eq!(s["flow"]["h2"]["frames_too_large"], 1, "{s}");
     assert_eq!(s["tls_server_names"][0], "shop.example");
 }

@@ -38,6 +38,10 @@ pub fn parse_request_head(buf: &[u8]) -> Result<Option<RequestHead<'_>>, HeadErr
     let expect_continue = req.headers.iter().any(|h| {
         token_is(h.name.as_bytes(), b"expect") && h.value.eq_ignore_ascii_case(b"100-continue")
     });
+    let upgrade_h2c = req
+        .headers
+        .iter()
+        .any(|h| token_is(h.name.as_bytes(), b"upgrade") && super::names_h2c(h.value));
     Ok(Some(RequestHead {
         method,
         target,
@@ -45,6 +49,7 @@ pub fn parse_request_head(buf: &[u8]) -> Result<Option<RequestHead<'_>>, HeadErr
         host,
         body,
         expect_continue,
+        upgrade_h2c,
         head_len,
     }))
 }
