@@ -18,15 +18,20 @@ if [ "$ci" = "true" ] && [ "$(id -u)" -eq 0 ] && ! command -v prometheus >/dev/n
   (systemctl stop prometheus || service prometheus stop || pkill -x prometheus) >/dev/null 2>&1 || true
 fi
 
-if [ "$ci" = "true" ] && [ "$(id -u)" -eq 0 ] && [ ! -x /usr/sbin/nginx ]; then
-  # For the end-to-end tests whose truth is nginx's own access log.
-  echo "== installing nginx (CI)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null 2>&1 ||
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null 2>&1 ||
-    { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null 2>&1; } ||
-    echo "note: nginx could not be installed; its tests will say skipped"
-  # The package starts a server on :80 we do not need.
-  (systemctl stop nginx || service nginx stop || pkill -x nginx) >/dev/null 2>&1 || true
+if [ "$ci" = "true" ] && [ "$(id -u)" -eq 0 ]; then
+  # Real servers and clients whose own logs are the truth in the end-to-end tests: nginx
+  # (HTTP/1 and h2c), h2load (Debian's nghttp2-client).
+  need=()
+  [ -x /usr/sbin/nginx ] || need+=(nginx)
+  [ -x /usr/bin/h2load ] || need+=(nghttp2-client)
+  if [ "${#need[@]}" -gt 0 ]; then
+    echo "== installing ${need[*]} (CI)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1; } ||
+      echo "note: ${need[*]} could not be installed; their tests will say skipped"
+    # The nginx package starts a server on :80 we do not need.
+    (systemctl stop nginx || service nginx stop || pkill -x nginx) >/dev/null 2>&1 || true
+  fi
 fi
 
 echo "== cargo fmt --check"

@@ -22,6 +22,11 @@ struct Nginx {
 
 impl Nginx {
     fn start() -> Nginx {
+        Nginx::listening("")
+    }
+
+    /// nginx with `listen 127.0.0.1:PORT{options}` (e.g. ` http2` for h2c by prior knowledge).
+    fn listening(options: &str) -> Nginx {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let d = dir.path().display();
@@ -40,7 +45,7 @@ impl Nginx {
                uwsgi_temp_path {d}/uwsgi;\n\
                scgi_temp_path {d}/scgi;\n\
                large_client_header_buffers 4 64k;\n\
-               server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"ok\\n\"; }} }}\n\
+               server {{ listen 127.0.0.1:{port}{options}; location / {{ return 200 \"ok\\n\"; }} }}\n\
              }}\n"
         );
         let conf_path = dir.path().join("nginx.conf");
@@ -219,6 +224,99 @@ fn malformed_and_huge_heads_counted_as_nginx_logs_them() {
     assert_eq!(
         summary["flow"]["parse_errors"].as_u64().unwrap(),
         0,
+        "{}",
+        summary["flow"]
+    );
+}
+
+/// `HTTP/2.0` lines of the access log.
+fn logged_protocol(path: &Path, protocol: &str) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&format!(" {protocol}\" ")))
+        .count()
+}
+
+#[test]
+fn h2c_prior_knowledge_counted_as_nginx_logs_it() {
+    if !can_capture() {
+        return;
+    }
+    if !Path::new(NGINX).exists() {
+        eprintln!("skipped: nginx not installed (scripts/test.sh installs it in CI)");
+        return;
+    }
+    let nginx = Nginx::listening(" http2");
+    let port = nginx.port;
+    let base = format!("http://127.0.0.1:{port}");
+    let mon = Monitor::start(&["--port", &port.to_string(), "--interval", "1s"]);
+    // curl, one connection each (Debian's curl 7.88 fails to reuse a prior-knowledge
+    // connection: "Error in the HTTP2 framing layer").
+    for i in 0..5 {
+        let out = Command::new("curl")
+            .args(["-sS", "-o", "/dev/null", "--http2-prior-knowledge"])
+            .arg(format!("{base}/users/{i}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "curl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // h2load: many streams in flight on a few connections (Debian's nghttp2-client).
+    let h2load = Path::new("/usr/bin/h2load").exists();
+    if h2load {
+        let out = Command::new("h2load")
+            .args([
+                "-n",
+                "400",
+                "-c",
+                "4",
+                "-m",
+                "16",
+                &format!("{base}/load/x"),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "h2load: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    } else {
+        eprintln!("skipped: h2load not installed (scripts/test.sh installs nghttp2-client in CI)");
+    }
+    let summary = mon.stop();
+    let log = nginx.access_log();
+    let logged = logged_statuses(&log).len() as u64;
+    let logged_h2 = logged_protocol(&log, "HTTP/2.0") as u64;
+    assert_eq!(logged_h2, logged, "nginx logged every request as HTTP/2.0");
+    assert_eq!(logged, if h2load { 405 } else { 5 });
+    assert_eq!(summary["requests"].as_u64().unwrap(), logged, "{summary}");
+    assert_eq!(summary["responses"].as_u64().unwrap(), logged, "{summary}");
+    assert_eq!(
+        summary["protocols"]["h2c"].as_u64().unwrap(),
+        logged,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["status"]["2xx"].as_u64().unwrap(),
+        logged,
+        "{summary}"
+    );
+    let sections = summary["sections"].as_array().unwrap();
+    let hits = |name: &str| {
+        sections
+            .iter()
+            .find(|s| s["section"] == name)
+            .map_or(0, |s| s["hits"].as_u64().unwrap())
+    };
+    assert_eq!(hits("/users"), 5, "{sections:?}");
+    assert_eq!(hits("/load"), logged - 5, "{sections:?}");
+    assert_eq!(
+        summary["flow"]["h2"]["unknown_headers"], 0,
         "{}",
         summary["flow"]
     );
