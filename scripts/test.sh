@@ -20,10 +20,11 @@ fi
 
 if [ "$ci" = "true" ] && [ "$(id -u)" -eq 0 ]; then
   # Real servers and clients whose own logs are the truth in the end-to-end tests: nginx
-  # (HTTP/1 and h2c), h2load (Debian's nghttp2-client).
+  # (HTTP/1 and h2c), h2load (Debian's nghttp2-client), grpcio.
   need=()
   [ -x /usr/sbin/nginx ] || need+=(nginx)
   [ -x /usr/bin/h2load ] || need+=(nghttp2-client)
+  /usr/bin/python3 -c "import grpc" >/dev/null 2>&1 || need+=(python3-grpcio)
   if [ "${#need[@]}" -gt 0 ]; then
     echo "== installing ${need[*]} (CI)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 ||

@@ -2,6 +2,7 @@
 //! End-to-end tests of the real binary. One integration binary, a module per area:
 mod cli; // bad input: one-line errors, exit codes
 mod fleet; // metrics, access logs, alert hooks through the binary
+mod grpc; // gRPC over h2c against grpcio, its per-call log as the truth (root)
 mod live; // live capture on loopback (root only; skipped with a reason otherwise)
 mod nginx; // malformed and huge heads against nginx, its access log as the truth (root)
 mod replay; // -r on the shared real captures and on generated ones, exact counts
