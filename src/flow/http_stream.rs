@@ -494,6 +494,9 @@ struct Shared {
     /// Direction `d` delivered bytes shaped like HTTP/2 frames while seeking (a connection
     /// whose start the capture missed). Both must, before it is taken for HTTP/2.
     h2_evidence: [bool; 2],
+    /// The first such chunk of each direction (while it is small), replayed into HTTP/2 once
+    /// both directions agree, so the request that gave the evidence still counts.
+    h2_held: [Option<(Vec<u8>, Timestamp)>; 2],
     /// A 101 answered an h2c Upgrade: the upgraded request (time, method, section) becomes
     /// stream 1 of the HTTP/2 connection that follows.
     switch_h2: Option<(Timestamp, String, String)>,
@@ -712,6 +715,7 @@ impl HttpConn {
                 found_http: false,
                 start_seen,
                 h2_evidence: [false; 2],
+                h2_held: [None, None],
                 switch_h2: None,
             },
             h2: None,
@@ -805,9 +809,17 @@ impl HttpConn {
         }
         self.shared.h2_evidence[dir] = true;
         if self.shared.h2_evidence != [true, true] {
+            if self.shared.h2_held[dir].is_none() && bytes.len() <= ctx.config.max_head_bytes {
+                self.shared.h2_held[dir] = Some((bytes.to_vec(), ts));
+            }
             return false;
         }
         let mut h2 = self.start_h2(false, false, ctx);
+        let other = (dir + 1) & 1;
+        if let Some((held, held_ts)) = self.shared.h2_held[other].take() {
+            h2.on_data(other, &held, held_ts, ctx);
+        }
+        self.shared.h2_held = [None, None];
         h2.on_data(dir, bytes, ts, ctx);
         self.h2 = Some(h2);
         true

@@ -7,6 +7,7 @@ mod live; // live capture on loopback (root only; skipped with a reason otherwis
 mod nginx; // malformed and huge heads against nginx, its access log as the truth (root)
 mod replay; // -r on the shared real captures and on generated ones, exact counts
 mod replay_filter; // -r with --port/--ip: the in-process filter counts what BPF counted
+mod replay_h2; // -r on generated HTTP/2 captures: mid-stream HPACK, rapid reset
 mod replay_truncated; // -r on captures cut by a snap length: said first, counted, in JSON
 mod server_counts; // generated captures of malformed floods and heads of any size
 mod util; // running the binary, shared data lookup, JSON helpers

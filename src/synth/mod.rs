@@ -13,6 +13,8 @@ use etherparse::PacketBuilder;
 use crate::decode::LinkType;
 use crate::time::Timestamp;
 
+pub mod h2;
+
 /// One captured frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
