@@ -629,7 +629,12 @@ fn name_of(i: u8) -> Vec<u8> {
 }
 
 /// Encodes `ops` into header blocks with the test encoder, and the header lists they carry.
-fn blocks_of(ops: &[Op]) -> Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
+/// A header list, owned.
+type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+/// A decoded field, owned; `None` for an unknown one.
+type MaybeField = Option<(Vec<u8>, Vec<u8>)>;
+
+fn blocks_of(ops: &[Op]) -> Vec<(Vec<u8>, Fields)> {
     let mut enc = TestEncoder::new();
     let mut out = Vec::new();
     let mut block = Vec::new();
@@ -666,10 +671,7 @@ fn blocks_of(ops: &[Op]) -> Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
     out
 }
 
-fn known_list(
-    d: &mut Decoder,
-    block: &[u8],
-) -> Result<Vec<Option<(Vec<u8>, Vec<u8>)>>, HpackError> {
+fn known_list(d: &mut Decoder, block: &[u8]) -> Result<Vec<MaybeField>, HpackError> {
     let mut out = Vec::new();
     d.decode(block, |f| {
         out.push(match f {
