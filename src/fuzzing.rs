@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::decode::http2::hpack;
 use crate::decode::{
     self, Endpoint, LinkType, MAX_SECTION_LEN, TcpFlags, TcpSegment, parse_request_head,
     parse_response_head, section_of,
@@ -507,6 +508,101 @@ pub fn same_pcapng_records_as_libpcap(path: &Path) {
     assert_eq!(end, want_end, "how the handed-off file ends");
 }
 
+/// A decoded HPACK field, owned; `None` for an unknown one.
+type OwnedField = Option<(Vec<u8>, Vec<u8>)>;
+
+/// Decodes one block, checking the per-block caps; the fields handed on, or the error.
+fn hpack_block(d: &mut hpack::Decoder, block: &[u8]) -> Result<Vec<OwnedField>, hpack::HpackError> {
+    let mut fields = Vec::new();
+    let mut bytes = 0;
+    let r = d.decode(block, |f| {
+        fields.push(match f {
+            hpack::Field::Known { name, value } => {
+                bytes += name.len() + value.len() + 32;
+                Some((name.to_vec(), value.to_vec()))
+            }
+            hpack::Field::Unknown { index } => {
+                assert!(
+                    index > hpack::STATIC_TABLE.len(),
+                    "unknown static entry {index}"
+                );
+                bytes += 32;
+                None
+            }
+        })
+    });
+    assert!(fields.len() <= hpack::MAX_FIELDS_PER_BLOCK);
+    assert!(bytes <= hpack::MAX_DECODED_BYTES_PER_BLOCK);
+    assert!(
+        d.table_size() <= hpack::TABLE_MEMORY_CAP,
+        "table over its cap"
+    );
+    match r {
+        Ok(stats) => {
+            assert_eq!(stats.fields as usize, fields.len());
+            Ok(fields)
+        }
+        Err(e) => {
+            // A compression error ends the direction: every later block is refused.
+            assert!(d.failed().is_some());
+            if e != hpack::HpackError::Failed {
+                assert_eq!(d.failed(), Some(e));
+            }
+            assert_eq!(d.decode(b"\x82", |_| {}), Err(hpack::HpackError::Failed));
+            Err(e)
+        }
+    }
+}
+
+/// Target `hpack`: header blocks into a decoder that saw the connection from its start and
+/// into one that joined it later, as a capture started mid-stream would. The first byte picks
+/// the announced SETTINGS_HEADER_TABLE_SIZE (bit 7: announce one at all; bits 0-2: which) and
+/// the block the late decoder joins at (bits 3-6). Then each block is `[len][len bytes]`, a
+/// `len` of 255 meaning the rest of the input. Beyond the caps, the late decoder must never
+/// contradict the other: where the full one decodes a block, the late one decodes it too,
+/// and every field both know is the same.
+pub fn hpack(data: &[u8]) {
+    const ALLOWED: [u32; 8] = [0, 64, 256, 4096, 16_384, 65_536, 1 << 20, u32::MAX];
+    let Some((&pick, mut rest)) = data.split_first() else {
+        return;
+    };
+    let mut full = hpack::Decoder::new();
+    let mut late = hpack::Decoder::mid_stream();
+    if pick & 0x80 != 0 {
+        let allowed = ALLOWED[usize::from(pick & 7)];
+        full.set_max_allowed(allowed);
+        late.set_max_allowed(allowed);
+    }
+    let join = usize::from((pick >> 3) & 0x0f);
+    let mut full_ok = true;
+    let mut i = 0;
+    while let Some((&len, tail)) = rest.split_first() {
+        let n = if len == 255 {
+            tail.len()
+        } else {
+            usize::from(len).min(tail.len())
+        };
+        let (block, tail) = tail.split_at(n);
+        rest = tail;
+        let want = hpack_block(&mut full, block);
+        full_ok &= want.is_ok();
+        if i >= join {
+            let got = hpack_block(&mut late, block);
+            if full_ok {
+                let (Ok(want), Ok(got)) = (&want, &got) else {
+                    panic!("block {i}: full {want:?}, late {got:?}");
+                };
+                for (w, g) in want.iter().zip(got) {
+                    if let (Some(w), Some(g)) = (w, g) {
+                        assert_eq!(w, g, "block {i}: the late decoder disagrees");
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+}
+
 /// Runs the named target on `data`; `false` if there is no such target.
 pub fn run(target: &str, data: &[u8]) -> bool {
     match target {
@@ -514,13 +610,20 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "reassembly" => reassembly(data),
         "http_parse" => http_parse(data),
         "capture_file" => capture_file(data),
+        "hpack" => hpack(data),
         _ => return false,
     }
     true
 }
 
 /// Every target's name, as in `fuzz/fuzz_targets/<name>.rs` and `fuzz/corpus/<name>/`.
-pub const TARGETS: [&str; 4] = ["decode_frame", "reassembly", "http_parse", "capture_file"];
+pub const TARGETS: [&str; 5] = [
+    "decode_frame",
+    "reassembly",
+    "http_parse",
+    "capture_file",
+    "hpack",
+];
 
 /// Encodes one segment the way the `reassembly` target reads it (for seeds and tests).
 pub fn encode_segment(

@@ -341,11 +341,68 @@ fn pcap_as(frames: &[Frame], big_endian: bool, nanos: bool, snaplen: u32) -> Vec
     out
 }
 
+/// HPACK seeds: `[pick]` then `[len][block]`s (see `fuzzing::hpack`). The RFC 7541 Appendix C
+/// blocks, a size update, a literal naming an unknown entry, and a small "bomb".
+fn hpack_seeds() -> Vec<Vec<u8>> {
+    fn hex(s: &str) -> Vec<u8> {
+        let d: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
+        d.chunks(2)
+            .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
+            .collect()
+    }
+    fn seed(pick: u8, blocks: &[&str]) -> Vec<u8> {
+        let mut s = vec![pick];
+        for b in blocks {
+            let b = hex(b);
+            s.push(b.len() as u8);
+            s.extend(b);
+        }
+        s
+    }
+    let mut bomb = vec![0x00, 255];
+    bomb.extend(hex("4004 626f 6d62 7f7f"));
+    bomb.extend([b'x'; 254]);
+    bomb.extend([0xbe; 2000]);
+    vec![
+        // C.3 requests, the late decoder joining at the second block.
+        seed(
+            0x08,
+            &[
+                "8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d",
+                "8286 84be 5808 6e6f 2d63 6163 6865",
+                "8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65",
+            ],
+        ),
+        // C.6 responses, a 256-byte table announced, joining at the third block.
+        seed(
+            0x92,
+            &[
+                "3fe1 01 4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81
+                 66e0 82a6 2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3",
+                "4883 640e ffc1 c0bf",
+                "88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d 1bff c05a 839b d9ab
+                 77ad 94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f
+                 9587 3160 65c0 03ed 4ee5 b106 3d50 07",
+            ],
+        ),
+        // Size updates, never-indexed and unindexed literals, a literal naming index 70.
+        seed(
+            0x80 | 5,
+            &[
+                "3fe1 1f 82",
+                "20 3f9a 0a 1008 7061 7373 776f 7264 0673 6563 7265 74",
+                "040c 2f73 616d 706c 652f 7061 7468 7f07 0276 31 be",
+            ],
+        ),
+        bomb,
+    ]
+}
+
 /// Rewrites the generated seeds. Run by hand after changing the input formats.
 #[test]
 #[ignore = "writes fuzz/corpus; run by hand"]
 fn write_seed_corpus() {
-    let all: [(&str, Vec<Vec<u8>>); 4] = [
+    let all: [(&str, Vec<Vec<u8>>); 5] = [
         ("decode_frame", frame_seeds()),
         ("reassembly", reassembly_seeds()),
         (
@@ -353,6 +410,7 @@ fn write_seed_corpus() {
             HTTP_SEEDS.iter().map(|s| s.to_vec()).collect(),
         ),
         ("capture_file", capture_seeds()),
+        ("hpack", hpack_seeds()),
     ];
     for (target, seeds) in all {
         let dir = fuzz_dir().join("corpus").join(target);
@@ -386,5 +444,8 @@ fn generated_seeds_run_cleanly() {
     }
     for s in capture_seeds() {
         fuzzing::capture_file(&s);
+    }
+    for s in hpack_seeds() {
+        fuzzing::hpack(&s);
     }
 }
