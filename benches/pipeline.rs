@@ -76,7 +76,10 @@ fn h2c_streams(requests: u64, conns: u16) -> Vec<Frame> {
     for c in &mut convs {
         frames.extend(c.handshake());
         frames.push(c.send(Side::Client, &[h2::PREFACE, &h2::settings(false)].concat()));
-        frames.push(c.send(Side::Server, &[h2::settings(false), h2::settings(true)].concat()));
+        frames.push(c.send(
+            Side::Server,
+            &[h2::settings(false), h2::settings(true)].concat(),
+        ));
     }
     let mut ids = vec![1u32; usize::from(conns)];
     let body = [b'x'; 120];

@@ -20,7 +20,7 @@ work="fuzz/target/corpus-work"
 failed=()
 echo "== cargo fuzz build --sanitizer none"
 (cd fuzz && cargo fuzz build --sanitizer none)
-for t in decode_frame reassembly http_parse capture_file hpack; do
+for t in decode_frame reassembly http_parse capture_file hpack h2_flow; do
   echo "== fuzz $t for ${secs}s"
   mkdir -p "$work/$t" "fuzz/artifacts/$t"
   if ! (cd fuzz && cargo fuzz run --sanitizer none "$t" "../$work/$t" "corpus/$t" -- \

@@ -255,6 +255,12 @@ pub fn http_parse(data: &[u8]) {
         Some(i) => (&rest[..i], rest.get(i + 2..).unwrap_or(&[])),
         None => (rest, &[][..]),
     };
+    converse(client, server, mss, true);
+}
+
+/// A client and a server stream sent as one TCP connection in segments of `mss` bytes, turn
+/// about, through a flow table (with its handshake when `handshake`), checking every event.
+fn converse(client: &[u8], server: &[u8], mss: usize, handshake: bool) -> FlowTable {
     let c = Endpoint {
         ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
         port: 40_000,
@@ -282,14 +288,16 @@ pub fn http_parse(data: &[u8]) {
         payload,
         missing: 0,
     };
-    table.ingest(&seg(c, s, cseq, 0, flags(true, false), &[]), now, &mut sink);
-    table.ingest(
-        &seg(s, c, sseq, cseq + 1, flags(true, true), &[]),
-        now,
-        &mut sink,
-    );
-    cseq += 1;
-    sseq += 1;
+    if handshake {
+        table.ingest(&seg(c, s, cseq, 0, flags(true, false), &[]), now, &mut sink);
+        table.ingest(
+            &seg(s, c, sseq, cseq + 1, flags(true, true), &[]),
+            now,
+            &mut sink,
+        );
+        cseq += 1;
+        sseq += 1;
+    }
     let mut cs = client.chunks(mss);
     let mut ss = server.chunks(mss);
     loop {
@@ -316,6 +324,7 @@ pub fn http_parse(data: &[u8]) {
         }
     }
     table.finish(&mut sink);
+    table
 }
 
 static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
@@ -611,19 +620,48 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "http_parse" => http_parse(data),
         "capture_file" => capture_file(data),
         "hpack" => hpack(data),
+        "h2_flow" => h2_flow(data),
         _ => return false,
     }
     true
 }
 
 /// Every target's name, as in `fuzz/fuzz_targets/<name>.rs` and `fuzz/corpus/<name>/`.
-pub const TARGETS: [&str; 5] = [
+pub const TARGETS: [&str; 6] = [
     "decode_frame",
     "reassembly",
     "http_parse",
     "capture_file",
     "hpack",
+    "h2_flow",
 ];
+
+/// Target `h2_flow`: one HTTP/2 connection through the flow table. Input:
+/// `[mode][mss][client length, 2 bytes BE][client bytes][server bytes]`. Mode bit 0: the
+/// connection's start is seen and the client stream opens with the preface (else the capture
+/// starts mid-connection). No panic, and the connection's memory stays within its caps.
+pub fn h2_flow(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((&mss, rest)) = rest.split_first() else {
+        return;
+    };
+    let Some((len, rest)) = rest.split_first_chunk::<2>() else {
+        return;
+    };
+    let n = usize::from(u16::from_be_bytes(*len)).min(rest.len());
+    let (client, server) = rest.split_at(n);
+    let mss = usize::from(mss % 64) * 23 + 1;
+    let start_seen = mode & 1 == 1;
+    let mut stream = Vec::with_capacity(client.len() + 24);
+    if start_seen {
+        stream.extend_from_slice(crate::decode::http2::frame::PREFACE);
+    }
+    stream.extend_from_slice(client);
+    let table = converse(&stream, server, mss, start_seen);
+    assert_eq!(table.len(), 0, "the connection is finished");
+}
 
 /// Encodes one segment the way the `reassembly` target reads it (for seeds and tests).
 pub fn encode_segment(

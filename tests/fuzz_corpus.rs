@@ -398,11 +398,105 @@ fn hpack_seeds() -> Vec<Vec<u8>> {
     ]
 }
 
+/// `h2_flow` seeds: `[mode][mss][client length][client][server]` (see `fuzzing::h2_flow`):
+/// multiplexed streams with padding and CONTINUATION, a reset and a push, trailers, and a
+/// connection joined mid-stream with dynamic-table references from before it.
+fn h2_seeds() -> Vec<Vec<u8>> {
+    use traffic_watch::synth::h2::{self, Block};
+    let seed = |mode: u8, mss: u8, client: Vec<u8>, server: Vec<u8>| {
+        let mut v = vec![mode, mss];
+        v.extend_from_slice(&u16::try_from(client.len()).unwrap().to_be_bytes());
+        v.extend(client);
+        v.extend(server);
+        v
+    };
+    let get = |p: &str| Block::get(p);
+    let ok = || Block::new().indexed(8);
+    let client = [
+        h2::settings(false),
+        get("/a/1").headers(1, true),
+        get("/b").headers(3, false),
+        h2::frame(h2::DATA, h2::END_STREAM, 3, b"body"),
+        h2::frame(h2::HEADERS, h2::END_STREAM, 5, &get("/c").0[..2]),
+        h2::frame(h2::CONTINUATION, h2::END_HEADERS, 5, &get("/c").0[2..]),
+        get("/gone").headers(7, true),
+        h2::rst_stream(7),
+    ]
+    .concat();
+    let server = [
+        h2::settings(false),
+        h2::settings(true),
+        ok().headers(3, false),
+        h2::frame(h2::DATA, h2::END_STREAM, 3, b"x"),
+        h2::frame(
+            h2::PUSH_PROMISE,
+            h2::END_HEADERS,
+            1,
+            &[&[0, 0, 0, 2][..], &get("/p").0].concat(),
+        ),
+        ok().headers(1, true),
+        ok().headers(2, true),
+        Block::status(404).headers(5, true),
+    ]
+    .concat();
+    let grpc_req = Block::new()
+        .indexed(3)
+        .indexed(6)
+        .literal(4, "/pkg.Svc/Call", false)
+        .literal(31, "application/grpc", true);
+    let grpc = [
+        grpc_req.headers(1, false),
+        h2::frame(h2::DATA, h2::END_STREAM, 1, &[0, 0, 0, 0, 1, 7]),
+    ]
+    .concat();
+    let grpc_resp = [
+        Block::new()
+            .indexed(8)
+            .literal(31, "application/grpc", false)
+            .headers(1, false),
+        h2::frame(h2::DATA, 0, 1, &[0, 0, 0, 0, 1, 7]),
+        Block::new()
+            .literal_name("grpc-status", "5")
+            .headers(1, true),
+    ]
+    .concat();
+    let mid = [
+        Block::new()
+            .indexed(2)
+            .indexed(6)
+            .indexed(62)
+            .headers(9, true),
+        Block::new()
+            .indexed(2)
+            .indexed(6)
+            .literal(4, "/new", true)
+            .headers(11, true),
+        Block::new()
+            .indexed(2)
+            .indexed(6)
+            .indexed(62)
+            .headers(13, true),
+    ]
+    .concat();
+    let mid_resp = [
+        ok().headers(9, true),
+        ok().headers(11, true),
+        ok().headers(13, true),
+    ]
+    .concat();
+    vec![
+        seed(1, 63, client.clone(), server.clone()),
+        seed(1, 0, client, server),
+        seed(1, 5, grpc, grpc_resp),
+        seed(0, 63, mid, mid_resp),
+    ]
+}
+
 /// Rewrites the generated seeds. Run by hand after changing the input formats.
 #[test]
 #[ignore = "writes fuzz/corpus; run by hand"]
 fn write_seed_corpus() {
-    let all: [(&str, Vec<Vec<u8>>); 5] = [
+    let all: [(&str, Vec<Vec<u8>>); 6] = [
         ("decode_frame", frame_seeds()),
         ("reassembly", reassembly_seeds()),
         (
@@ -411,6 +505,7 @@ fn write_seed_corpus() {
         ),
         ("capture_file", capture_seeds()),
         ("hpack", hpack_seeds()),
+        ("h2_flow", h2_seeds()),
     ];
     for (target, seeds) in all {
         let dir = fuzz_dir().join("corpus").join(target);
@@ -447,5 +542,8 @@ fn generated_seeds_run_cleanly() {
     }
     for s in hpack_seeds() {
         fuzzing::hpack(&s);
+    }
+    for s in h2_seeds() {
+        fuzzing::h2_flow(&s);
     }
 }

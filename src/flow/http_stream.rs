@@ -558,7 +558,14 @@ impl Shared {
         // say so rather than count `/us` for `/users`.
         let marked;
         let section = if tags.cut && section.len() == h.target.len() && section != "CONNECT" {
-            marked = format!("{section}\u{2026}");
+            // The mark fits within the section cap.
+            let mut end = section
+                .len()
+                .min(decode::MAX_SECTION_LEN - '\u{2026}'.len_utf8());
+            while !section.is_char_boundary(end) {
+                end -= 1;
+            }
+            marked = format!("{}\u{2026}", &section[..end]);
             marked.as_str()
         } else {
             section

@@ -339,6 +339,15 @@ mod tests {
     }
 
     #[test]
+    fn reasons_have_distinct_names_and_indices_in_order() {
+        let names: Vec<&str> = Malformed::ALL.iter().map(|m| m.as_str()).collect();
+        assert_eq!(names, ["request_line", "version", "header_line", "framing"]);
+        for (i, m) in Malformed::ALL.iter().enumerate() {
+            assert_eq!(m.index(), i);
+        }
+    }
+
+    #[test]
     fn shapes_by_the_counting_rule() {
         use LineShape::*;
         let cases: [(&[u8], LineShape); 18] = [

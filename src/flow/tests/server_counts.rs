@@ -183,6 +183,23 @@ fn request_line_longer_than_the_cap() {
     assert_eq!(k.heads_too_large, 1);
 }
 
+/// A cut first segment of the maximum section length keeps its mark within the cap.
+#[test]
+fn cut_section_mark_fits_the_cap() {
+    let head = format!("GET /{} HTTP/1.1\r\n\r\n", "s".repeat(400));
+    let mut c = Conv::open(41402, 1, 1);
+    // `GET ` and a 255-byte target prefix: the section is all of it, marked as maybe cut.
+    c.client(&head.as_bytes()[..259]);
+    c.client(&head.as_bytes()[259..]);
+    c.segs.pop();
+    c.client(GET_B);
+    c.server(OK_5).close();
+    let (rec, _) = run(&c.segs);
+    let cut = &rec.sections()[0];
+    assert!(cut.ends_with('…'), "{cut}");
+    assert_eq!(cut.len(), crate::decode::MAX_SECTION_LEN);
+}
+
 /// Segments lost inside a head: the request is counted from what arrived and the stream
 /// resyncs at the next one.
 #[test]
