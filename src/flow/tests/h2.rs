@@ -248,3 +248,65 @@ fn stream_ids_must_go_up() {
     assert_eq!(rec.sections(), ["/a"]);
     assert_eq!(k.h2.stream_id_errors, 2);
 }
+
+#[test]
+fn huge_table_size_and_hpack_bomb_stay_bounded() {
+    let mut c = Conv::open(42008, 1, 1);
+    c.client(&[PREFACE, &settings()].concat());
+    // The server allows a 4 GiB table for what the client sends it.
+    c.server(&frame(4, 0, 0, &[0, 1, 0xff, 0xff, 0xff, 0xff]));
+    // The client raises its table to the limit and fills it with 4 KiB entries...
+    let mut block = vec![0x3f, 0xe0, 0xff, 0xff, 0xff, 0x0f]; // size update to 2^32-1
+    for i in 0..40 {
+        block.push(0x40);
+        block.extend([0x7f, 0x02]); // name length 129
+        block.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, 129));
+        block.extend([0x7f, 0x81, 0x1f]); // value length 4096
+        block.extend(std::iter::repeat_n(b'v', 4096));
+    }
+    block.extend(get("/filled"));
+    c.client(&headers(1, END_HEADERS | END_STREAM, &block));
+    // ...then a bomb: one small block referencing the newest entry thousands of times.
+    let mut bomb = get("/bomb");
+    bomb.extend(std::iter::repeat_n(0x80 | 62, 20_000));
+    c.client(&headers(3, END_HEADERS | END_STREAM, &bomb));
+    c.server(&headers(1, END_HEADERS | END_STREAM, STATUS_200));
+    c.server(&headers(3, END_HEADERS | END_STREAM, STATUS_200));
+    c.close();
+    let config = FlowConfig {
+        max_head_bytes: 256 * 1024,
+        ..FlowConfig::default()
+    };
+    let (rec, k, _) = run_with(&c.segs, config);
+    // Both streams are requests; what the caps kept from their blocks is all we claim.
+    assert_eq!(rec.reqs.len(), 2);
+    assert_eq!(rec.sections(), ["/filled", "/bomb"]);
+    assert_eq!(rec.pairs().len(), 2);
+    assert_eq!(k.h2.hpack_errors, 0);
+}
+
+#[test]
+fn frames_over_the_size_limit_are_counted_and_skipped() {
+    let mut c = h2_open(42009);
+    c.client(&frame(0, 0, 1, &vec![0u8; 20_000]));
+    c.client(&headers(3, END_HEADERS | END_STREAM, &get("/after")));
+    c.server(&headers(3, END_HEADERS | END_STREAM, STATUS_200));
+    c.close();
+    let (rec, k) = run(&c.segs);
+    assert_eq!(k.h2.frames_too_large, 1);
+    assert_eq!(rec.pairs(), [(200, Some("/after"))]);
+}
+
+#[test]
+fn open_streams_are_capped_per_connection() {
+    let mut c = h2_open(42010);
+    let mut burst = Vec::new();
+    for i in 0..1000u32 {
+        burst.extend(headers(2 * i + 1, END_HEADERS, &get("/")));
+    }
+    c.client_split(&burst, 1400).close();
+    let (rec, k) = run(&c.segs);
+    assert_eq!(rec.reqs.len(), 1000, "every stream a request");
+    assert_eq!(k.h2.streams_overflow, 1000 - 256);
+    assert_eq!(k.requests_unanswered, 256);
+}
