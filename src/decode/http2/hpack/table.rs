@@ -35,6 +35,7 @@
 //! - a size update below `size` likewise leaves no unknown entry;
 //! - every entry takes at least 32 bytes, so once `size + 32` exceeds the maximum there is
 //!   no room for any unknown entry either.
+//!
 //! These are the only ways `unknown_tail` becomes false again; after that an index past L is
 //! a compression error, as it is for a decoder that saw the whole connection.
 //!
@@ -143,6 +144,8 @@ impl Table {
         self.size
     }
 
+    /// How many entries we hold (tests read the table back through it).
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
