@@ -8,8 +8,10 @@
 //! HTTP over plain TCP; neither captures packets. This module holds what they share: the
 //! user-facing [`DemoError`] and the clap argument structs.
 
+pub mod h2c;
 pub mod load;
 pub mod monitor;
+pub mod rewind;
 pub mod serve;
 
 use crate::time::parse_duration;
