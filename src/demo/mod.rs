@@ -10,6 +10,7 @@
 
 pub mod h2c;
 pub mod load;
+mod load_h2;
 pub mod monitor;
 pub mod rewind;
 pub mod serve;
@@ -20,7 +21,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use load::{LoadConfig, Phase, Target};
+use load::{LoadConfig, Phase, Target, Wire};
 use serve::ServeConfig;
 
 /// What can go wrong in `serve` or `load`, worded for the person at the terminal.
@@ -222,13 +223,30 @@ pub struct LoadArgs {
     #[arg(long)]
     pub max: bool,
 
-    /// Number of concurrent connections (each carries one request at a time).
+    /// Number of concurrent connections (each carries one request at a time, or with --http2
+    /// --streams-per-connection requests at once).
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub connections: usize,
 
     /// Send 'Connection: close' and open a new connection for every request.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "http2")]
     pub close: bool,
+
+    /// Speak HTTP/2 without TLS (h2c, by prior knowledge: the connection opens with the HTTP/2
+    /// preface, no Upgrade) instead of HTTP/1.1. Pacing, paths and report are the same; each
+    /// connection multiplexes --streams-per-connection concurrent streams.
+    #[arg(long)]
+    pub http2: bool,
+
+    /// With --http2: requests in flight at once on each connection, one per stream.
+    #[arg(
+        long,
+        value_name = "M",
+        default_value_t = 10,
+        requires = "http2",
+        value_parser = clap::value_parser!(u32).range(1..=1000)
+    )]
+    pub streams_per_connection: u32,
 
     /// First path segments to spread requests over, comma-separated.
     #[arg(
@@ -287,10 +305,18 @@ impl LoadArgs {
             ));
         }
         let sections = load::clean_sections(&self.sections)?;
+        let wire = if self.http2 {
+            Wire::H2c {
+                streams: self.streams_per_connection as usize,
+            }
+        } else {
+            Wire::Http1
+        };
         Ok(LoadConfig {
             target,
             profile,
             connections: self.connections,
+            wire,
             keep_alive: !self.close,
             sections,
             timeout,
