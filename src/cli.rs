@@ -338,6 +338,12 @@ pub struct DemoArgs {
     #[arg(short = 'i', long)]
     pub interface: Option<String>,
 
+    /// Send the traffic as HTTP/2 without TLS (h2c, prior knowledge, 10 streams on each
+    /// connection) instead of HTTP/1.1, as 'traffic-watch load --http2' does; the dashboard's
+    /// requests-by-protocol line then counts them as h2c.
+    #[arg(long)]
+    pub http2: bool,
+
     /// Plain text instead of the dashboard (the default when not on a terminal); the demo
     /// then ends by itself once the profile is over and the window has passed.
     #[arg(long, conflicts_with = "json")]
