@@ -628,8 +628,11 @@ fn name_of(i: u8) -> Vec<u8> {
     }
 }
 
+/// A header field as (name, value) bytes.
+type FieldBytes = (Vec<u8>, Vec<u8>);
+
 /// Encodes `ops` into header blocks with the test encoder, and the header lists they carry.
-fn blocks_of(ops: &[Op]) -> Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
+fn blocks_of(ops: &[Op]) -> Vec<(Vec<u8>, Vec<FieldBytes>)> {
     let mut enc = TestEncoder::new();
     let mut out = Vec::new();
     let mut block = Vec::new();
@@ -666,10 +669,7 @@ fn blocks_of(ops: &[Op]) -> Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
     out
 }
 
-fn known_list(
-    d: &mut Decoder,
-    block: &[u8],
-) -> Result<Vec<Option<(Vec<u8>, Vec<u8>)>>, HpackError> {
+fn known_list(d: &mut Decoder, block: &[u8]) -> Result<Vec<Option<FieldBytes>>, HpackError> {
     let mut out = Vec::new();
     d.decode(block, |f| {
         out.push(match f {
