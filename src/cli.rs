@@ -143,9 +143,11 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// A real HTTP/1.1 server answering every path ("Hello, your path is: …"), for demos.
+    /// A real HTTP server answering every path ("Hello, your path is: …"), for demos: HTTP/1.1,
+    /// and h2c (HTTP/2 without TLS) by prior knowledge or by Upgrade, on the same port.
     Serve(crate::demo::ServeArgs),
-    /// Send HTTP traffic at a paced rate profile (default: the seed's 20/s, 100/s, 20/s).
+    /// Send HTTP traffic at a paced rate profile (default: the seed's 20/s, 100/s, 20/s); HTTP/1.1,
+    /// or h2c with --http2.
     Load(crate::demo::LoadArgs),
     /// See it work in a minute: a local server, a traffic profile with a spike, and the live
     /// monitor on that port with a short alert window, so the alert fires and recovers.

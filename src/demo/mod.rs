@@ -1,12 +1,14 @@
 //! Demo tools: something to watch, and traffic to watch it with.
 //!
-//! [`serve`] is a small real HTTP/1.1 server (hyper) that answers every path with
-//! `Hello, your path is: …`, optionally slowed down, failing or returning 404 on purpose.
+//! [`serve`] is a small real HTTP/1.1 and h2c server (hyper) that answers every path with
+//! `Hello, your path is: …`, optionally slowed down, failing or returning 404 on purpose;
+//! [`h2c`] is its side of the Upgrade to HTTP/2, and [`rewind`] hands read-ahead bytes back.
 //! [`load`] is a paced traffic generator that sends GET requests over a few keep-alive (or
 //! one-shot) connections following a rate profile, and reports exactly what it sent and what
-//! came back, so a count shown by `traffic-watch` can be checked against it. Both only talk
-//! HTTP over plain TCP; neither captures packets. This module holds what they share: the
-//! user-facing [`DemoError`] and the clap argument structs.
+//! came back, so a count shown by `traffic-watch` can be checked against it; with `--http2` its
+//! requests go as h2c streams, several per connection (`load_h2`). Both only talk HTTP over
+//! plain TCP; neither captures packets. This module holds what they share: the user-facing
+//! [`DemoError`] and the clap argument structs.
 
 pub mod h2c;
 pub mod load;
@@ -223,7 +225,7 @@ pub struct LoadArgs {
     #[arg(long)]
     pub max: bool,
 
-    /// Number of concurrent connections (each carries one request at a time, or with --http2
+    /// Number of concurrent connections (each carries one request at a time; with --http2,
     /// --streams-per-connection requests at once).
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub connections: usize,
