@@ -143,9 +143,11 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// A real HTTP/1.1 server answering every path ("Hello, your path is: …"), for demos.
+    /// A real HTTP server answering every path ("Hello, your path is: …"), for demos: HTTP/1.1,
+    /// and h2c (HTTP/2 without TLS) by prior knowledge or by Upgrade, on the same port.
     Serve(crate::demo::ServeArgs),
-    /// Send HTTP traffic at a paced rate profile (default: the seed's 20/s, 100/s, 20/s).
+    /// Send HTTP traffic at a paced rate profile (default: the seed's 20/s, 100/s, 20/s); HTTP/1.1,
+    /// or h2c with --http2.
     Load(crate::demo::LoadArgs),
     /// See it work in a minute: a local server, a traffic profile with a spike, and the live
     /// monitor on that port with a short alert window, so the alert fires and recovers.
@@ -337,6 +339,12 @@ pub struct DemoArgs {
     /// Interface to capture on [default: the loopback interface].
     #[arg(short = 'i', long)]
     pub interface: Option<String>,
+
+    /// Send the traffic as HTTP/2 without TLS (h2c, prior knowledge, 10 streams on each
+    /// connection) instead of HTTP/1.1, as 'traffic-watch load --http2' does; the dashboard's
+    /// requests-by-protocol line then counts them as h2c.
+    #[arg(long)]
+    pub http2: bool,
 
     /// Plain text instead of the dashboard (the default when not on a terminal); the demo
     /// then ends by itself once the profile is over and the window has passed.

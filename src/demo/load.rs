@@ -16,6 +16,10 @@
 //! cost to one write and usually one read. On the 2-core development machine, against
 //! [`super::serve`] on loopback with 32 keep-alive connections (`--rate 0 --duration 3s`), it
 //! measured 137k-189k answered requests/s (release build).
+//!
+//! With [`Wire::H2c`] the same request loops speak HTTP/2 without TLS instead, several of them
+//! sharing each connection so that it carries that many concurrent streams ([`super::load_h2`],
+//! hyper's client).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,6 +33,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::load_h2::{self, Lane};
 use super::serve::splitmix64;
 use super::{DemoError, io_reason};
 use crate::time::parse_duration;
@@ -216,6 +221,29 @@ impl fmt::Display for Target {
     }
 }
 
+/// Which HTTP the generator speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// HTTP/1.1: one request at a time on each connection.
+    Http1,
+    /// HTTP/2 without TLS, started by prior knowledge: each connection carries `streams`
+    /// requests at once, one per stream.
+    H2c {
+        /// Concurrent streams per connection (at least 1).
+        streams: usize,
+    },
+}
+
+impl Wire {
+    /// The protocol's name in reports: `HTTP/1.1` or `h2c`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wire::Http1 => "HTTP/1.1",
+            Wire::H2c { .. } => "h2c",
+        }
+    }
+}
+
 /// What to send, where, and how fast.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
@@ -223,9 +251,12 @@ pub struct LoadConfig {
     pub target: Target,
     /// The rate steps, run one after another.
     pub profile: Vec<Phase>,
-    /// Concurrent connections (one request in flight on each).
+    /// Concurrent connections (with HTTP/1.1, one request in flight on each).
     pub connections: usize,
-    /// Reuse connections; `false` sends `Connection: close` and reconnects for every request.
+    /// HTTP/1.1, or h2c with several streams per connection.
+    pub wire: Wire,
+    /// Reuse connections; `false` sends `Connection: close` and reconnects for every request
+    /// (HTTP/1.1 only: h2c connections are always reused).
     pub keep_alive: bool,
     /// First path segments the requests are spread over.
     pub sections: Vec<String>,
@@ -247,6 +278,7 @@ impl Default for LoadConfig {
             },
             profile: default_profile(),
             connections: 4,
+            wire: Wire::Http1,
             keep_alive: true,
             sections: ["foo", "bar", "baz", "spiffy", "zoom"]
                 .map(String::from)
@@ -339,6 +371,8 @@ pub struct Shortfall {
 pub struct LoadReport {
     /// The target, as `http://host:port`.
     pub target: String,
+    /// What was spoken: `HTTP/1.1` or `h2c`.
+    pub protocol: &'static str,
     /// Requests attempted (each ends answered or as one error).
     pub sent: u64,
     /// Requests that got a complete HTTP answer (any status).
@@ -380,6 +414,7 @@ impl LoadReport {
             .collect();
         serde_json::json!({
             "target": self.target,
+            "protocol": self.protocol,
             "sent": self.sent,
             "answered": self.answered,
             "status": status,
@@ -407,7 +442,7 @@ impl LoadReport {
 impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1e3);
-        writeln!(f, "target      {}", self.target)?;
+        writeln!(f, "target      {} ({})", self.target, self.protocol)?;
         writeln!(
             f,
             "requests    {} sent, {} answered in {:.1} s ({:.1} req/s){}",
@@ -484,7 +519,7 @@ pub fn run(config: LoadConfig, progress: bool) -> Result<LoadReport, DemoError> 
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ErrKind {
+pub(super) enum ErrKind {
     ConnectRefused,
     ConnectFailed,
     Timeout,
@@ -517,7 +552,7 @@ impl ErrKind {
         }
     }
 
-    fn from_io(e: &std::io::Error) -> ErrKind {
+    pub(super) fn from_io(e: &std::io::Error) -> ErrKind {
         use std::io::ErrorKind as K;
         match e.kind() {
             K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => ErrKind::Reset,
@@ -542,11 +577,12 @@ struct PhasePlan {
     last_send_ns: AtomicU64,
 }
 
-struct Shared {
-    addrs: Vec<SocketAddr>,
-    host_header: String,
+pub(super) struct Shared {
+    pub(super) addrs: Vec<SocketAddr>,
+    /// `host:port`, as sent in `Host` (HTTP/1.1) or `:authority` (h2c).
+    pub(super) host_header: String,
     keep_alive: bool,
-    timeout: Duration,
+    pub(super) timeout: Duration,
     sections: Vec<String>,
     phases: Vec<PhasePlan>,
     next_index: AtomicU64,
@@ -558,17 +594,27 @@ struct Shared {
 }
 
 #[derive(Default)]
-struct WorkerStats {
+pub(super) struct WorkerStats {
     status: BTreeMap<u16, u64>,
     errors: [u64; ErrKind::ALL.len()],
     latencies_us: Vec<u32>,
     sections: Vec<u64>,
-    connections: u64,
+    /// Connections this loop opened.
+    pub(super) connections: u64,
 }
 
-struct Answer {
-    status: u16,
-    close: bool,
+pub(super) struct Answer {
+    pub(super) status: u16,
+    /// The connection cannot carry another request.
+    pub(super) close: bool,
+}
+
+/// What a request loop sends on.
+enum Link {
+    /// Its own HTTP/1.1 connection, opened when needed.
+    Http1(Option<TcpStream>),
+    /// A share of an HTTP/2 connection.
+    H2c(Arc<Lane>),
 }
 
 async fn run_async(config: LoadConfig, progress: bool) -> Result<LoadReport, DemoError> {
@@ -707,10 +753,21 @@ async fn run_async(config: LoadConfig, progress: bool) -> Result<LoadReport, Dem
     let mut tasks = Vec::with_capacity(config.connections);
     let mut first = Some(first);
     for _ in 0..config.connections.max(1) {
-        let shared = Arc::clone(&shared);
-        let stop_rx = stop_rx.clone();
         let conn = first.take();
-        tasks.push(tokio::spawn(worker(shared, conn, stop_rx)));
+        let links = match config.wire {
+            Wire::Http1 => vec![Link::Http1(conn)],
+            Wire::H2c { streams } => {
+                let lane = Arc::new(Lane::new(conn));
+                (0..streams.max(1))
+                    .map(|_| Link::H2c(Arc::clone(&lane)))
+                    .collect()
+            }
+        };
+        for link in links {
+            let shared = Arc::clone(&shared);
+            let stop_rx = stop_rx.clone();
+            tasks.push(tokio::spawn(worker(shared, link, stop_rx)));
+        }
     }
     let mut total = WorkerStats {
         sections: vec![0; config.sections.len()],
@@ -828,6 +885,7 @@ fn build_report(
     }
     LoadReport {
         target: config.target.to_string(),
+        protocol: config.wire.as_str(),
         sent: shared.sent.load(Ordering::Relaxed),
         answered,
         status: total.status,
@@ -844,7 +902,7 @@ fn build_report(
 
 async fn worker(
     shared: Arc<Shared>,
-    mut conn: Option<TcpStream>,
+    mut link: Link,
     mut stop_rx: watch::Receiver<bool>,
 ) -> WorkerStats {
     let mut stats = WorkerStats {
@@ -881,7 +939,7 @@ async fn worker(
                 break;
             }
             let index = shared.next_index.fetch_add(1, Ordering::Relaxed);
-            let section = build_request(&shared, index, &mut path, &mut req);
+            let section = next_path(&shared, index, &mut path);
             shared.sent.fetch_add(1, Ordering::Relaxed);
             phase.sent.fetch_add(1, Ordering::Relaxed);
             let sent_at = Instant::now();
@@ -889,10 +947,15 @@ async fn worker(
                 (sent_at - shared.start).as_nanos() as u64,
                 Ordering::Relaxed,
             );
-            let outcome = tokio::time::timeout(
-                shared.timeout,
-                exchange(&shared, &mut conn, &req, &mut rbuf, &mut stats),
-            )
+            let outcome = tokio::time::timeout(shared.timeout, async {
+                match &mut link {
+                    Link::Http1(conn) => {
+                        write_http1_request(&shared, &path, &mut req);
+                        exchange(&shared, conn, &req, &mut rbuf, &mut stats).await
+                    }
+                    Link::H2c(lane) => load_h2::exchange(lane, &shared, &path, &mut stats).await,
+                }
+            })
             .await;
             match outcome {
                 Ok(Ok(answer)) => {
@@ -904,12 +967,12 @@ async fn worker(
                     }
                     shared.answered.fetch_add(1, Ordering::Relaxed);
                     if answer.close || !shared.keep_alive {
-                        conn = None;
+                        link.drop_connection();
                     }
                 }
                 Ok(Err(kind)) => {
                     fail(&shared, &mut stats, kind);
-                    conn = None;
+                    link.drop_connection();
                     if matches!(kind, ErrKind::ConnectRefused | ErrKind::ConnectFailed)
                         && phase.count.is_none()
                     {
@@ -919,7 +982,7 @@ async fn worker(
                 }
                 Err(_) => {
                     fail(&shared, &mut stats, ErrKind::Timeout);
-                    conn = None;
+                    link.drop_connection();
                 }
             }
         }
@@ -934,10 +997,32 @@ fn fail(shared: &Shared, stats: &mut WorkerStats, kind: ErrKind) {
     shared.failed.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Writes request `index` into `req`; returns the index of its section in `shared.sections`.
-fn build_request(shared: &Shared, index: u64, path: &mut String, req: &mut Vec<u8>) -> usize {
+impl Link {
+    /// After an error or `Connection: close`: an HTTP/1.1 connection is not reused. An h2c
+    /// connection is shared, and its lane dials again once hyper sees it closed.
+    fn drop_connection(&mut self) {
+        match self {
+            Link::Http1(conn) => *conn = None,
+            Link::H2c(_) => {}
+        }
+    }
+}
+
+/// Writes request `index`'s path into `path`; returns the index of its section in
+/// `shared.sections`.
+fn next_path(shared: &Shared, index: u64, path: &mut String) -> usize {
     path.clear();
     write_path(path, &shared.sections, index);
+    let section = section_of_path(path);
+    shared
+        .sections
+        .iter()
+        .position(|s| section.get(1..) == Some(s.as_str()))
+        .unwrap_or(usize::MAX)
+}
+
+/// Writes the HTTP/1.1 GET for `path` into `req`.
+fn write_http1_request(shared: &Shared, path: &str, req: &mut Vec<u8>) {
     req.clear();
     req.extend_from_slice(b"GET ");
     req.extend_from_slice(path.as_bytes());
@@ -948,15 +1033,12 @@ fn build_request(shared: &Shared, index: u64, path: &mut String, req: &mut Vec<u
         req.extend_from_slice(b"Connection: close\r\n");
     }
     req.extend_from_slice(b"\r\n");
-    let section = section_of_path(path);
-    shared
-        .sections
-        .iter()
-        .position(|s| section.get(1..) == Some(s.as_str()))
-        .unwrap_or(usize::MAX)
 }
 
-async fn connect(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, (ErrKind, String)> {
+pub(super) async fn connect(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+) -> Result<TcpStream, (ErrKind, String)> {
     let mut last = (ErrKind::ConnectFailed, "no address".to_string());
     for addr in addrs {
         match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {

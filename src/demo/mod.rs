@@ -1,15 +1,20 @@
 //! Demo tools: something to watch, and traffic to watch it with.
 //!
-//! [`serve`] is a small real HTTP/1.1 server (hyper) that answers every path with
-//! `Hello, your path is: …`, optionally slowed down, failing or returning 404 on purpose.
+//! [`serve`] is a small real HTTP/1.1 and h2c server (hyper) that answers every path with
+//! `Hello, your path is: …`, optionally slowed down, failing or returning 404 on purpose;
+//! [`h2c`] is its side of the Upgrade to HTTP/2, and [`rewind`] hands read-ahead bytes back.
 //! [`load`] is a paced traffic generator that sends GET requests over a few keep-alive (or
 //! one-shot) connections following a rate profile, and reports exactly what it sent and what
-//! came back, so a count shown by `traffic-watch` can be checked against it. Both only talk
-//! HTTP over plain TCP; neither captures packets. This module holds what they share: the
-//! user-facing [`DemoError`] and the clap argument structs.
+//! came back, so a count shown by `traffic-watch` can be checked against it; with `--http2` its
+//! requests go as h2c streams, several per connection (`load_h2`). Both only talk HTTP over
+//! plain TCP; neither captures packets. This module holds what they share: the user-facing
+//! [`DemoError`] and the clap argument structs.
 
+pub mod h2c;
 pub mod load;
+mod load_h2;
 pub mod monitor;
+pub mod rewind;
 pub mod serve;
 
 use crate::time::parse_duration;
@@ -18,7 +23,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use load::{LoadConfig, Phase, Target};
+use load::{LoadConfig, Phase, Target, Wire};
 use serve::ServeConfig;
 
 /// What can go wrong in `serve` or `load`, worded for the person at the terminal.
@@ -220,13 +225,30 @@ pub struct LoadArgs {
     #[arg(long)]
     pub max: bool,
 
-    /// Number of concurrent connections (each carries one request at a time).
+    /// Number of concurrent connections (each carries one request at a time; with --http2,
+    /// --streams-per-connection requests at once).
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub connections: usize,
 
     /// Send 'Connection: close' and open a new connection for every request.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "http2")]
     pub close: bool,
+
+    /// Speak HTTP/2 without TLS (h2c, by prior knowledge: the connection opens with the HTTP/2
+    /// preface, no Upgrade) instead of HTTP/1.1. Pacing, paths and report are the same; each
+    /// connection multiplexes --streams-per-connection concurrent streams.
+    #[arg(long)]
+    pub http2: bool,
+
+    /// With --http2: requests in flight at once on each connection, one per stream.
+    #[arg(
+        long,
+        value_name = "M",
+        default_value_t = 10,
+        requires = "http2",
+        value_parser = clap::value_parser!(u32).range(1..=1000)
+    )]
+    pub streams_per_connection: u32,
 
     /// First path segments to spread requests over, comma-separated.
     #[arg(
@@ -285,10 +307,18 @@ impl LoadArgs {
             ));
         }
         let sections = load::clean_sections(&self.sections)?;
+        let wire = if self.http2 {
+            Wire::H2c {
+                streams: self.streams_per_connection as usize,
+            }
+        } else {
+            Wire::Http1
+        };
         Ok(LoadConfig {
             target,
             profile,
             connections: self.connections,
+            wire,
             keep_alive: !self.close,
             sections,
             timeout,

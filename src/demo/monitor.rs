@@ -14,6 +14,9 @@ use crate::cli::{Args, DemoArgs};
 use crate::error::Error;
 use crate::run;
 
+/// Streams per connection with `demo --http2`: `load --http2`'s default.
+const DEMO_H2_STREAMS: usize = 10;
+
 /// `traffic-watch demo`: serve + load + the live monitor, all on loopback.
 pub fn run(a: &DemoArgs) -> Result<(), Error> {
     let profile = load::parse_profile(&a.profile).map_err(Error::from)?;
@@ -75,11 +78,19 @@ pub fn run(a: &DemoArgs) -> Result<(), Error> {
         .iter()
         .map(|p| format!("{} req/s for {} s", p.rate, p.duration.as_secs()))
         .collect();
+    let wire = if a.http2 {
+        load::Wire::H2c {
+            streams: DEMO_H2_STREAMS,
+        }
+    } else {
+        load::Wire::Http1
+    };
     let banner = format!(
-        "DEMO: serving http://{} · sending {} · alert when the {} s average exceeds {} req/s · \
-         the real thing: sudo traffic-watch --port YOUR_PORT",
+        "DEMO: serving http://{} · sending {} over {} · alert when the {} s average exceeds {} \
+         req/s · the real thing: sudo traffic-watch --port YOUR_PORT",
         server.addr(),
         steps.join(", then "),
+        wire.as_str(),
         a.window.as_secs(),
         a.threshold
     );
@@ -93,6 +104,7 @@ pub fn run(a: &DemoArgs) -> Result<(), Error> {
             port: server.addr().port(),
         },
         profile,
+        wire,
         stop: Some(Arc::clone(&stop)),
         ..load::LoadConfig::default()
     };
@@ -124,11 +136,12 @@ pub fn run(a: &DemoArgs) -> Result<(), Error> {
         .join()
         .map_err(|_| Error::Other("the load generator stopped unexpectedly".into()))?;
     let served = server.served();
+    let by_protocol = server.served_summary();
     server.shutdown();
     result?;
     match report {
         Ok(r) => eprintln!(
-            "demo: generator sent {} requests, {} answered; server served {served}",
+            "demo: generator sent {} requests, {} answered; server served {served} ({by_protocol})",
             r.sent, r.answered
         ),
         Err(e) => eprintln!("demo: generator: {e}"),

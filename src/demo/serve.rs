@@ -2,10 +2,13 @@
 //!
 //! It is the seed's Flask server rebuilt on hyper (HTTP/1.1, keep-alive and pipelining as
 //! hyper does them), plus knobs to make the traffic interesting: a random per-request delay,
-//! a fraction of 500s, and path prefixes that give 404. [`start`] binds synchronously, so a
-//! port already in use is an error at once, then serves on a background thread with its own
-//! tokio runtime; the [`ServerHandle`] reports how many requests were answered. There are no
-//! magic paths: every path is answered the same way, and the count is read through the handle.
+//! a fraction of 500s, and path prefixes that give 404. The same port also speaks HTTP/2
+//! without TLS (h2c), both ways a client may start it: by prior knowledge (hyper-util's auto
+//! builder tells the HTTP/2 preface from an HTTP/1 request) and by an HTTP/1.1 `Upgrade: h2c`
+//! ([`super::h2c`]). [`start`] binds synchronously, so a port already in use is an error at
+//! once, then serves on a background thread with its own tokio runtime; the [`ServerHandle`]
+//! reports how many requests were answered, in total and per protocol. There are no magic
+//! paths: every path is answered the same way, and the count is read through the handle.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -18,11 +21,12 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::{Request, Response, StatusCode, Version};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::sync::oneshot;
 
-use super::{DemoError, io_reason};
+use super::{DemoError, h2c, io_reason};
+use crate::flow::Protocol;
 
 /// What the server does; `ServeConfig::default()` is the seed's server on 127.0.0.1:5000.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +63,7 @@ impl Default for ServeConfig {
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
-    served: Arc<AtomicU64>,
+    served: Arc<Served>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -70,9 +74,26 @@ impl ServerHandle {
         self.addr
     }
 
-    /// Requests answered so far (any status), counted when the answer is ready to go out.
+    /// Requests answered so far (any status, any protocol), counted when the answer is ready
+    /// to go out. The `101` that switches to h2c is not an answer: the upgraded request is
+    /// counted once, as h2c, when it is answered on stream 1.
     pub fn served(&self) -> u64 {
-        self.served.load(Ordering::Relaxed)
+        Protocol::ALL.iter().map(|p| self.served_by(*p)).sum()
+    }
+
+    /// Requests answered so far in one protocol.
+    pub fn served_by(&self, protocol: Protocol) -> u64 {
+        self.served.get(protocol)
+    }
+
+    /// Answers per protocol, for the closing line: `HTTP/1.1 12, h2c 30`.
+    pub fn served_summary(&self) -> String {
+        let parts: Vec<String> = Protocol::ALL
+            .iter()
+            .filter(|p| self.served_by(**p) > 0)
+            .map(|p| format!("{} {}", p.as_str(), self.served_by(*p)))
+            .collect();
+        parts.join(", ")
     }
 
     /// Stops accepting, drops open connections and waits for the server thread to end.
@@ -96,8 +117,22 @@ impl Drop for ServerHandle {
     }
 }
 
+/// Answers by protocol, indexed by [`Protocol::index`].
+#[derive(Debug, Default)]
+struct Served([AtomicU64; Protocol::ALL.len()]);
+
+impl Served {
+    fn add(&self, protocol: Protocol) {
+        self.0[protocol.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn get(&self, protocol: Protocol) -> u64 {
+        self.0[protocol.index()].load(Ordering::Relaxed)
+    }
+}
+
 struct State {
-    served: Arc<AtomicU64>,
+    served: Arc<Served>,
     draws: AtomicU64,
     seed: u64,
     latency: Option<(Duration, Duration)>,
@@ -130,7 +165,7 @@ pub fn start(config: ServeConfig) -> Result<ServerHandle, DemoError> {
         tokio::net::TcpListener::from_std(std_listener).map_err(listen_err)?
     };
 
-    let served = Arc::new(AtomicU64::new(0));
+    let served = Arc::new(Served::default());
     let state = Arc::new(State {
         served: Arc::clone(&served),
         draws: AtomicU64::new(0),
@@ -176,8 +211,13 @@ pub fn run_until_signal(config: ServeConfig) -> Result<u64, DemoError> {
         })?;
     rt.block_on(wait_for_signal());
     let served = handle.served();
+    let summary = handle.served_summary();
     handle.shutdown();
-    eprintln!("served {served} requests");
+    if summary.is_empty() {
+        eprintln!("served {served} requests");
+    } else {
+        eprintln!("served {served} requests ({summary})");
+    }
     Ok(served)
 }
 
@@ -225,14 +265,37 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
         tokio::spawn(async move {
-            let svc = service_fn(move |req| answer(req, Arc::clone(&state)));
+            let svc = service_fn(move |req| route(req, Arc::clone(&state)));
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder.http1().pipeline_flush(true);
             // A client resetting or timing out is its business, not an error of ours.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .pipeline_flush(true)
-                .serve_connection(TokioIo::new(stream), svc)
+            let _ = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
                 .await;
         });
     }
+}
+
+/// An HTTP/1.1 request asking for h2c is answered `101`, and its answer goes out on stream 1
+/// of the HTTP/2 connection that follows; every other request is answered here.
+async fn route(
+    mut req: Request<Incoming>,
+    state: Arc<State>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let Some(stream_one) = h2c::stream_one(&req) else {
+        return answer(req, state).await;
+    };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Some(io) = h2c::accept(on_upgrade, stream_one).await else {
+            return;
+        };
+        let svc = service_fn(move |req| answer(req, Arc::clone(&state)));
+        let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .serve_connection(io, svc)
+            .await;
+    });
+    Ok(h2c::switching_protocols())
 }
 
 async fn answer(
@@ -266,7 +329,12 @@ async fn answer(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    state.served.fetch_add(1, Ordering::Relaxed);
+    let protocol = match req.version() {
+        Version::HTTP_10 | Version::HTTP_09 => Protocol::Http10,
+        Version::HTTP_2 => Protocol::H2c,
+        _ => Protocol::Http11,
+    };
+    state.served.add(protocol);
     Ok(resp)
 }
 

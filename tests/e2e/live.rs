@@ -299,6 +299,35 @@ fn demo_plain_shows_alert_and_recovery_and_counts_exactly() {
 }
 
 #[test]
+fn demo_http2_is_counted_as_h2c_exactly() {
+    if !can_capture() {
+        return;
+    }
+    let port = free_port();
+    let out = bin()
+        .args(["demo", "--http2", "--plain", "--port", &port.to_string()])
+        .args(["--profile", "40x2", "--window", "2s"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(" over h2c "), "banner: {err}");
+    // Every one of the 80 requests went as an h2c stream, and the monitor saw each once.
+    assert!(
+        err.contains("generator sent 80 requests, 80 answered; server served 80 (h2c 80)"),
+        "{err}"
+    );
+    let protocols = text
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("protocols"))
+        .expect("protocols line");
+    assert_eq!(protocols.trim(), "h2c 80", "{text}");
+}
+
+#[test]
 fn demo_in_a_terminal_quits_on_q_and_restores_it() {
     if !can_capture() {
         return;
