@@ -478,3 +478,47 @@ fn kernel_drops_are_counted_shown_and_summarised() {
         .unwrap_or(0);
     assert!(counted < r.answered, "some requests were lost, and said so");
 }
+
+#[test]
+fn curl_h2c_upgrade_and_prior_knowledge_counted_as_the_server_served() {
+    if !can_capture() {
+        return;
+    }
+    if std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: curl not installed");
+        return;
+    }
+    let srv = server();
+    let port = srv.addr().port();
+    let mon = Monitor::start(&["--port", &port.to_string(), "--interval", "1s"]);
+    // One connection each (Debian's curl 7.88 cannot reuse a prior-knowledge connection).
+    for i in 0..5 {
+        for how in ["--http2", "--http2-prior-knowledge"] {
+            let out = std::process::Command::new("curl")
+                .args(["-sS", "-o", "/dev/null", how])
+                .arg(format!("http://127.0.0.1:{port}/h2/{i}"))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "curl {how}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let summary = mon.stop();
+    assert_eq!(srv.served(), 10);
+    assert_eq!(srv.served_by(traffic_watch::flow::Protocol::H2c), 10);
+    assert_eq!(summary["requests"].as_u64().unwrap(), 10, "{summary}");
+    assert_eq!(summary["responses"].as_u64().unwrap(), 10, "{summary}");
+    // The Upgrade requests went as HTTP/1.1 (answered 101, then on stream 1 over HTTP/2).
+    assert_eq!(summary["protocols"]["HTTP/1.1"], 5, "{summary}");
+    assert_eq!(summary["protocols"]["h2c"], 5, "{summary}");
+    assert_eq!(summary["status"]["1xx"], 5, "{summary}");
+    assert_eq!(sections_of(&summary).get("/h2"), Some(&10));
+    assert_eq!(summary["flow"]["h2"]["connections"], 10, "{summary}");
+}
