@@ -1,5 +1,7 @@
 //! NDJSON: one object per line with a `type` field (`report`, `alert`, `summary`).
 
+use std::path::Path;
+
 use serde_json::{Map, Value, json};
 
 use super::escape;
@@ -46,6 +48,36 @@ fn truncated(s: &Snapshot) -> Value {
     }
 }
 
+/// `-w` and the flight recorder, when in use; `null` otherwise.
+fn recording(s: &Snapshot) -> Value {
+    let r = &s.health.recording;
+    if r.file.is_none() && r.alerts.is_none() {
+        return Value::Null;
+    }
+    let mut out: Map<String, Value> = r
+        .outputs()
+        .map(|(name, c)| {
+            (
+                name.to_owned(),
+                json!({
+                    "packets": c.packets,
+                    "bytes": c.bytes,
+                    "files": c.files,
+                    "dropped": c.dropped,
+                    "errors": c.errors,
+                }),
+            )
+        })
+        .collect();
+    if r.alerts.is_some() {
+        out.insert(
+            "buffer".into(),
+            json!({"bytes": r.buffer_bytes, "limit": r.buffer_limit}),
+        );
+    }
+    Value::Object(out)
+}
+
 fn drops(s: &Snapshot) -> Value {
     let h = &s.health;
     json!({
@@ -80,6 +112,7 @@ pub fn report(s: &Snapshot) -> String {
         "top_clients": clients(s),
         "drops": drops(s),
         "truncated": truncated(s),
+        "recording": recording(s),
     })
     .to_string()
 }
@@ -91,8 +124,8 @@ fn clients(s: &Snapshot) -> Value {
         .collect()
 }
 
-/// One alert transition, the moment it happens.
-pub fn alert(e: &AlertEvent) -> String {
+/// One alert transition, the moment it happens, with the flight recorder's file for it.
+pub fn alert(e: &AlertEvent, recording: Option<&Path>) -> String {
     json!({
         "type": "alert",
         "kind": match e.kind { AlertKind::Triggered => "triggered", AlertKind::Recovered => "recovered" },
@@ -100,6 +133,7 @@ pub fn alert(e: &AlertEvent) -> String {
         "hits": e.hits,
         "lower_bound": e.lower_bound,
         "message": e.message(),
+        "recording": recording.map(|p| p.display().to_string()),
     })
     .to_string()
 }
@@ -213,6 +247,7 @@ pub fn summary(s: &Snapshot) -> String {
         "counters": h.counters.iter().map(|(k, n)| ((*k).to_owned(), Value::from(*n))).collect::<Map<String, Value>>(),
         "drops": drops(s),
         "truncated": truncated(s),
+        "recording": recording(s),
     })
     .to_string()
 }
