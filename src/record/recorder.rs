@@ -4,8 +4,8 @@
 //! While quiet it keeps the last packets in a [`Ring`]. When the alert triggers, the ring goes
 //! to the writer as the start of `DIR/alert-YYYYMMDDTHHMMSSZ.pcapng` (the alert's time), whose
 //! section comment is the alert message, and every packet after it follows. When the alert
-//! recovers at second `T` the recording goes on until the first packet at or after `T + 1 s`,
-//! the packet that makes a replay check second `T` and see the recovery too (at most
+//! recovers at second `T` the recording goes on until the first packet after `T`, the packet
+//! that makes a replay check second `T` and see the recovery too (at most
 //! [`POST_ROLL_LIMIT`] of time later when no packet comes); the file ends with the recovery
 //! message. A recording is capped at [`MAX_RECORDING_BYTES`] of packets or
 //! [`MAX_RECORDING_TIME`] after the alert, whichever comes first; then the recorder buffers
@@ -155,7 +155,9 @@ impl Recorder {
             }
             (State::Recording { path, recovery, .. }, AlertKind::Recovered) => {
                 let path = path.clone();
-                let due = Timestamp::from_secs(e.at.secs() + 1);
+                // Second T is checked once time is past T (`stats::second_of` is a ceiling):
+                // the first packet after T makes a replay see this recovery.
+                let due = e.at.plus(Duration::from_micros(1));
                 *recovery = Some((due, e.message()));
                 if self.last >= due {
                     self.end_batch();
@@ -224,6 +226,11 @@ impl Recorder {
 
     pub fn counters(&self) -> RecordingCounters {
         self.writer.counters()
+    }
+
+    /// An alert's packets are going to a file.
+    pub fn is_recording(&self) -> bool {
+        matches!(self.state, State::Recording { .. })
     }
 
     pub fn buffer_bytes(&self) -> usize {
@@ -317,17 +324,18 @@ mod tests {
             r.alert(&alert(AlertKind::Recovered, 111)),
             Some(path.clone())
         );
-        // Before second 112: still recording; the packet at 112.000 ends it.
-        r.packet(at(111, 999), 60, &[2; 60]);
-        r.packet(at(112, 0), 60, &[3; 60]);
-        r.packet(at(112, 1), 60, &[4; 60]);
+        // A packet at exactly 111.000 is in second 111 and leaves it unchecked: recording goes
+        // on; the first one after it ends the recording, and the next goes to the ring.
+        r.packet(at(111, 0), 60, &[2; 60]);
+        r.packet(at(111, 1), 60, &[3; 60]);
+        r.packet(at(112, 0), 60, &[4; 60]);
         r.end_batch();
         assert_eq!(r.buffer_bytes(), 60 + crate::record::ring::PACKET_OVERHEAD);
         let c = r.finish(Duration::from_secs(5));
         assert_eq!((c.packets, c.files, c.dropped, c.errors), (10, 1, 0, 0));
         let got = times(&path);
         assert_eq!(got.first(), Some(&at(104, 0)), "the ring's span, inclusive");
-        assert_eq!(got.last(), Some(&at(112, 0)));
+        assert_eq!(got.last(), Some(&at(111, 1)));
         assert_eq!(got.len(), 10, "{got:?}");
         let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
         assert!(text.contains("High traffic generated an alert - hits = 10"));
@@ -341,10 +349,11 @@ mod tests {
         r.packet(at(100, 0), 60, &[0; 60]);
         let path = r.alert(&alert(AlertKind::Triggered, 100)).unwrap();
         r.alert(&alert(AlertKind::Recovered, 102));
-        r.tick(at(112, 999));
-        assert_eq!(r.buffer_bytes(), 0, "still recording");
-        r.tick(at(113, 0));
-        r.packet(at(113, 500), 60, &[0; 60]);
+        r.tick(at(112, 0));
+        assert!(r.is_recording(), "10 s after 102 s + 1 µs is not yet");
+        r.tick(at(112, 1));
+        assert!(!r.is_recording());
+        r.packet(at(112, 500), 60, &[0; 60]);
         r.end_batch();
         // The recording ended: the new packet went to the ring.
         assert!(r.buffer_bytes() > 0);

@@ -370,28 +370,41 @@ impl Worker {
         for job in rx {
             let Job::Packets(packets) = job else { continue };
             self.release(&packets);
-            for p in &packets {
-                let due = match &self.file {
-                    Some(f) => rotation.due(f.pcap.written(), f.first, p.ts),
-                    None => {
-                        let since = *failed_at.get_or_insert(p.ts);
-                        rotation
-                            .every
-                            .is_some_and(|every| p.ts >= since.plus(every))
-                    }
-                };
-                if due {
-                    self.end(None, None);
-                    failed_at = None;
-                    index += 1;
-                    let path = rotation.name(index, p.ts);
-                    let file = File::create(&path);
-                    self.start(&path, file, None);
-                }
-                self.write(p);
-            }
+            self.rotate_and_write(&packets, &rotation, &mut index, &mut failed_at);
+            // A batch at a time reaches the file: what was captured is on disk within the
+            // batch age, as an on-call engineer opening the file expects.
+            self.flush();
         }
         self.end(None, None);
+    }
+
+    fn rotate_and_write(
+        &mut self,
+        packets: &[Packet],
+        rotation: &Rotation,
+        index: &mut u64,
+        failed_at: &mut Option<Timestamp>,
+    ) {
+        for p in packets {
+            let due = match &self.file {
+                Some(f) => rotation.due(f.pcap.written(), f.first, p.ts),
+                None => {
+                    let since = *failed_at.get_or_insert(p.ts);
+                    rotation
+                        .every
+                        .is_some_and(|every| p.ts >= since.plus(every))
+                }
+            };
+            if due {
+                self.end(None, None);
+                *failed_at = None;
+                *index += 1;
+                let path = rotation.name(*index, p.ts);
+                let file = File::create(&path);
+                self.start(&path, file, None);
+            }
+            self.write(p);
+        }
     }
 
     fn per_alert(mut self, rx: Receiver<Job>) {
@@ -414,6 +427,7 @@ impl Worker {
                     for p in &packets {
                         self.write(p);
                     }
+                    self.flush();
                 }
                 Job::Close { end, comment } => {
                     self.end(Some(end), Some(&comment));
