@@ -592,6 +592,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_webhook_body_names_the_recording() {
+        let e = AlertEvent {
+            kind: AlertKind::Triggered,
+            at: crate::time::Timestamp::from_secs(1_795_500_699),
+            hits: 5,
+            lower_bound: false,
+        };
+        let with: serde_json::Value = serde_json::from_str(&webhook_json_with_recording(
+            &e,
+            Some(Path::new("/r/alert-20261124T061139Z.pcapng")),
+        ))
+        .unwrap();
+        assert_eq!(with["recording"], "/r/alert-20261124T061139Z.pcapng");
+        let without: serde_json::Value = serde_json::from_str(&webhook_json(&e)).unwrap();
+        assert_eq!(without["recording"], serde_json::Value::Null);
+    }
+
+    #[test]
     fn webhook_urls() {
         let t = parse_webhook("http://127.0.0.1:8080/hooks/x?y=1", None).unwrap();
         assert_eq!(t.authority, "127.0.0.1:8080");

@@ -856,6 +856,45 @@ mod tests {
     use crate::stats::Health;
 
     #[test]
+    fn recording_counters_are_series_by_output() {
+        use crate::stats::{RecordingCounters, RecordingHealth};
+        let c = |packets, dropped| RecordingCounters {
+            packets,
+            bytes: packets * 100,
+            files: 2,
+            dropped,
+            errors: 1,
+        };
+        let s = Snapshot {
+            health: Health {
+                recording: RecordingHealth {
+                    file: Some(c(10, 3)),
+                    alerts: Some(c(5, 0)),
+                    buffer_bytes: 4096,
+                    buffer_limit: 8192,
+                    ..RecordingHealth::default()
+                },
+                ..Health::default()
+            },
+            ..Snapshot::default()
+        };
+        let text = render(&s, 10);
+        for line in [
+            "traffic_watch_recorded_packets_total{output=\"file\"} 10",
+            "traffic_watch_recorded_packets_total{output=\"alerts\"} 5",
+            "traffic_watch_recorded_bytes_total{output=\"file\"} 1000",
+            "traffic_watch_recording_files_total{output=\"alerts\"} 2",
+            "traffic_watch_recording_dropped_packets_total{output=\"file\"} 3",
+            "traffic_watch_recording_errors_total{output=\"alerts\"} 1",
+            "traffic_watch_record_buffer_bytes 4096.0",
+            "traffic_watch_record_buffer_limit_bytes 8192.0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        assert!(!render(&Snapshot::default(), 10).contains("record"));
+    }
+
+    #[test]
     fn truncation_is_a_counter_and_the_snap_length_a_gauge() {
         let whole = render(&Snapshot::default(), 10);
         assert!(

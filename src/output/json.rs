@@ -278,4 +278,43 @@ mod tests {
         let v: Value = serde_json::from_str(&summary(&Snapshot::default())).unwrap();
         assert_eq!(v["truncated"], Value::Null);
     }
+
+    #[test]
+    fn recording_in_summary_and_alert() {
+        use crate::stats::{AlertKind, RecordingCounters, RecordingHealth};
+        let s = Snapshot {
+            health: Health {
+                recording: RecordingHealth {
+                    alerts: Some(RecordingCounters {
+                        packets: 5,
+                        dropped: 1,
+                        ..RecordingCounters::default()
+                    }),
+                    buffer_bytes: 64,
+                    buffer_limit: 128,
+                    ..RecordingHealth::default()
+                },
+                ..Health::default()
+            },
+            ..Snapshot::default()
+        };
+        let v: Value = serde_json::from_str(&summary(&s)).unwrap();
+        assert_eq!(
+            v["recording"],
+            json!({
+                "alerts": {"packets": 5, "bytes": 0, "files": 0, "dropped": 1, "errors": 0},
+                "buffer": {"bytes": 64, "limit": 128},
+            })
+        );
+        let e = AlertEvent {
+            kind: AlertKind::Triggered,
+            at: crate::time::Timestamp::from_secs(1),
+            hits: 3,
+            lower_bound: false,
+        };
+        let a: Value = serde_json::from_str(&alert(&e, Some(Path::new("/d/a.pcapng")))).unwrap();
+        assert_eq!(a["recording"], "/d/a.pcapng");
+        let a: Value = serde_json::from_str(&alert(&e, None)).unwrap();
+        assert_eq!(a["recording"], Value::Null);
+    }
 }

@@ -758,6 +758,40 @@ mod tests {
     }
 
     #[test]
+    fn an_alerts_recording_is_on_its_line_and_recording_counts_on_the_health_line() {
+        let mut s = busy();
+        s.health.recording = crate::stats::RecordingHealth {
+            alerts: Some(crate::stats::RecordingCounters {
+                packets: 4321,
+                files: 1,
+                dropped: 7,
+                ..Default::default()
+            }),
+            files: vec![(
+                s.alerts[0].at,
+                "/var/tw/alert-20261124T061140Z.pcapng".into(),
+            )],
+            ..Default::default()
+        };
+        // Wide enough for the whole health line, which is cut, not wrapped, when narrower.
+        let out = draw(&app(Some(s)), 220, 40);
+        let line = out
+            .lines()
+            .find(|l| l.contains("hits = 1201"))
+            .unwrap_or_default();
+        assert!(
+            line.contains("→ /var/tw/alert-20261124T061140Z.pcapng"),
+            "{out}"
+        );
+        // Only the alert that opened the file names it.
+        assert_eq!(out.matches("alert-2026").count(), 1, "{out}");
+        assert!(
+            out.contains("recorded 4321 pkts 1 files · record drops 7"),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn alerts_are_shown_newest_first() {
         let out = draw(&app(Some(busy())), 140, 40);
         let newest = position(&out, "hits = 1201, triggered at 2026-11-24T06:11:40Z");

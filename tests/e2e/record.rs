@@ -86,9 +86,24 @@ fn an_alert_leaves_a_file_that_replays_to_the_servers_count_with_alert_and_recov
     let dir = tmp.path().join("alerts");
     let srv = server();
     let port = srv.addr().port().to_string();
-    let mut args = vec!["--port", &port, "-Z", "nobody", "--record-alerts"];
+    // The alert command sees the file too; it runs as nobody, so it writes where nobody may.
+    let hook_out = tmp.path().join("hook");
+    std::fs::create_dir(&hook_out).unwrap();
+    std::fs::set_permissions(&hook_out, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let script = tmp.path().join("hook.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf %s \"$TW_ALERT_RECORDING\" > {}/$TW_ALERT_KIND\n",
+            hook_out.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script_arg = script.to_string_lossy().into_owned();
     let dir_arg = dir.to_string_lossy().into_owned();
-    args.push(&dir_arg);
+    let mut args = vec!["--port", &port, "-Z", "nobody", "--record-alerts", &dir_arg];
+    args.extend(["--alert-exec", &script_arg]);
     args.extend(ALERT_ARGS);
     let mon = Monitor::start_as(&args, true);
     let spike = load(port.parse().unwrap(), 200.0, 1.0, true, 2);
@@ -116,6 +131,17 @@ fn an_alert_leaves_a_file_that_replays_to_the_servers_count_with_alert_and_recov
         "{rec}"
     );
     assert!(n(&summary["recording"]["buffer"]["bytes"]) <= 128 << 20);
+    // The hooks were drained before the summary was printed.
+    assert_eq!(
+        n(&summary["counters"]["hooks_delivered"]),
+        2,
+        "{}",
+        summary["counters"]
+    );
+    for kind in ["triggered", "recovered"] {
+        let seen = std::fs::read_to_string(hook_out.join(kind)).unwrap();
+        assert_eq!(Path::new(&seen), path, "TW_ALERT_RECORDING for {kind}");
+    }
     let (uid, gid) = nobody();
     for p in [&dir, &path] {
         let m = std::fs::metadata(p).unwrap();
