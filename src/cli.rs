@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::flow::FlowConfig;
+use crate::record::{RecordConfig, Rotation};
 use crate::stats::{StatsConfig, Threshold};
 use crate::time::parse_duration;
 
@@ -29,7 +30,15 @@ use crate::time::parse_duration;
     sudo traffic-watch --port 80 --ip 10.12.3.201 -i eth0 --threshold 50\n  \
     traffic-watch -r capture.pcap --json\n  \
     traffic-watch -r capture.pcap --port 8080 'not host 10.0.0.9'\n  \
-    traffic-watch sample-capture sample.pcap && traffic-watch -r sample.pcap")]
+    traffic-watch sample-capture sample.pcap && traffic-watch -r sample.pcap\n\n\
+INCIDENT WORKFLOW (keep the packets of a spike):\n  \
+    sudo traffic-watch --port 80 --record-alerts /var/lib/traffic-watch\n      \
+    the alert line names the file: /var/lib/traffic-watch/alert-20261124T065331Z.pcapng\n      \
+    (also in --json alerts, TW_ALERT_RECORDING for --alert-exec, \"recording\" in the webhook)\n  \
+    traffic-watch -r /var/lib/traffic-watch/alert-20261124T065331Z.pcapng --plain --port 80\n      \
+    replays the run-up, the spike and the recovery (use the same --window/--threshold)\n  \
+    tshark -r /var/lib/traffic-watch/alert-20261124T065331Z.pcapng -Y http.request\n  \
+    sudo traffic-watch --port 80 -w /var/tmp/web.pcapng -C 100 -W 10   (everything, in 10 files of 100 MB)")]
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -128,6 +137,9 @@ pub struct Args {
     #[command(flatten)]
     pub outputs: OutputArgs,
 
+    #[command(flatten)]
+    pub record: RecordArgs,
+
     /// After opening the capture, switch to this user (default: the sudo user, else 'nobody').
     #[arg(short = 'Z', long = "user", value_name = "USER")]
     pub user: Option<String>,
@@ -214,6 +226,8 @@ pub struct Config {
     pub drop_privileges: bool,
     pub flow: FlowConfig,
     pub stats: StatsConfig,
+    /// `-w` and the flight recorder (live capture only).
+    pub record: RecordConfig,
 }
 
 impl Args {
@@ -280,6 +294,9 @@ impl Args {
             },
         );
         let log_format = crate::logs::LogFormat::from_name(&self.log_format)?;
+        let record = self
+            .record
+            .to_config(self.read.is_some(), self.log.is_some())?;
         let offline = self.read.is_some() || self.no_follow;
         Ok(Config {
             read: self.read.clone(),
@@ -313,6 +330,106 @@ impl Args {
                 max_sections: self.max_sections,
                 top_n: self.top.clamp(1, 100),
             },
+            record,
+        })
+    }
+}
+
+/// Writing what is captured: tcpdump's `-w` and rotation, and the flight recorder.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RecordArgs {
+    /// Write the packets that pass the filter to FILE as pcapng (as tcpdump -w); they replay
+    /// with -r to the same counts. Files are created as the user traffic-watch becomes (-Z).
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
+    /// With -w: start a new file once the current one is larger than SIZE (as tcpdump -C):
+    /// millions of bytes, or KiB/MiB/GiB with a k/m/g suffix. Files are then numbered FILE,
+    /// FILE1, FILE2, ...
+    #[arg(short = 'C', long = "file-size", value_name = "SIZE", value_parser = crate::record::rotation::parse_size)]
+    pub file_size: Option<u64>,
+
+    /// With -w: start a new file every SECONDS of packet time (as tcpdump -G). FILE may hold
+    /// %Y %m %d %H %M %S %s (UTC); without them the files are numbered.
+    #[arg(short = 'G', long = "rotate-seconds", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rotate_seconds: Option<u64>,
+
+    /// With -w: keep at most COUNT files, numbered from 0 and reused in turn, the oldest
+    /// overwritten (as tcpdump -C -W; capture never stops because of it).
+    #[arg(short = 'W', long = "file-count", value_name = "COUNT", value_parser = clap::value_parser!(u32).range(1..))]
+    pub file_count: Option<u32>,
+
+    /// Flight recorder: keep the last packets in memory and, when the alert triggers, save
+    /// them to DIR/alert-<time>.pcapng, recording on until the alert recovers (at most 1 GiB
+    /// or 10 minutes per file). The alert line, --json, the hooks and the webhook name the file.
+    #[arg(long = "record-alerts", value_name = "DIR")]
+    pub record_alerts: Option<PathBuf>,
+
+    /// Memory for the flight recorder's packets: MiB, or a number with k/m/g [default: 128m].
+    #[arg(long = "record-buffer", value_name = "SIZE", value_parser = parse_buffer)]
+    pub record_buffer: Option<usize>,
+
+    /// How far back the flight recorder keeps packets (its memory may run out first)
+    /// [default: 60s].
+    #[arg(long = "record-span", value_name = "DURATION", value_parser = parse_duration)]
+    pub record_span: Option<Duration>,
+}
+
+/// `--record-buffer`: MiB, or KiB/MiB/GiB with a suffix.
+fn parse_buffer(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let with_unit = if t.ends_with(|c: char| c.is_ascii_digit()) {
+        format!("{t}m")
+    } else {
+        t.to_owned()
+    };
+    let n = crate::record::rotation::parse_size(&with_unit)?;
+    usize::try_from(n).map_err(|_| format!("'{s}' is too large"))
+}
+
+impl RecordArgs {
+    /// Checks what makes sense together: recording needs live packets.
+    pub fn to_config(&self, reading: bool, log: bool) -> Result<RecordConfig, String> {
+        let rotation =
+            self.file_size.is_some() || self.rotate_seconds.is_some() || self.file_count.is_some();
+        if rotation && self.write.is_none() {
+            return Err("-C, -G and -W rotate the files of -w: add -w FILE".into());
+        }
+        let ring = self.record_buffer.is_some() || self.record_span.is_some();
+        if ring && self.record_alerts.is_none() {
+            return Err(
+                "--record-buffer and --record-span size the flight recorder: add --record-alerts DIR"
+                    .into(),
+            );
+        }
+        let recording = self.write.is_some() || self.record_alerts.is_some();
+        if recording && reading {
+            return Err(
+                "-w and --record-alerts record a live capture; with -r the packets are already \
+                 in a file (filter it with tcpdump -r IN -w OUT)"
+                    .into(),
+            );
+        }
+        if recording && log {
+            return Err("-w and --record-alerts record packets; --log reads no packets".into());
+        }
+        if self.record_span.is_some_and(|d| d.is_zero()) {
+            return Err("--record-span must be at least 1s".into());
+        }
+        Ok(RecordConfig {
+            write: self.write.as_ref().map(|path| Rotation {
+                path: path.clone(),
+                max_bytes: self.file_size,
+                every: self.rotate_seconds.map(Duration::from_secs),
+                count: self.file_count,
+            }),
+            alerts_dir: self.record_alerts.clone(),
+            buffer_bytes: self
+                .record_buffer
+                .unwrap_or(crate::record::recorder::DEFAULT_BUFFER_BYTES),
+            span: self
+                .record_span
+                .unwrap_or(crate::record::recorder::DEFAULT_SPAN),
         })
     }
 }
@@ -408,5 +525,45 @@ mod tests {
         // A file's snap length is the file's: it cannot be changed when reading one.
         assert!(parse(&["-r", "x.pcap", "--snaplen", "96"]).is_err());
         assert!(parse(&["-r", "x.pcap"]).is_ok());
+    }
+
+    fn config(args: &[&str]) -> Result<Config, String> {
+        parse(args).map_err(|e| e.to_string())?.to_config(false)
+    }
+
+    #[test]
+    fn recording_flags_are_tcpdumps_and_need_a_live_capture() {
+        let c = config(&["-w", "x.pcapng", "-C", "20k", "-G", "5", "-W", "3"]).unwrap();
+        let w = c.record.write.unwrap();
+        assert_eq!(w.max_bytes, Some(20 * 1024));
+        assert_eq!(w.every, Some(Duration::from_secs(5)));
+        assert_eq!(w.count, Some(3));
+        let c = config(&["--record-alerts", "d", "--record-buffer", "16"]).unwrap();
+        assert_eq!(c.record.buffer_bytes, 16 << 20);
+        assert_eq!(c.record.span, Duration::from_secs(60));
+        assert_eq!(
+            config(&["--record-alerts", "d"])
+                .unwrap()
+                .record
+                .buffer_bytes,
+            128 << 20
+        );
+        for (args, says) in [
+            (&["-C", "1"][..], "add -w FILE"),
+            (&["--record-buffer", "1"], "add --record-alerts"),
+            (&["-r", "x.pcap", "-w", "y"], "with -r"),
+            (&["-r", "x.pcap", "--record-alerts", "d"], "with -r"),
+            (&["--log", "a.log", "-w", "y"], "--log reads no packets"),
+        ] {
+            let e = config(args).unwrap_err();
+            assert!(e.contains(says) && !e.contains('\n'), "{args:?}: {e}");
+        }
+        for bad in [
+            &["-w", "x", "-G", "0"][..],
+            &["-w", "x", "-W", "0"],
+            &["-w", "x", "-C", "0"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -371,7 +371,7 @@ pub fn capture_file(data: &[u8]) {
     assert!(snap.sections_tracked <= 8);
     assert!(snap.health.flows_tracked <= small_flow_config().max_flows);
     for alert in pipeline.take_alerts() {
-        assert_printable("alert", &json::alert(&alert));
+        assert_printable("alert", &json::alert(&alert, None));
     }
     assert_printable("json report", &json::report(&snap));
     assert_printable("json summary", &json::summary(&snap));

@@ -7,11 +7,12 @@
 //! The command is run directly, never through a shell: its words are split on whitespace once,
 //! when the hooks are built, and the alert's values reach it in environment variables
 //! (`TW_ALERT_KIND`, `TW_ALERT_MESSAGE`, `TW_ALERT_HITS`, `TW_ALERT_TIME`,
-//! `TW_ALERT_LOWER_BOUND`). The webhook is a minimal HTTP/1.1 client, over TLS (rustls, the
+//! `TW_ALERT_LOWER_BOUND`, and `TW_ALERT_RECORDING`, the flight recorder's file, when there is
+//! one). The webhook is a minimal HTTP/1.1 client, over TLS (rustls, the
 //! Mozilla roots built in, plus `--alert-webhook-ca` for a private CA) for `https://` URLs such
 //! as Slack's and Discord's. Its JSON body has a Slack-compatible `text` and a
-//! Discord-compatible `content`, both the alert message, plus `kind`, `hits`, `time` and
-//! `lower_bound`.
+//! Discord-compatible `content`, both the alert message, plus `kind`, `hits`, `time`,
+//! `lower_bound` and `recording` (a path, or null).
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -30,6 +31,13 @@ use rustls::pki_types::{CertificateDer, ServerName};
 
 use crate::error::Error;
 use crate::stats::{AlertEvent, AlertKind};
+
+/// An event waiting for the worker, with the recording file it names.
+#[derive(Debug)]
+struct Queued {
+    event: AlertEvent,
+    recording: Option<PathBuf>,
+}
 
 /// Events waiting for the worker before new ones are dropped.
 pub const QUEUE_LEN: usize = 64;
@@ -70,7 +78,7 @@ struct Counters {
 /// ends after its current delivery, itself time-limited.
 #[derive(Debug)]
 pub struct AlertHooks {
-    tx: Mutex<Option<SyncSender<AlertEvent>>>,
+    tx: Mutex<Option<SyncSender<Queued>>>,
     done: Mutex<Option<Receiver<()>>>,
     counters: Arc<Counters>,
     limit: Duration,
@@ -120,7 +128,7 @@ impl AlertHooks {
                 limit,
             });
         }
-        let (tx, rx) = mpsc::sync_channel::<AlertEvent>(QUEUE_LEN);
+        let (tx, rx) = mpsc::sync_channel::<Queued>(QUEUE_LEN);
         let (done_tx, done_rx) = mpsc::channel::<()>();
         let worker_counters = Arc::clone(&counters);
         std::thread::Builder::new()
@@ -165,9 +173,18 @@ impl AlertHooks {
 
     /// Queues `event` for the hooks and returns at once.
     pub fn fire(&self, event: &AlertEvent) {
+        self.fire_with_recording(event, None);
+    }
+
+    /// [`AlertHooks::fire`], with the file the flight recorder is writing for this alert.
+    pub fn fire_with_recording(&self, event: &AlertEvent, recording: Option<&Path>) {
         let Ok(guard) = self.tx.lock() else { return };
         let Some(tx) = guard.as_ref() else { return };
-        match tx.try_send(*event) {
+        let queued = Queued {
+            event: *event,
+            recording: recording.map(Path::to_owned),
+        };
+        match tx.try_send(queued) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -398,6 +415,11 @@ fn kind_str(kind: AlertKind) -> &'static str {
 
 /// The webhook body.
 pub fn webhook_json(event: &AlertEvent) -> String {
+    webhook_json_with_recording(event, None)
+}
+
+/// The webhook body, with the flight recorder's file for this alert.
+pub fn webhook_json_with_recording(event: &AlertEvent, recording: Option<&Path>) -> String {
     let message = event.message();
     serde_json::json!({
         "text": message,
@@ -406,13 +428,19 @@ pub fn webhook_json(event: &AlertEvent) -> String {
         "hits": event.hits,
         "time": event.at.rfc3339_utc(),
         "lower_bound": event.lower_bound,
+        "recording": recording.map(|p| p.display().to_string()),
     })
     .to_string()
 }
 
 /// Runs the command with the alert in its environment; kills its process group after `limit`.
-fn run_exec(hook: &ExecHook, event: &AlertEvent, limit: Duration) -> Result<(), String> {
-    let mut child = Command::new(&hook.program)
+fn run_exec(hook: &ExecHook, queued: &Queued, limit: Duration) -> Result<(), String> {
+    let event = &queued.event;
+    let mut command = Command::new(&hook.program);
+    if let Some(path) = &queued.recording {
+        command.env("TW_ALERT_RECORDING", path);
+    }
+    let mut child = command
         .args(&hook.args)
         .env("TW_ALERT_KIND", kind_str(event.kind))
         .env("TW_ALERT_MESSAGE", event.message())
@@ -450,7 +478,7 @@ fn run_exec(hook: &ExecHook, event: &AlertEvent, limit: Duration) -> Result<(), 
 }
 
 /// POSTs the JSON body; succeeds on a 2xx status line within `limit`.
-fn post_webhook(target: &WebhookTarget, event: &AlertEvent, limit: Duration) -> Result<(), String> {
+fn post_webhook(target: &WebhookTarget, event: &Queued, limit: Duration) -> Result<(), String> {
     let deadline = Instant::now() + limit;
     let addrs: Vec<_> = target
         .authority
@@ -511,10 +539,10 @@ impl Connection for rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
 fn exchange(
     mut conn: impl Connection,
     target: &WebhookTarget,
-    event: &AlertEvent,
+    event: &Queued,
     deadline: Instant,
 ) -> Result<(), String> {
-    let body = webhook_json(event);
+    let body = webhook_json_with_recording(&event.event, event.recording.as_deref());
     let request = format!(
         "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: traffic-watch/{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         target.path,
@@ -562,6 +590,24 @@ fn exchange(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_webhook_body_names_the_recording() {
+        let e = AlertEvent {
+            kind: AlertKind::Triggered,
+            at: crate::time::Timestamp::from_secs(1_795_500_699),
+            hits: 5,
+            lower_bound: false,
+        };
+        let with: serde_json::Value = serde_json::from_str(&webhook_json_with_recording(
+            &e,
+            Some(Path::new("/r/alert-20261124T061139Z.pcapng")),
+        ))
+        .unwrap();
+        assert_eq!(with["recording"], "/r/alert-20261124T061139Z.pcapng");
+        let without: serde_json::Value = serde_json::from_str(&webhook_json(&e)).unwrap();
+        assert_eq!(without["recording"], serde_json::Value::Null);
+    }
 
     #[test]
     fn webhook_urls() {

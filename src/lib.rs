@@ -10,6 +10,8 @@
 //! - [`stats`]: per-second windows, top sections, alerting. Never reads the clock: every call
 //!   takes `now` (packet time, or a tick from the run loop).
 //! - [`pipeline`]: glues decode → flow → stats for one packet stream, single-threaded.
+//! - [`record`]: `-w` files with tcpdump's rotation, and the flight recorder that saves the
+//!   packets around an alert; a writer thread behind a bounded queue does the I/O.
 //! - [`output`]: pure renderings of a `stats::Snapshot`: plain text and JSON.
 //! - [`ui`]: the terminal dashboard; it only reads snapshots.
 //! - [`synth`]: builds TCP conversations and writes pcap files, for tests and sample captures.
@@ -28,6 +30,7 @@ pub(crate) mod keyed_hash;
 pub mod logs;
 pub mod output;
 pub mod pipeline;
+pub mod record;
 pub mod run;
 pub mod stats;
 pub mod synth;

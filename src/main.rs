@@ -102,6 +102,13 @@ fn real_main(args: Args) -> Result<(), Error> {
     }
     // Open everything that needs privileges first, then drop them before the first packet.
     let capture = run::open_live(&config)?;
+    // The recordings directory must be the dropped user's to create files in after the drop.
+    let owner = if config.drop_privileges {
+        traffic_watch::capture::privdrop::target_ids(config.user.as_deref())?
+    } else {
+        None
+    };
+    let record_warning = traffic_watch::record::Recording::prepare(&config.record, owner)?;
     let who = if config.drop_privileges {
         let d = traffic_watch::capture::privdrop::drop_privileges(config.user.as_deref())?;
         format!(
@@ -121,6 +128,21 @@ fn real_main(args: Args) -> Result<(), Error> {
     if let Some(w) = traffic_watch::capture::live::snaplen_warning(config.snaplen) {
         eprintln!("traffic-watch: warning: {w}");
     }
+    if let Some(w) = record_warning {
+        eprintln!("traffic-watch: {w}");
+    }
+    let capture = if config.record.is_empty() {
+        capture
+    } else {
+        // Files are created as the user we now are, as tcpdump -Z does.
+        let recording = traffic_watch::record::Recording::start(
+            &config.record,
+            capture.format(config.snaplen),
+            traffic_watch::time::Clock::now(&traffic_watch::time::SystemClock),
+            config.output == traffic_watch::cli::OutputMode::Dashboard,
+        )?;
+        capture.with_recording(recording)
+    };
     run::live(&config, run::LiveInput::Capture(capture), stop, &sinks)
 }
 

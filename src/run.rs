@@ -3,6 +3,7 @@
 //! recovers) when no packet arrives. Output goes to the dashboard, plain text or NDJSON.
 
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
@@ -19,6 +20,7 @@ use crate::hooks::AlertHooks;
 use crate::logs::{LogInput, LogItem};
 use crate::output::{json, plain};
 use crate::pipeline::Pipeline;
+use crate::record::Recording;
 use crate::stats::{AlertEvent, Snapshot};
 use crate::time::{Clock, SystemClock, Timestamp};
 
@@ -33,10 +35,11 @@ impl<W: Write> Printer<W> {
         Printer { out, mode }
     }
 
-    pub fn alert(&mut self, e: &AlertEvent) -> io::Result<()> {
+    /// One alert transition, with the flight recorder's file for it when there is one.
+    pub fn alert(&mut self, e: &AlertEvent, recording: Option<&Path>) -> io::Result<()> {
         let line = match self.mode {
-            OutputMode::Json => json::alert(e),
-            _ => format!("[{}] {}", e.at.rfc3339_utc(), plain::alert(e)),
+            OutputMode::Json => json::alert(e, recording),
+            _ => format!("[{}] {}", e.at.rfc3339_utc(), plain::alert(e, recording)),
         };
         writeln!(self.out, "{line}")?;
         self.out.flush()
@@ -67,9 +70,9 @@ pub struct Sinks {
 }
 
 impl Sinks {
-    fn alert(&self, e: &AlertEvent) {
+    fn alert(&self, e: &AlertEvent, recording: Option<&Path>) {
         if let Some(h) = &self.hooks {
-            h.fire(e);
+            h.fire_with_recording(e, recording);
         }
     }
 
@@ -149,13 +152,13 @@ impl<'a, W: Write> Offline<'a, W> {
         }
         let alerts = pipe.take_alerts();
         for e in &alerts {
-            self.sinks.alert(e);
+            self.sinks.alert(e, None);
         }
         if !self.streaming || self.io.is_err() {
             return;
         }
         for e in &alerts {
-            self.io = self.printer.alert(e);
+            self.io = self.printer.alert(e, None);
             if self.io.is_err() {
                 return;
             }
@@ -170,9 +173,9 @@ impl<'a, W: Write> Offline<'a, W> {
     fn finish(mut self, pipe: &mut Pipeline) -> Result<()> {
         pipe.finish();
         for e in pipe.take_alerts() {
-            self.sinks.alert(&e);
+            self.sinks.alert(&e, None);
             if self.streaming {
-                self.printer.alert(&e)?;
+                self.printer.alert(&e, None)?;
             }
         }
         self.io?;
@@ -305,7 +308,8 @@ fn open_file_with_filter(
 /// Packets read by the capture thread, copied into one buffer to keep allocations per batch.
 struct Batch {
     data: Vec<u8>,
-    packets: Vec<(Timestamp, u32, u32)>,
+    /// Time, offset and length in `data`, length on the wire.
+    packets: Vec<(Timestamp, u32, u32, u32)>,
 }
 
 impl Batch {
@@ -314,6 +318,13 @@ impl Batch {
             data: Vec::with_capacity(256 * 1024),
             packets: Vec::with_capacity(512),
         }
+    }
+
+    fn add(&mut self, p: crate::capture::LivePacket<'_>) {
+        let start = self.data.len() as u32;
+        self.data.extend_from_slice(p.data);
+        self.packets
+            .push((p.ts, start, p.data.len() as u32, p.wire_len));
     }
 }
 
@@ -353,18 +364,15 @@ fn capture_loop(
     let mut batch_started = Instant::now();
     let mut last_stats = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        let got = source.next_packet()?;
-        if let Some((ts, frame)) = got {
+        let got = source.next_packet()?.is_some_and(|p| {
             if batch.packets.is_empty() {
                 batch_started = Instant::now();
             }
-            let start = batch.data.len() as u32;
-            batch.data.extend_from_slice(frame);
-            batch.packets.push((ts, start, frame.len() as u32));
-        }
+            batch.add(p);
+            true
+        });
         let full = batch.packets.len() >= BATCH_PACKETS;
-        let old =
-            !batch.packets.is_empty() && (got.is_none() || batch_started.elapsed() >= BATCH_AGE);
+        let old = !batch.packets.is_empty() && (!got || batch_started.elapsed() >= BATCH_AGE);
         if full || old {
             let next = recycle.try_recv().unwrap_or_else(|_| Batch::new());
             let sent = std::mem::replace(&mut batch, next);
@@ -391,10 +399,8 @@ fn capture_loop(
     // blocking on the queue now that nothing else competes for it.
     for _ in 0..1_000_000 {
         match source.next_packet()? {
-            Some((ts, frame)) => {
-                let start = batch.data.len() as u32;
-                batch.data.extend_from_slice(frame);
-                batch.packets.push((ts, start, frame.len() as u32));
+            Some(p) => {
+                batch.add(p);
                 if batch.packets.len() >= BATCH_PACKETS {
                     let full = std::mem::replace(&mut batch, Batch::new());
                     if tx.send(full).is_err() {
@@ -418,12 +424,27 @@ fn capture_loop(
 pub struct LiveCapture {
     source: LiveSource,
     description: String,
+    recording: Option<Box<Recording>>,
 }
 
 impl LiveCapture {
     /// Interface and filter, for messages.
     pub fn description(&self) -> &str {
         &self.description
+    }
+
+    /// The link type and snap length recorded packets are written with.
+    pub fn format(&self, snaplen: u32) -> crate::record::Format {
+        crate::record::Format {
+            linktype: u16::try_from(self.source.link_type().linktype()).unwrap_or(0),
+            snaplen,
+        }
+    }
+
+    /// Records what is captured (`-w`, `--record-alerts`).
+    pub fn with_recording(mut self, recording: Recording) -> Self {
+        self.recording = Some(Box::new(recording));
+        self
     }
 }
 
@@ -455,6 +476,7 @@ pub fn open_live(config: &Config) -> Result<LiveCapture> {
     Ok(LiveCapture {
         source,
         description,
+        recording: None,
     })
 }
 
@@ -490,11 +512,14 @@ pub fn live_with_banner(
     banner: Option<String>,
     sinks: &Sinks,
 ) -> Result<()> {
+    let mut recording = None;
     let (mut feed, link, description) = match input {
         LiveInput::Capture(LiveCapture {
             source,
             description,
+            recording: r,
         }) => {
+            recording = r;
             let link = source.link_type();
             let (tx, rx) = mpsc::sync_channel::<Batch>(64);
             let (recycle, recycle_rx) = mpsc::channel::<Batch>();
@@ -556,11 +581,17 @@ pub fn live_with_banner(
         match &mut feed {
             Feed::Packets { rx, recycle, .. } => match rx.recv_timeout(Duration::from_millis(50)) {
                 Ok(mut batch) => {
-                    for (ts, start, len) in &batch.packets {
+                    for (ts, start, len, wire_len) in &batch.packets {
                         let (s, l) = (*start as usize, *len as usize);
                         if let Some(frame) = batch.data.get(s..s + l) {
                             pipe.ingest(*ts, frame);
+                            if let Some(r) = &mut recording {
+                                r.packet(*ts, *wire_len, frame);
+                            }
                         }
+                    }
+                    if let Some(r) = &mut recording {
+                        r.end_batch();
                     }
                     batch.data.clear();
                     batch.packets.clear();
@@ -598,16 +629,33 @@ pub fn live_with_banner(
         if now >= next_tick && may_tick {
             next_tick = now + Duration::from_secs(1);
             pipe.tick(clock.now());
+            if let Some(r) = &mut recording {
+                r.tick(pipe.now());
+                pipe.health.recording = r.health();
+            }
             update_feed_health(&mut pipe, &feed, sinks);
             sinks.publish(&pipe);
         }
-        let alerts = pipe.take_alerts();
-        for e in &alerts {
-            sinks.alert(e);
+        let alerts: Vec<(AlertEvent, Option<PathBuf>)> = pipe
+            .take_alerts()
+            .into_iter()
+            .map(|e| {
+                let path = recording.as_mut().and_then(|r| r.alert(&e));
+                (e, path)
+            })
+            .collect();
+        if !alerts.is_empty()
+            && let Some(r) = &recording
+        {
+            // The dashboard finds the file for its alert line here.
+            pipe.health.recording = r.health();
+        }
+        for (e, path) in &alerts {
+            sinks.alert(e, path.as_deref());
         }
         if ui_tx.is_none() {
-            for e in &alerts {
-                if let Err(e) = printer.alert(e) {
+            for (e, path) in &alerts {
+                if let Err(e) = printer.alert(e, path.as_deref()) {
                     result = Err(e.into());
                 }
             }
@@ -660,10 +708,14 @@ pub fn live_with_banner(
     }
     pipe.finish();
     for e in pipe.take_alerts() {
-        sinks.alert(&e);
+        let path = recording.as_mut().and_then(|r| r.alert(&e));
+        sinks.alert(&e, path.as_deref());
         if config.output != OutputMode::Dashboard {
-            Printer::new(io::stdout(), config.output).alert(&e)?;
+            Printer::new(io::stdout(), config.output).alert(&e, path.as_deref())?;
         }
+    }
+    if let Some(r) = &mut recording {
+        pipe.health.recording = r.finish();
     }
     sinks.drain();
     pipe.health

@@ -62,10 +62,14 @@ impl Timestamp {
 
     /// RFC 3339 in UTC with second precision, e.g. `2026-11-24T06:11:39Z`.
     pub fn rfc3339_utc(self) -> String {
-        let secs = self.secs();
-        let days = i64::try_from(secs / 86_400).unwrap_or(0);
-        let (y, m, d) = civil_from_days(days);
+        let (y, m, d) = self.date_utc();
         format!("{y:04}-{m:02}-{d:02}T{}Z", self.hms_utc())
+    }
+
+    /// Year, month (1..=12) and day (1..=31) in UTC.
+    pub fn date_utc(self) -> (i64, u32, u32) {
+        let days = i64::try_from(self.secs() / 86_400).unwrap_or(0);
+        civil_from_days(days)
     }
 }
 

@@ -41,6 +41,16 @@ pub struct LiveConfig {
     pub read_timeout: Duration,
 }
 
+/// One packet as libpcap delivered it.
+#[derive(Debug, Clone, Copy)]
+pub struct LivePacket<'a> {
+    pub ts: Timestamp,
+    /// The bytes kept (at most the snap length).
+    pub data: &'a [u8],
+    /// Its length on the wire.
+    pub wire_len: u32,
+}
+
 /// An open live capture.
 pub struct LiveSource {
     interface: String,
@@ -172,7 +182,7 @@ impl LiveSource {
     }
 
     /// Reads the next packet, or `None` when the read timeout passed with nothing.
-    pub fn next_packet(&mut self) -> Result<Option<(Timestamp, &[u8])>> {
+    pub fn next_packet(&mut self) -> Result<Option<LivePacket<'_>>> {
         // Packets libpcap already holds come first; only after a read found the buffer empty
         // (and said so, so the caller could flush its batch) do we wait on the fd.
         if self.idle {
@@ -182,7 +192,11 @@ impl LiveSource {
             Ok(p) => {
                 self.idle = false;
                 let ts = Timestamp::from_timeval(p.header.ts.tv_sec, p.header.ts.tv_usec);
-                Ok(Some((ts, p.data)))
+                Ok(Some(LivePacket {
+                    ts,
+                    data: p.data,
+                    wire_len: p.header.len,
+                }))
             }
             Err(pcap::Error::TimeoutExpired) => {
                 self.idle = true;

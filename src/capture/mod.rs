@@ -16,7 +16,7 @@ use std::net::IpAddr;
 
 pub use file::FileSource;
 pub use filter::{FrameMatcher, PortFilter};
-pub use live::{LiveConfig, LiveSource, default_interface};
+pub use live::{LiveConfig, LivePacket, LiveSource, default_interface};
 
 /// libpcap's own counters for a live capture.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

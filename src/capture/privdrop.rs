@@ -46,6 +46,16 @@ fn target_user(requested: Option<&str>) -> Result<(Uid, Gid, String)> {
     }
 }
 
+/// The uid and gid root would become (`-Z`, sudo's user, or `nobody`), for files that must be
+/// theirs before the drop; `None` when not root (nothing changes user).
+pub fn target_ids(user: Option<&str>) -> Result<Option<(u32, u32)>> {
+    if !Uid::effective().is_root() {
+        return Ok(None);
+    }
+    let (uid, gid, _) = target_user(user)?;
+    Ok(Some((uid.as_raw(), gid.as_raw())))
+}
+
 fn fail(stage: &str, e: impl std::fmt::Display) -> Error {
     Error::PrivilegeDrop(format!(
         "cannot drop privileges ({stage}: {e}); pass --no-drop-privileges to run with them"

@@ -171,6 +171,7 @@ struct Exposition {
     non_http: [u64; 3],
     protocols: [u64; 3],
     grpc_status: [u64; GRPC_CODES + 1],
+    recording: crate::stats::RecordingHealth,
 }
 
 impl Exposition {
@@ -204,7 +205,65 @@ impl Exposition {
             non_http: s.non_http,
             protocols: s.protocols,
             grpc_status: s.grpc_status,
+            recording: s.health.recording.clone(),
         }
+    }
+
+    /// `-w` and the flight recorder, labelled `output="file"` and `output="alerts"`.
+    fn encode_recording(&self, e: &mut DescriptorEncoder) -> fmt::Result {
+        let r = &self.recording;
+        if r.file.is_none() && r.alerts.is_none() {
+            return Ok(());
+        }
+        type Field = fn(&crate::stats::RecordingCounters) -> u64;
+        let series: [(&str, &str, Field); 5] = [
+            ("recorded_packets", "Packets written to pcapng files", |c| {
+                c.packets
+            }),
+            (
+                "recorded_bytes",
+                "Captured bytes of the packets written",
+                |c| c.bytes,
+            ),
+            ("recording_files", "pcapng files finished", |c| c.files),
+            (
+                "recording_dropped_packets",
+                "Packets not recorded: the writer's queue was full or the file could not be \
+                 written (capture and counting are not affected)",
+                |c| c.dropped,
+            ),
+            (
+                "recording_errors",
+                "Files that could not be created or written",
+                |c| c.errors,
+            ),
+        ];
+        for (name, help, field) in series {
+            labelled_counters(
+                e,
+                name,
+                help,
+                "output",
+                r.outputs().map(|(o, c)| (o, field(&c))),
+            )?;
+        }
+        if r.alerts.is_some() {
+            let m = e.encode_descriptor(
+                "record_buffer",
+                "Memory the flight recorder's ring holds",
+                Some(&Unit::Bytes),
+                MetricType::Gauge,
+            )?;
+            ConstGauge::new(r.buffer_bytes as f64).encode(m)?;
+            let m = e.encode_descriptor(
+                "record_buffer_limit",
+                "The flight recorder's ring budget (--record-buffer)",
+                Some(&Unit::Bytes),
+                MetricType::Gauge,
+            )?;
+            ConstGauge::new(r.buffer_limit as f64).encode(m)?;
+        }
+        Ok(())
     }
 }
 
@@ -442,6 +501,7 @@ impl Collector for Exposition {
             )?;
             ConstGauge::new(f64::from(len)).encode(m)?;
         }
+        self.encode_recording(e)?;
         labelled_counters(
             e,
             "undecoded_packets",
@@ -794,6 +854,45 @@ fn read_head(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::stats::Health;
+
+    #[test]
+    fn recording_counters_are_series_by_output() {
+        use crate::stats::{RecordingCounters, RecordingHealth};
+        let c = |packets, dropped| RecordingCounters {
+            packets,
+            bytes: packets * 100,
+            files: 2,
+            dropped,
+            errors: 1,
+        };
+        let s = Snapshot {
+            health: Health {
+                recording: RecordingHealth {
+                    file: Some(c(10, 3)),
+                    alerts: Some(c(5, 0)),
+                    buffer_bytes: 4096,
+                    buffer_limit: 8192,
+                    ..RecordingHealth::default()
+                },
+                ..Health::default()
+            },
+            ..Snapshot::default()
+        };
+        let text = render(&s, 10);
+        for line in [
+            "traffic_watch_recorded_packets_total{output=\"file\"} 10",
+            "traffic_watch_recorded_packets_total{output=\"alerts\"} 5",
+            "traffic_watch_recorded_bytes_total{output=\"file\"} 1000",
+            "traffic_watch_recording_files_total{output=\"alerts\"} 2",
+            "traffic_watch_recording_dropped_packets_total{output=\"file\"} 3",
+            "traffic_watch_recording_errors_total{output=\"alerts\"} 1",
+            "traffic_watch_record_buffer_bytes 4096.0",
+            "traffic_watch_record_buffer_limit_bytes 8192.0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        assert!(!render(&Snapshot::default(), 10).contains("record"));
+    }
 
     #[test]
     fn truncation_is_a_counter_and_the_snap_length_a_gauge() {

@@ -1,5 +1,7 @@
 //! NDJSON: one object per line with a `type` field (`report`, `alert`, `summary`).
 
+use std::path::Path;
+
 use serde_json::{Map, Value, json};
 
 use super::escape;
@@ -46,6 +48,36 @@ fn truncated(s: &Snapshot) -> Value {
     }
 }
 
+/// `-w` and the flight recorder, when in use; `null` otherwise.
+fn recording(s: &Snapshot) -> Value {
+    let r = &s.health.recording;
+    if r.file.is_none() && r.alerts.is_none() {
+        return Value::Null;
+    }
+    let mut out: Map<String, Value> = r
+        .outputs()
+        .map(|(name, c)| {
+            (
+                name.to_owned(),
+                json!({
+                    "packets": c.packets,
+                    "bytes": c.bytes,
+                    "files": c.files,
+                    "dropped": c.dropped,
+                    "errors": c.errors,
+                }),
+            )
+        })
+        .collect();
+    if r.alerts.is_some() {
+        out.insert(
+            "buffer".into(),
+            json!({"bytes": r.buffer_bytes, "limit": r.buffer_limit}),
+        );
+    }
+    Value::Object(out)
+}
+
 fn drops(s: &Snapshot) -> Value {
     let h = &s.health;
     json!({
@@ -80,6 +112,7 @@ pub fn report(s: &Snapshot) -> String {
         "top_clients": clients(s),
         "drops": drops(s),
         "truncated": truncated(s),
+        "recording": recording(s),
     })
     .to_string()
 }
@@ -91,8 +124,8 @@ fn clients(s: &Snapshot) -> Value {
         .collect()
 }
 
-/// One alert transition, the moment it happens.
-pub fn alert(e: &AlertEvent) -> String {
+/// One alert transition, the moment it happens, with the flight recorder's file for it.
+pub fn alert(e: &AlertEvent, recording: Option<&Path>) -> String {
     json!({
         "type": "alert",
         "kind": match e.kind { AlertKind::Triggered => "triggered", AlertKind::Recovered => "recovered" },
@@ -100,6 +133,7 @@ pub fn alert(e: &AlertEvent) -> String {
         "hits": e.hits,
         "lower_bound": e.lower_bound,
         "message": e.message(),
+        "recording": recording.map(|p| p.display().to_string()),
     })
     .to_string()
 }
@@ -213,6 +247,7 @@ pub fn summary(s: &Snapshot) -> String {
         "counters": h.counters.iter().map(|(k, n)| ((*k).to_owned(), Value::from(*n))).collect::<Map<String, Value>>(),
         "drops": drops(s),
         "truncated": truncated(s),
+        "recording": recording(s),
     })
     .to_string()
 }
@@ -242,5 +277,44 @@ mod tests {
         }
         let v: Value = serde_json::from_str(&summary(&Snapshot::default())).unwrap();
         assert_eq!(v["truncated"], Value::Null);
+    }
+
+    #[test]
+    fn recording_in_summary_and_alert() {
+        use crate::stats::{AlertKind, RecordingCounters, RecordingHealth};
+        let s = Snapshot {
+            health: Health {
+                recording: RecordingHealth {
+                    alerts: Some(RecordingCounters {
+                        packets: 5,
+                        dropped: 1,
+                        ..RecordingCounters::default()
+                    }),
+                    buffer_bytes: 64,
+                    buffer_limit: 128,
+                    ..RecordingHealth::default()
+                },
+                ..Health::default()
+            },
+            ..Snapshot::default()
+        };
+        let v: Value = serde_json::from_str(&summary(&s)).unwrap();
+        assert_eq!(
+            v["recording"],
+            json!({
+                "alerts": {"packets": 5, "bytes": 0, "files": 0, "dropped": 1, "errors": 0},
+                "buffer": {"bytes": 64, "limit": 128},
+            })
+        );
+        let e = AlertEvent {
+            kind: AlertKind::Triggered,
+            at: crate::time::Timestamp::from_secs(1),
+            hits: 3,
+            lower_bound: false,
+        };
+        let a: Value = serde_json::from_str(&alert(&e, Some(Path::new("/d/a.pcapng")))).unwrap();
+        assert_eq!(a["recording"], "/d/a.pcapng");
+        let a: Value = serde_json::from_str(&alert(&e, None)).unwrap();
+        assert_eq!(a["recording"], Value::Null);
     }
 }

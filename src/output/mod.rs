@@ -2,7 +2,7 @@
 //! NDJSON for scripts. Pure functions from a snapshot to a string; every string that came off
 //! the network goes through [`escape`] first.
 
-mod escape;
+pub mod escape;
 pub mod json;
 pub mod plain;
 

@@ -2,6 +2,7 @@
 //! summary at the end. No colours, no cursor movement: safe for pipes and log files.
 
 use std::fmt::Write;
+use std::path::Path;
 
 use super::escape;
 use crate::flow::Protocol;
@@ -134,9 +135,30 @@ fn non_http_line(out: &mut String, s: &Snapshot) {
     }
 }
 
-/// One alert line, timestamped by its message.
-pub fn alert(e: &AlertEvent) -> String {
-    e.message()
+/// One alert line, timestamped by its message, with the flight recorder's file for it.
+pub fn alert(e: &AlertEvent, recording: Option<&Path>) -> String {
+    match recording {
+        Some(p) => format!(
+            "{} (recording: {})",
+            e.message(),
+            escape(&p.display().to_string())
+        ),
+        None => e.message(),
+    }
+}
+
+/// What `-w` and the flight recorder wrote, one line each, for the summary.
+pub fn recording_lines(s: &Snapshot) -> Vec<String> {
+    let r = &s.health.recording;
+    r.outputs()
+        .map(|(name, c)| {
+            let what = if name == "file" { "-w" } else { "alerts" };
+            format!(
+                "{what}: {} packets ({} bytes) recorded in {} files, {} dropped, {} write errors",
+                c.packets, c.bytes, c.files, c.dropped, c.errors
+            )
+        })
+        .collect()
 }
 
 /// Says that the capture was cut short, when it was: a reader must know before any number that
@@ -297,6 +319,9 @@ pub fn summary(s: &Snapshot) -> String {
     if !h.counters.is_empty() {
         let c: Vec<String> = h.counters.iter().map(|(k, n)| format!("{k} {n}")).collect();
         let _ = writeln!(out, "  input       {}", c.join(", "));
+    }
+    for line in recording_lines(s) {
+        let _ = writeln!(out, "  recorded    {line}");
     }
     if let (Some(rx), Some(dr)) = (h.kernel_received, h.kernel_dropped) {
         let _ = writeln!(

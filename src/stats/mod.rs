@@ -21,7 +21,9 @@ use std::net::IpAddr;
 pub use alert::{AlertEvent, AlertKind, AlertMonitor, MAX_ALERT_HISTORY, Threshold};
 pub use histogram::{LatencyHistogram, Percentiles};
 pub use sections::{OTHER_NAME, SectionCount, SectionTable, SectionWindow};
-pub use snapshot::{Health, LATENCY_BOUNDS, SectionRow, Snapshot};
+pub use snapshot::{
+    Health, LATENCY_BOUNDS, RecordingCounters, RecordingHealth, SectionRow, Snapshot,
+};
 pub use topk::{Recorded, TopK};
 pub use window::{SecondCounts, second_of};
 

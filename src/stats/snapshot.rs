@@ -53,6 +53,54 @@ pub struct Health {
     pub truncated_packets: u64,
     /// The snap length those packets were cut to; set only once one was seen.
     pub snaplen: Option<u32>,
+    /// What `-w` and the flight recorder wrote, when in use.
+    pub recording: RecordingHealth,
+}
+
+/// What one recording output (`-w`, or the flight recorder) did with the packets it was given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordingCounters {
+    /// Packets written to a file.
+    pub packets: u64,
+    /// Their captured bytes.
+    pub bytes: u64,
+    /// Files finished.
+    pub files: u64,
+    /// Packets not written: the writer's queue was full or the file could not be written.
+    pub dropped: u64,
+    /// Files that could not be created or written (one line on stderr each).
+    pub errors: u64,
+}
+
+/// The recording outputs, filled by the run loop.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordingHealth {
+    /// `-w FILE`.
+    pub file: Option<RecordingCounters>,
+    /// `--record-alerts DIR`.
+    pub alerts: Option<RecordingCounters>,
+    /// The flight recorder's ring: bytes held and its budget (`--record-buffer`).
+    pub buffer_bytes: u64,
+    pub buffer_limit: u64,
+    /// The flight recorder's files by the time of the alert that opened them, newest first.
+    pub files: Vec<(Timestamp, String)>,
+}
+
+impl RecordingHealth {
+    /// The file recorded for the alert triggered at `at`, if any.
+    pub fn file_for(&self, at: Timestamp) -> Option<&str> {
+        self.files
+            .iter()
+            .find(|(t, _)| *t == at)
+            .map(|(_, p)| p.as_str())
+    }
+
+    /// Both outputs, named as the summary, JSON and metrics name them.
+    pub fn outputs(&self) -> impl Iterator<Item = (&'static str, RecordingCounters)> {
+        [("file", self.file), ("alerts", self.alerts)]
+            .into_iter()
+            .filter_map(|(name, c)| c.map(|c| (name, c)))
+    }
 }
 
 impl Health {

@@ -427,7 +427,7 @@ fn render_traffic(frame: &mut Frame, area: Rect, s: &Snapshot) {
     );
 }
 
-fn alert_line(e: &AlertEvent, newest_and_active: bool) -> Line<'static> {
+fn alert_line(e: &AlertEvent, newest_and_active: bool, recording: Option<&str>) -> Line<'static> {
     let style = match e.kind {
         AlertKind::Triggered if newest_and_active => {
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
@@ -435,7 +435,15 @@ fn alert_line(e: &AlertEvent, newest_and_active: bool) -> Line<'static> {
         AlertKind::Triggered => Style::new().fg(Color::Yellow),
         AlertKind::Recovered => Style::new().fg(Color::Green),
     };
-    Line::styled(e.message(), style)
+    let mut spans = vec![Span::styled(e.message(), style)];
+    if let Some(path) = recording {
+        // The evidence first: where the packets of this spike are being saved.
+        spans.push(Span::styled(
+            format!(" → {}", crate::output::escape::escape(path)),
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+    }
+    Line::from(spans)
 }
 
 fn render_alerts(frame: &mut Frame, area: Rect, app: &App, s: &Snapshot) {
@@ -466,7 +474,13 @@ fn render_alerts(frame: &mut Frame, area: Rect, app: &App, s: &Snapshot) {
             .enumerate()
             .skip(offset)
             .take(rows)
-            .map(|(i, e)| alert_line(e, i == 0 && s.alert_active))
+            .map(|(i, e)| {
+                let file = match e.kind {
+                    AlertKind::Triggered => s.health.recording.file_for(e.at),
+                    AlertKind::Recovered => None,
+                };
+                alert_line(e, i == 0 && s.alert_active, file)
+            })
             .collect()
     };
     let border = if s.alert_active {
@@ -513,6 +527,18 @@ fn render_health(frame: &mut Frame, area: Rect, s: &Snapshot) {
     ]);
     if f.heads_cut > 0 {
         spans.push(count("heads cut", f.heads_cut));
+    }
+    // Recording, when in use: what was saved, and drops and errors standing out.
+    for (name, c) in h.recording.outputs() {
+        let label = if name == "file" { "-w" } else { "recorded" };
+        spans.push(Span::styled(
+            format!(" · {label} {} pkts {} files", c.packets, c.files),
+            dim(),
+        ));
+        spans.push(count("record drops", c.dropped));
+        if c.errors > 0 {
+            spans.push(count("write errors", c.errors));
+        }
     }
     // Log input and alert hooks, when in use: bad lines and failed hooks stand out.
     for (name, n) in &h.counters {
@@ -729,6 +755,40 @@ mod tests {
         let out = draw(&app(Some(busy())), 160, 40);
         position(&out, "malformed 0");
         assert!(!out.contains("heads cut"), "shown only once it happened");
+    }
+
+    #[test]
+    fn an_alerts_recording_is_on_its_line_and_recording_counts_on_the_health_line() {
+        let mut s = busy();
+        s.health.recording = crate::stats::RecordingHealth {
+            alerts: Some(crate::stats::RecordingCounters {
+                packets: 4321,
+                files: 1,
+                dropped: 7,
+                ..Default::default()
+            }),
+            files: vec![(
+                s.alerts[0].at,
+                "/var/tw/alert-20261124T061140Z.pcapng".into(),
+            )],
+            ..Default::default()
+        };
+        // Wide enough for the whole health line, which is cut, not wrapped, when narrower.
+        let out = draw(&app(Some(s)), 220, 40);
+        let line = out
+            .lines()
+            .find(|l| l.contains("hits = 1201"))
+            .unwrap_or_default();
+        assert!(
+            line.contains("→ /var/tw/alert-20261124T061140Z.pcapng"),
+            "{out}"
+        );
+        // Only the alert that opened the file names it.
+        assert_eq!(out.matches("alert-2026").count(), 1, "{out}");
+        assert!(
+            out.contains("recorded 4321 pkts 1 files · record drops 7"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -130,3 +130,11 @@ fn help_explains() {
         .success()
         .stdout(predicate::str::contains("--threshold").and(predicate::str::contains("--window")));
 }
+
+#[test]
+fn recording_flags_without_a_live_capture_are_one_line_errors() {
+    one_line_error(&["-r", "x.pcap", "-w", "y.pcapng"], "with -r the packets");
+    one_line_error(&["-r", "x.pcap", "--record-alerts", "d"], "with -r");
+    one_line_error(&["--log", "a.log", "-w", "y"], "--log reads no packets");
+    one_line_error(&["-C", "10"], "add -w FILE");
+}

@@ -25,14 +25,24 @@ pub(crate) fn can_capture() -> bool {
 pub(crate) struct Monitor {
     child: Child,
     lines: Receiver<Value>,
+    /// Every stderr line after the first.
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Monitor {
     pub(crate) fn start(args: &[&str]) -> Monitor {
+        Monitor::start_as(args, false)
+    }
+
+    /// [`Monitor::start`]; `drop_privileges`: as it would without `--no-drop-privileges`.
+    pub(crate) fn start_as(args: &[&str], drop_privileges: bool) -> Monitor {
         let mut cmd = std::process::Command::new(bin().get_program());
+        cmd.args(args).arg("--json");
+        if !drop_privileges {
+            cmd.arg("--no-drop-privileges");
+        }
         let mut child = cmd
-            .args(args)
-            .args(["--json", "--no-drop-privileges"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -45,7 +55,13 @@ impl Monitor {
             first.contains("capturing on"),
             "monitor did not start: {first}"
         );
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        let stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
+        let kept = std::sync::Arc::clone(&stderr);
+        let stderr_reader = Some(std::thread::spawn(move || {
+            for line in err.lines().map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        }));
         let out = BufReader::new(child.stdout.take().unwrap());
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -55,11 +71,26 @@ impl Monitor {
                 }
             }
         });
-        Monitor { child, lines }
+        Monitor {
+            child,
+            lines,
+            stderr,
+            stderr_reader,
+        }
+    }
+
+    /// The stderr lines so far (after the first).
+    pub(crate) fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
     }
 
     /// Waits (bounded) for a line matching `want`.
-    fn wait_for(&self, what: &str, limit: Duration, want: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) fn wait_for(
+        &self,
+        what: &str,
+        limit: Duration,
+        want: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -72,7 +103,12 @@ impl Monitor {
     }
 
     /// SIGINT, then the summary line.
-    pub(crate) fn stop(mut self) -> Value {
+    pub(crate) fn stop(self) -> Value {
+        self.stop_with_stderr().0
+    }
+
+    /// [`Monitor::stop`], with every stderr line after the first.
+    pub(crate) fn stop_with_stderr(mut self) -> (Value, Vec<String>) {
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(self.child.id() as i32),
             nix::sys::signal::Signal::SIGINT,
@@ -83,11 +119,21 @@ impl Monitor {
         });
         let status = self.child.wait().unwrap();
         assert!(status.success(), "monitor exit: {status}");
-        summary
+        // The stderr reader ends when the process has closed its stderr.
+        if let Some(reader) = self.stderr_reader.take() {
+            reader.join().unwrap();
+        }
+        (summary, self.stderr())
     }
 }
 
-fn load(port: u16, rate: f64, secs: f64, keep_alive: bool, connections: usize) -> load::LoadReport {
+pub(crate) fn load(
+    port: u16,
+    rate: f64,
+    secs: f64,
+    keep_alive: bool,
+    connections: usize,
+) -> load::LoadReport {
     let config = LoadConfig {
         target: Target {
             host: "127.0.0.1".into(),
@@ -104,7 +150,7 @@ fn load(port: u16, rate: f64, secs: f64, keep_alive: bool, connections: usize) -
     load::run(config, false).unwrap()
 }
 
-fn server() -> serve::ServerHandle {
+pub(crate) fn server() -> serve::ServerHandle {
     serve::start(ServeConfig {
         port: 0,
         ..ServeConfig::default()
@@ -395,7 +441,12 @@ fn privileges_are_dropped_and_capture_keeps_counting() {
             }
         }
     });
-    let mon = Monitor { child, lines };
+    let mon = Monitor {
+        child,
+        lines,
+        stderr: std::sync::Arc::default(),
+        stderr_reader: None,
+    };
     let r = load(port, 100.0, 0.5, true, 2);
     let summary = mon.stop();
     assert_eq!(summary["requests"].as_u64().unwrap(), r.answered);

@@ -5,6 +5,7 @@ mod fleet; // metrics, access logs, alert hooks through the binary
 mod grpc; // gRPC over h2c against grpcio, its per-call log as the truth (root)
 mod live; // live capture on loopback (root only; skipped with a reason otherwise)
 mod nginx; // malformed and huge heads against nginx, its access log as the truth (root)
+mod record; // -w rotation and the flight recorder, live (root): files replay to the counts
 mod replay; // -r on the shared real captures and on generated ones, exact counts
 mod replay_filter; // -r with --port/--ip: the in-process filter counts what BPF counted
 mod replay_h2; // -r on generated HTTP/2 captures: mid-stream HPACK, rapid reset
