@@ -185,7 +185,7 @@ fn write_run(w: &Path, extra: &[&str], bursts: usize, gap: Duration) -> Value {
             // Rotation by time is the subject: the gap is the traffic's shape, not a wait.
             std::thread::sleep(gap);
         }
-        answered += load(port.parse().unwrap(), 300.0, 0.5, false, 2).answered;
+        answered += load(port.parse().unwrap(), 300.0, 0.25, false, 2).answered;
     }
     let (summary, stderr) = mon.stop_with_stderr();
     assert!(stderr.iter().all(|l| !l.contains("cannot")), "{stderr:?}");
@@ -263,13 +263,14 @@ fn write_rotates_by_time_and_keeps_at_most_w_files() {
     if !can_capture() {
         return;
     }
-    // Three bursts 1.5 s apart with -G 1: one file each.
+    // Three bursts of a quarter second, 3 s apart, with -G 2: one file each. Rotation runs
+    // on packet time; the margins leave a loaded machine room to pace the bursts late.
     let tmp = tempfile::tempdir().unwrap();
     let summary = write_run(
         &tmp.path().join("t.pcapng"),
-        &["-G", "1"],
+        &["-G", "2"],
         3,
-        Duration::from_millis(1500),
+        Duration::from_secs(3),
     );
     let paths = files(tmp.path(), "t.pcapng");
     assert_eq!(paths.len(), 3, "{paths:?}");
