@@ -35,10 +35,10 @@ if [ "$ci" = "true" ] && [ "$(id -u)" -eq 0 ]; then
       { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1; } ||
       echo "note: ${need[*]} could not be installed; their tests will say skipped"
     # The packages start servers on :80 we do not need; the tests run their own.
-    for svc in nginx apache2 haproxy caddy; do
+    (systemctl stop nginx || service nginx stop || pkill -x nginx) >/dev/null 2>&1 || true
+    for svc in apache2 haproxy caddy; do
       (systemctl stop "$svc" || service "$svc" stop) >/dev/null 2>&1 || true
     done
-    pkill -x nginx >/dev/null 2>&1 || true
   fi
 fi
 
