@@ -20,9 +20,13 @@ fi
 
 if [ "$ci" = "true" ] && [ "$(id -u)" -eq 0 ]; then
   # Real servers and clients whose own logs are the truth in the end-to-end tests: nginx
-  # (HTTP/1 and h2c), h2load (Debian's nghttp2-client), grpcio.
+  # (HTTP/1 and h2c), h2load (Debian's nghttp2-client), grpcio; apache2, haproxy and caddy
+  # write the access logs `--log` reads in tests/e2e/log_servers.rs.
   need=()
   [ -x /usr/sbin/nginx ] || need+=(nginx)
+  [ -x /usr/sbin/apache2 ] || need+=(apache2)
+  [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+  [ -x /usr/bin/caddy ] || need+=(caddy)
   [ -x /usr/bin/h2load ] || need+=(nghttp2-client)
   /usr/bin/python3 -c "import grpc" >/dev/null 2>&1 || need+=(python3-grpcio)
   if [ "${#need[@]}" -gt 0 ]; then
@@ -30,8 +34,11 @@ if [ "$ci" = "true" ] && [ "$(id -u)" -eq 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 ||
       { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1; } ||
       echo "note: ${need[*]} could not be installed; their tests will say skipped"
-    # The nginx package starts a server on :80 we do not need.
+    # The packages start servers on :80 we do not need; the tests run their own.
     (systemctl stop nginx || service nginx stop || pkill -x nginx) >/dev/null 2>&1 || true
+    for svc in apache2 haproxy caddy; do
+      (systemctl stop "$svc" || service "$svc" stop) >/dev/null 2>&1 || true
+    done
   fi
 fi
 

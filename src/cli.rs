@@ -126,9 +126,18 @@ pub struct Args {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["read", "interface"])]
     pub log: Option<PathBuf>,
 
-    /// Access log format: combined (nginx's default), common, or auto.
+    /// Access log format. auto recognises combined, common, vhost_combined, combined with
+    /// %D or $request_time appended, nginx escape=json, Caddy JSON, HAProxy httplog, lighttpd
+    /// and morgan dev from the first lines; or give the server's own format:
+    /// nginx:'<log_format string>', nginx:NAME (with --nginx-conf), apache:'<LogFormat string>',
+    /// json, json:time=ts,uri=request.uri,status=status,duration=duration (seconds;
+    /// duration_ms/_us/_ns), haproxy, morgan, combined, common, vhost_combined.
     #[arg(long, value_name = "FORMAT", default_value = "auto", requires = "log")]
     pub log_format: String,
+
+    /// With --log-format nginx:NAME: the nginx config holding 'log_format NAME …;'.
+    #[arg(long, value_name = "FILE", requires = "log")]
+    pub nginx_conf: Option<PathBuf>,
 
     /// With --log: read the file to its end and stop (an offline report, like -r).
     #[arg(long, requires = "log")]
@@ -202,7 +211,7 @@ pub enum OutputMode {
 pub struct Config {
     pub read: Option<PathBuf>,
     pub log: Option<PathBuf>,
-    pub log_format: crate::logs::LogFormat,
+    pub log_format: crate::logs::FormatSpec,
     pub follow: bool,
     pub metrics_addr: Option<std::net::SocketAddr>,
     pub alert_exec: Option<String>,
@@ -293,7 +302,8 @@ impl Args {
                 ip: self.ip,
             },
         );
-        let log_format = crate::logs::LogFormat::from_name(&self.log_format)?;
+        let log_format =
+            crate::logs::FormatSpec::from_arg(&self.log_format, self.nginx_conf.as_deref())?;
         let record = self
             .record
             .to_config(self.read.is_some(), self.log.is_some())?;

@@ -88,7 +88,7 @@ fn real_main(args: Args) -> Result<(), Error> {
     }
     let stop = run::stop_on_signals()?;
     if let Some(path) = &config.log {
-        let mut input = LogInput::open(path, config.log_format, config.follow)?;
+        let mut input = LogInput::open(path, config.log_format.clone(), config.follow)?;
         if !config.follow {
             drop_privileges_quietly(&config)?;
             let out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -98,7 +98,7 @@ fn real_main(args: Args) -> Result<(), Error> {
         if config.output != traffic_watch::cli::OutputMode::Dashboard {
             eprintln!("traffic-watch: following {}; {who}", input.describe());
         }
-        return run::live(&config, run::LiveInput::Log(input), stop, &sinks);
+        return run::live(&config, run::LiveInput::Log(Box::new(input)), stop, &sinks);
     }
     // Open everything that needs privileges first, then drop them before the first packet.
     let capture = run::open_live(&config)?;

@@ -104,12 +104,30 @@ impl Sinks {
 
 fn log_counters(input: &LogInput) -> Vec<(&'static str, u64)> {
     let c = input.counters();
-    vec![
+    let mut v = vec![
         ("log_lines", c.lines),
         ("log_bad_lines", c.bad_lines),
         ("log_long_lines", c.long_lines),
         ("log_rotations", c.rotations),
-    ]
+    ];
+    // Each reason once it happened, so a clean log's summary stays short.
+    for b in crate::logs::BadLine::ALL {
+        let n = c.bad_by_reason.get(b.index()).copied().unwrap_or(0);
+        if n > 0 {
+            v.push((b.counter(), n));
+        }
+    }
+    v
+}
+
+/// The log input's messages (the layout picked, bad-line warnings) on stderr, unless the
+/// dashboard holds the terminal (its counters show them there).
+fn show_notices(input: &mut LogInput, mode: OutputMode) {
+    for n in input.take_notices() {
+        if mode != OutputMode::Dashboard {
+            eprintln!("traffic-watch: {n}");
+        }
+    }
 }
 
 /// An offline run (a capture file, or a log read to its end) on event time: reports every
@@ -281,10 +299,12 @@ pub fn replay_log(
                 pipe.record_log(&e);
                 run.after(&mut pipe, ts);
             }
-            LogItem::Bad(_) | LogItem::Idle => {}
+            LogItem::Bad(_) | LogItem::Idle => show_notices(input, config.output),
             LogItem::End => break,
         }
     }
+    show_notices(input, config.output);
+    pipe.health.source = input.describe();
     pipe.health.counters = log_counters(input);
     run.finish(&mut pipe)
 }
@@ -485,7 +505,7 @@ pub enum LiveInput {
     /// Packets from libpcap.
     Capture(LiveCapture),
     /// An access log followed as it grows (`--log`).
-    Log(LogInput),
+    Log(Box<LogInput>),
 }
 
 /// What the loop drains each turn.
@@ -496,7 +516,7 @@ enum Feed {
         counters: Arc<CaptureCounters>,
         thread: std::thread::JoinHandle<Result<()>>,
     },
-    Log(LogInput),
+    Log(Box<LogInput>),
 }
 
 /// Runs the live monitor until `stop` is set (signal, `q`) or the input fails or ends.
@@ -605,8 +625,9 @@ pub fn live_with_banner(
                 for _ in 0..10_000 {
                     match input.next(Duration::from_millis(50))? {
                         LogItem::Entry(e) => pipe.record_log(&e),
-                        LogItem::Bad(_) => {}
+                        LogItem::Bad(_) => show_notices(input, config.output),
                         LogItem::Idle => {
+                            show_notices(input, config.output);
                             may_tick = true;
                             break;
                         }
@@ -741,7 +762,10 @@ pub fn live_with_banner(
 fn update_feed_health(pipe: &mut Pipeline, feed: &Feed, sinks: &Sinks) {
     match feed {
         Feed::Packets { counters, .. } => update_health(pipe, counters),
-        Feed::Log(input) => pipe.health.counters = log_counters(input),
+        Feed::Log(input) => {
+            pipe.health.source = input.describe();
+            pipe.health.counters = log_counters(input);
+        }
     }
     let hooks = sinks.counters();
     if !hooks.is_empty() {

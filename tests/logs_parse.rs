@@ -118,12 +118,6 @@ fn bad_lines_name_the_field() {
         (b"   ", BadLine::Empty),
         (b"1.2.3.4", BadLine::Ident),
         (b"1.2.3.4 - - 10/Oct/2000:13:55:36 -0700 \"GET / HTTP/1.1\" 200 1", BadLine::Timestamp),
-        (b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"-\" 400 0", BadLine::Request),
-        (b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"\" 400 0", BadLine::Request),
-        (
-            b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"\\x16\\x03\\x01\\x00\\xF4\" 400 166",
-            BadLine::Request,
-        ),
         (b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1 200 1", BadLine::Request),
         (b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 2000 1", BadLine::Status),
         (b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" OK 1", BadLine::Status),
@@ -146,15 +140,28 @@ fn bad_lines_name_the_field() {
 }
 
 #[test]
-fn invalid_utf8_target_is_fine_and_method_must_be_a_token() {
+fn request_fields_that_are_no_request_line_are_malformed_requests() {
+    // nginx logs a connection closed before its request as "-", a TLS handshake on a
+    // plaintext port as escaped bytes, Apache an empty request: each was answered.
+    for line in [
+        &b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"-\" 400 0"[..],
+        b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"\" 408 0",
+        b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"\\x16\\x03\\x01\\x00\\xF4\" 400 166",
+        b"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"G\xffT / HTTP/1.1\" 400 5",
+    ] {
+        let e = parse_line(line, LogFormat::Auto).unwrap();
+        assert!(e.malformed, "{}", String::from_utf8_lossy(line));
+        assert_eq!((e.method, e.target.as_ref()), ("-", "-"));
+    }
+}
+
+#[test]
+fn invalid_utf8_target_is_fine_and_a_method_that_is_no_token_is_malformed() {
     let l = b"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /caf\xe9/x HTTP/1.1\" 200 5";
     let e = parse_line(l, LogFormat::Common).unwrap();
     assert_eq!(e.target, "/caf\u{fffd}/x");
     let bad_method = b"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"G\xffT / HTTP/1.1\" 200 5";
-    assert_eq!(
-        parse_line(bad_method, LogFormat::Common).unwrap_err(),
-        BadLine::Request
-    );
+    assert!(parse_line(bad_method, LogFormat::Common).unwrap().malformed);
     // HTTP/0.9: no version.
     let e = parse_line(
         b"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /old\" 200 5",
@@ -198,4 +205,87 @@ fn format_names() {
         LogFormat::from_name("json").unwrap_err(),
         "unknown log format 'json'; use one of: combined, common, auto"
     );
+}
+
+/// Reads `data` as a log with `format` to its end: entries, and the input for its counters.
+fn read_all(data: &[u8], format: &str) -> (Vec<String>, traffic_watch::logs::LogInput) {
+    use std::time::Duration;
+    use traffic_watch::logs::{FormatSpec, LogInput, LogItem};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    std::fs::write(&path, data).unwrap();
+    let spec = FormatSpec::from_arg(format, None).unwrap();
+    let mut input = LogInput::open(&path, spec, false).unwrap();
+    let mut targets = Vec::new();
+    loop {
+        match input.next(Duration::from_secs(5)).unwrap() {
+            LogItem::Entry(e) => targets.push(e.target.into_owned()),
+            LogItem::Bad(_) | LogItem::Idle => {}
+            LogItem::End => break,
+        }
+    }
+    (targets, input)
+}
+
+#[test]
+fn hostile_lines_are_counted_by_reason_and_shown_escaped_once_per_burst() {
+    let good = |p: &str| {
+        format!(
+            "1.2.3.4 - - [30/Nov/2026:10:00:00 +0000] \"GET {p} HTTP/1.1\" 200 1 \"-\" \"-\" 0.001\n"
+        )
+    };
+    let mut data = Vec::new();
+    data.extend_from_slice(good("/a").as_bytes());
+    // A burst: cut mid-line, a NUL and an escape in the time, bad quoting, a 1 MB line.
+    data.extend_from_slice(b"1.2.3.4 - - [30/Nov/2026:10:00:00 +0000] \"GET /cut HTT\n");
+    data.extend_from_slice(
+        b"1.2.3.4 - - [30/Nov/2026:10:00\x00\x1b[2J +0000] \"GET / HTTP/1.1\" 200 1\n",
+    );
+    data.extend_from_slice(b"1.2.3.4 - - [30/Nov/2026:10:00:00 +0000] GET / HTTP/1.1\" 200 1\n");
+    data.extend(std::iter::repeat_n(b'x', 1 << 20));
+    data.push(b'\n');
+    // Escapes decoded: nginx's \x1B and Apache's \" are in the target, not raw on screen.
+    data.extend_from_slice(good("/e\\x1B[2J\\x22/x").as_bytes());
+    data.extend_from_slice(b"not a line either\n");
+    let (targets, mut input) = read_all(&data, "auto");
+    assert_eq!(targets, vec!["/a".to_owned(), "/e\u{1b}[2J\"/x".to_owned()]);
+    let c = input.counters();
+    assert_eq!(c.bad_lines, 5);
+    assert_eq!(c.long_lines, 1);
+    let by = |b: BadLine| c.bad_by_reason[b.index()];
+    assert_eq!(by(BadLine::Request), 2);
+    // The NUL/escape in the time, and "not a line either" (three words, then no time).
+    assert_eq!(by(BadLine::Timestamp), 2);
+    // The 1 MB line, cut: one word.
+    assert_eq!(by(BadLine::Ident), 1);
+    let notices = input.take_notices();
+    // The layout picked, then one warning per burst (two bursts), escaped.
+    assert_eq!(notices.len(), 3, "{notices:?}");
+    assert!(
+        notices[0].contains("combined + $request_time"),
+        "{}",
+        notices[0]
+    );
+    assert!(notices[1].contains("/cut HTT"), "{}", notices[1]);
+    for n in &notices {
+        assert!(!n.bytes().any(|b| b < 0x20), "raw control byte in {n:?}");
+    }
+}
+
+#[test]
+fn a_log_no_format_reads_is_an_error_showing_its_first_line() {
+    let (_, _) = read_all(b"", "auto");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("odd.log");
+    std::fs::write(&path, b"hello \x1b[31mworld\nsecond\n").unwrap();
+    let mut input = traffic_watch::logs::LogInput::open(&path, LogFormat::Auto, false).unwrap();
+    let err = input
+        .next(std::time::Duration::from_secs(1))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("its first line: 'hello \\x1b[31mworld'"),
+        "{err}"
+    );
+    assert!(err.contains("--log-format nginx:"), "{err}");
 }

@@ -1,25 +1,37 @@
 //! Access-log input: a web server's own log as the source of requests, where capture is not
-//! allowed or the traffic is TLS. [`parse`] reads Common and Combined Log Format lines,
-//! [`follow`] reads a file (or standard input) and follows it through rotation as `tail -F`
+//! allowed or the traffic is TLS. [`parse`] reads the Common and Combined Log Formats and their
+//! variants, [`template`] nginx `log_format` and Apache `LogFormat` strings, [`json`] JSON
+//! lines (nginx `escape=json`, Caddy), [`haproxy`] HAProxy's `httplog`, [`morgan`] Express's
+//! `dev`; [`layout`] picks one (or recognises it, for `auto`). [`follow`] reads a file (or standard input) and follows it through rotation as `tail -F`
 //! does, and [`record`] hands each entry to the same [`HttpSink`] the packet path feeds, so the
 //! statistics, alerts and displays are the ones capture gets. Time is each line's own
 //! timestamp, so an old log replays its alerts exactly.
 //!
-//! [`LogInput`] puts the three together for a run loop: it yields parsed entries and counts
-//! lines, bad lines, cut lines and rotations ([`LogCounters`]). Bad lines are counted and
-//! skipped, never fatal.
+//! [`LogInput`] puts them together for a run loop: it yields parsed entries and counts lines,
+//! bad lines by reason, cut lines and rotations ([`LogCounters`]). Bad lines are counted and
+//! skipped, never fatal; the first of each burst is shown (in [`LogInput::take_notices`]),
+//! so a wrong format is seen at once and a noisy log does not flood the terminal.
 
+pub mod escape;
 pub mod follow;
+pub mod haproxy;
+pub mod json;
+pub mod layout;
+pub mod morgan;
+pub mod nginx_conf;
 pub mod parse;
+pub mod template;
+pub mod timefmt;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
 pub use follow::{FollowCounters, LogFollower, MAX_LINE, Next};
-pub use parse::{BadLine, LogEntry, LogFormat, parse_clf_time, parse_line};
+pub use layout::{FormatSpec, Layout};
+pub use parse::{BadLine, ClfLayout, LogEntry, LogFormat, TimeUnit, parse_clf_time, parse_line};
 
-use crate::decode::{Endpoint, section_of};
+use crate::decode::{Endpoint, Malformed, section_of};
 use crate::error::Error;
 use crate::flow::{HttpSink, RequestEvent, ResponseEvent};
 
@@ -30,6 +42,8 @@ pub struct LogCounters {
     pub lines: u64,
     /// Lines that were not log entries, skipped.
     pub bad_lines: u64,
+    /// `bad_lines` by [`BadLine::index`].
+    pub bad_by_reason: [u64; BadLine::ALL.len()],
     /// Lines over [`MAX_LINE`] bytes, cut (they are counted in `lines` too).
     pub long_lines: u64,
     /// Times the followed file was rotated, truncated or recreated.
@@ -44,8 +58,8 @@ const UNKNOWN_SERVER: Endpoint = Endpoint {
 };
 
 /// Feeds one entry to `sink` as the packet path would: a request, then its response, both at
-/// the line's time. Latency is unknown (logs record completion, not the first response
-/// byte). A client logged by name rather than address counts as `0.0.0.0`.
+/// the line's time, with the latency the log's timing field gives (the whole request, as the
+/// server timed it). A client logged by name rather than address counts as `0.0.0.0`.
 pub fn record(sink: &mut impl HttpSink, entry: &LogEntry<'_>) {
     let client = Endpoint {
         ip: entry.client_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
@@ -63,7 +77,7 @@ pub fn record(sink: &mut impl HttpSink, entry: &LogEntry<'_>) {
         protocol: entry.protocol(),
         // A log line has the response body size only.
         bytes: 0,
-        malformed: None,
+        malformed: entry.malformed.then_some(Malformed::RequestLine),
     });
     sink.response(&ResponseEvent {
         ts: entry.ts,
@@ -72,7 +86,7 @@ pub fn record(sink: &mut impl HttpSink, entry: &LogEntry<'_>) {
         status: entry.status,
         method: Some(entry.method),
         section: Some(section),
-        latency: None,
+        latency: entry.latency,
         bytes: entry.bytes,
         interim: false,
         grpc_status: None,
@@ -91,34 +105,184 @@ pub enum LogItem<'a> {
     End,
 }
 
+/// Lines kept to recognise the layout from (`auto`).
+const SAMPLE_LINES: usize = 16;
+/// Bad-line warnings shown in a run; later bursts are counted only.
+const MAX_WARNINGS: u32 = 20;
+/// Bytes of a bad line shown in a warning.
+const SHOWN: usize = 200;
+
+/// Bad lines counted, and the warnings to show about them.
+#[derive(Debug, Default)]
+struct Tally {
+    lines: u64,
+    bad_lines: u64,
+    bad_by_reason: [u64; BadLine::ALL.len()],
+    in_burst: bool,
+    warnings: u32,
+    notices: Vec<String>,
+}
+
+impl Tally {
+    fn see<'a>(&mut self, r: Result<LogEntry<'a>, BadLine>, line: &[u8]) -> LogItem<'a> {
+        self.lines += 1;
+        match r {
+            Ok(e) => {
+                self.in_burst = false;
+                LogItem::Entry(e)
+            }
+            // Blank lines are counted but are no one's mistake.
+            Err(BadLine::Empty) => {
+                self.bad_lines += 1;
+                self.bad_by_reason[BadLine::Empty.index()] += 1;
+                LogItem::Bad(BadLine::Empty)
+            }
+            Err(b) => {
+                self.bad_lines += 1;
+                if let Some(n) = self.bad_by_reason.get_mut(b.index()) {
+                    *n += 1;
+                }
+                if !self.in_burst && self.warnings < MAX_WARNINGS {
+                    self.warnings += 1;
+                    let cut = line.get(..SHOWN).unwrap_or(line);
+                    self.notices.push(format!(
+                        "warning: log line {} not read ({b}): '{}'{}; lines like it are counted as {}, not shown{}",
+                        self.lines,
+                        crate::output::escape_bytes(cut),
+                        if cut.len() < line.len() { "…" } else { "" },
+                        b.counter(),
+                        if self.warnings == MAX_WARNINGS { " (no more warnings)" } else { "" },
+                    ));
+                }
+                self.in_burst = true;
+                LogItem::Bad(b)
+            }
+        }
+    }
+}
+
 /// A log file or standard input, parsed: the piece a run loop drives.
 #[derive(Debug)]
 pub struct LogInput {
     follower: LogFollower,
-    format: LogFormat,
-    bad_lines: u64,
+    spec: FormatSpec,
+    /// The layout, once known (at once unless `auto` or JSON field detection).
+    layout: Option<(Layout, String)>,
+    /// The first lines, read to find the layout, then handed out.
+    sample: Vec<Vec<u8>>,
+    sample_at: usize,
+    sample_ended: bool,
+    tally: Tally,
 }
 
 impl LogInput {
     /// Opens `path` (`-` for standard input); see [`LogFollower::open`] for the errors.
-    pub fn open(path: &Path, format: LogFormat, follow: bool) -> Result<Self, Error> {
+    pub fn open(path: &Path, format: impl Into<FormatSpec>, follow: bool) -> Result<Self, Error> {
+        let spec = format.into();
+        let layout = match &spec {
+            FormatSpec::Fixed(l) => Some((l.clone(), l.describe())),
+            _ => None,
+        };
         Ok(LogInput {
             follower: LogFollower::open(path, follow)?,
-            format,
-            bad_lines: 0,
+            spec,
+            layout,
+            sample: Vec::new(),
+            sample_at: 0,
+            sample_ended: false,
+            tally: Tally::default(),
         })
+    }
+
+    /// The layout in use and its name, once known.
+    pub fn layout(&self) -> Option<&(Layout, String)> {
+        self.layout.as_ref()
+    }
+
+    /// Messages for the user since the last call: the layout `auto` picked, bad-line warnings.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.tally.notices)
+    }
+
+    /// Reads the first lines and picks the layout. `Ok(false)`: not enough lines yet.
+    fn detect(&mut self, wait: Duration) -> Result<bool, Error> {
+        while self.sample.len() < SAMPLE_LINES && !self.sample_ended {
+            match self.follower.next_line(wait)? {
+                Next::Line(l) => self.sample.push(l.to_vec()),
+                Next::Idle if self.sample.is_empty() => return Ok(false),
+                Next::Idle => break,
+                Next::End => self.sample_ended = true,
+            }
+        }
+        let real = |l: &&Vec<u8>| !l.iter().all(u8::is_ascii_whitespace);
+        let Some(first) = self.sample.iter().find(real) else {
+            // Only blank lines so far: wait for more, or end.
+            if self.sample_ended {
+                return Ok(true);
+            }
+            return Ok(false);
+        };
+        match layout::detect(&self.spec, &self.sample) {
+            Some((l, name)) => {
+                self.tally
+                    .notices
+                    .push(format!("reading {} as {name}", self.describe_path()));
+                self.layout = Some((l, name));
+                Ok(true)
+            }
+            None => {
+                let cut = first.get(..SHOWN).unwrap_or(first);
+                let what = match self.spec {
+                    FormatSpec::Json(_) => "a JSON object with a time, a request and a status",
+                    _ => "any access-log format traffic-watch knows",
+                };
+                Err(Error::Config(format!(
+                    "{} does not look like {what}; its first line: '{}'; give its format with --log-format nginx:'<log_format>' or apache:'<LogFormat>' ({})",
+                    self.describe_path(),
+                    crate::output::escape_bytes(cut),
+                    layout::FORMAT_HELP
+                )))
+            }
+        }
     }
 
     /// The next line, parsed, waiting at most `wait`.
     pub fn next(&mut self, wait: Duration) -> Result<LogItem<'_>, Error> {
-        match self.follower.next_line(wait)? {
-            Next::Line(line) => match parse_line(line, self.format) {
-                Ok(e) => Ok(LogItem::Entry(e)),
-                Err(b) => {
-                    self.bad_lines += 1;
-                    Ok(LogItem::Bad(b))
+        if self.layout.is_none() {
+            if !self.detect(wait)? {
+                return Ok(LogItem::Idle);
+            }
+            if self.layout.is_none() {
+                // Blank lines only, and the input ended.
+                let blank = std::mem::take(&mut self.sample);
+                for l in &blank {
+                    let _ = self.tally.see(Err(BadLine::Empty), l);
                 }
-            },
+                return Ok(LogItem::End);
+            }
+        }
+        let LogInput {
+            follower,
+            layout,
+            sample,
+            sample_at,
+            tally,
+            ..
+        } = self;
+        let Some((layout, _)) = layout.as_ref() else {
+            return Ok(LogItem::End);
+        };
+        // Only morgan's lines carry no time; the others need no clock read per line.
+        let now = match layout {
+            Layout::MorganDev => crate::time::Clock::now(&crate::time::SystemClock),
+            _ => crate::time::Timestamp::ZERO,
+        };
+        if let Some(line) = sample.get(*sample_at) {
+            *sample_at += 1;
+            return Ok(tally.see(layout.parse(line, now), line));
+        }
+        match follower.next_line(wait)? {
+            Next::Line(line) => Ok(tally.see(layout.parse(line, now), line)),
             Next::Idle => Ok(LogItem::Idle),
             Next::End => Ok(LogItem::End),
         }
@@ -128,19 +292,27 @@ impl LogInput {
         let f = self.follower.counters();
         LogCounters {
             lines: f.lines,
-            bad_lines: self.bad_lines,
+            bad_lines: self.tally.bad_lines,
+            bad_by_reason: self.tally.bad_by_reason,
             long_lines: f.long_lines,
             rotations: f.rotations,
         }
     }
 
-    /// What is read, for the summary's source line.
-    pub fn describe(&self) -> String {
+    fn describe_path(&self) -> String {
         let p = self.follower.path();
         if p == Path::new("-") {
             "standard input".to_owned()
         } else {
             format!("log {}", p.display())
+        }
+    }
+
+    /// What is read, for the summary's source line: the file, and its layout once known.
+    pub fn describe(&self) -> String {
+        match &self.layout {
+            Some((_, name)) => format!("{} ({name})", self.describe_path()),
+            None => self.describe_path(),
         }
     }
 }

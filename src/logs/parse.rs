@@ -6,14 +6,21 @@
 //! host ident user [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326 "referer" "agent"
 //! ```
 //!
-//! where Common stops after the byte count. Lines come from files we do not control: any byte
-//! sequence gives an entry or a [`BadLine`] naming the first field that did not fit, never a
-//! panic. Invalid UTF-8 is fine where HTTP allows it (the target is decoded lossily, only when
-//! needed); the method must be an HTTP token.
+//! where Common stops after the byte count. [`ClfLayout`] adds the variants real servers write
+//! on the same skeleton: Apache's `vhost_combined` (`host:port` first) and a request time
+//! appended (nginx `$request_time` in seconds, Apache `%D` in microseconds). Lines come from
+//! files we do not control: any byte sequence gives an entry or a [`BadLine`] naming the first
+//! field that did not fit, never a panic. Invalid UTF-8 is fine where HTTP allows it (the
+//! target is decoded lossily, only when needed); the method must be an HTTP token. A request
+//! field that is not a request line (`-`, a TLS handshake, a bad method) is still a request the
+//! server answered, counted as malformed.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::time::Duration;
 
+use super::escape::{Escapes, lossy, unescape};
+pub use super::timefmt::parse_clf_time;
 use crate::time::Timestamp;
 
 /// Which layout lines follow (`--log-format`).
@@ -60,9 +67,51 @@ pub enum BadLine {
     Bytes,
     /// `--log-format combined` and the referer or user agent is missing.
     Referer,
+    /// The text between fields is not what the format string says.
+    Layout,
+    /// A JSON line that is not one object.
+    Json,
+    /// A field the layout needs (time, request, status) is absent.
+    Missing,
 }
 
 impl BadLine {
+    pub const ALL: [BadLine; 11] = [
+        BadLine::Empty,
+        BadLine::Host,
+        BadLine::Ident,
+        BadLine::Timestamp,
+        BadLine::Request,
+        BadLine::Status,
+        BadLine::Bytes,
+        BadLine::Referer,
+        BadLine::Layout,
+        BadLine::Json,
+        BadLine::Missing,
+    ];
+
+    /// The position in [`BadLine::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The counter name in the summary and /metrics.
+    pub fn counter(self) -> &'static str {
+        match self {
+            BadLine::Empty => "log_bad_empty",
+            BadLine::Host => "log_bad_host",
+            BadLine::Ident => "log_bad_ident",
+            BadLine::Timestamp => "log_bad_timestamp",
+            BadLine::Request => "log_bad_request",
+            BadLine::Status => "log_bad_status",
+            BadLine::Bytes => "log_bad_bytes",
+            BadLine::Referer => "log_bad_referer",
+            BadLine::Layout => "log_bad_layout",
+            BadLine::Json => "log_bad_json",
+            BadLine::Missing => "log_bad_missing_field",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             BadLine::Empty => "empty line",
@@ -73,6 +122,9 @@ impl BadLine {
             BadLine::Status => "bad status",
             BadLine::Bytes => "bad byte count",
             BadLine::Referer => "missing referer or user agent",
+            BadLine::Layout => "does not follow the format",
+            BadLine::Json => "not a JSON object",
+            BadLine::Missing => "a needed field is missing",
         }
     }
 }
@@ -104,6 +156,12 @@ pub struct LogEntry<'a> {
     pub bytes: u64,
     pub referer: Option<&'a [u8]>,
     pub user_agent: Option<&'a [u8]>,
+    /// From the log's timing field (`$request_time`, `%D`, Caddy's `duration`, HAProxy's
+    /// `Ta`), when the layout has one.
+    pub latency: Option<Duration>,
+    /// The request field was not a request line (`-`, TLS bytes, a bad method); `method`
+    /// and `target` are then `-`.
+    pub malformed: bool,
 }
 
 impl LogEntry<'_> {
@@ -120,20 +178,20 @@ impl LogEntry<'_> {
 }
 
 /// A cursor over one line.
-struct Cursor<'a> {
-    line: &'a [u8],
-    at: usize,
+pub(crate) struct Cursor<'a> {
+    pub(crate) line: &'a [u8],
+    pub(crate) at: usize,
 }
 
 impl<'a> Cursor<'a> {
-    fn skip_spaces(&mut self) {
+    pub(crate) fn skip_spaces(&mut self) {
         while self.line.get(self.at) == Some(&b' ') {
             self.at += 1;
         }
     }
 
     /// The next space-separated token, if any.
-    fn token(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn token(&mut self) -> Option<&'a [u8]> {
         self.skip_spaces();
         let rest = self.line.get(self.at..)?;
         let len = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
@@ -145,7 +203,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// `[...]`, without the brackets.
-    fn bracketed(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn bracketed(&mut self) -> Option<&'a [u8]> {
         self.skip_spaces();
         let rest = self.line.get(self.at..)?;
         if rest.first() != Some(&b'[') {
@@ -158,7 +216,7 @@ impl<'a> Cursor<'a> {
 
     /// `"..."`, without the quotes, as written (escapes are not decoded). A backslash escapes
     /// the next byte, as Apache writes `\"`; nginx writes `\x22` and needs no special case.
-    fn quoted(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn quoted(&mut self) -> Option<&'a [u8]> {
         self.skip_spaces();
         let rest = self.line.get(self.at..)?;
         if rest.first() != Some(&b'"') {
@@ -179,13 +237,73 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Which of the Common Log Format's variants a log follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClfLayout {
+    pub format: LogFormat,
+    /// Apache's `vhost_combined`: `%v:%p` before the client.
+    pub vhost: bool,
+    /// A request time appended after the last field.
+    pub timing: Option<TimeUnit>,
+}
+
+/// The unit of a logged request time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    /// nginx `$request_time` (`0.004`), Apache `%T`, Caddy `duration`.
+    Secs,
+    /// Apache `%{ms}T`, morgan.
+    Millis,
+    /// Apache `%D`, `%{us}T`.
+    Micros,
+    Nanos,
+}
+
+impl TimeUnit {
+    /// A logged number (`0.004`, `1234`, `3.456`) in this unit; `None` for `-` or garbage.
+    pub fn duration(self, t: &[u8]) -> Option<Duration> {
+        let s = std::str::from_utf8(t).ok()?;
+        // Digits, a point and an exponent (JSON writers may use one); not `inf` or `NaN`.
+        if !s.starts_with(|c: char| c.is_ascii_digit())
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b".eE+-".contains(&b))
+        {
+            return None;
+        }
+        let v: f64 = s.parse().ok()?;
+        let secs = match self {
+            TimeUnit::Secs => v,
+            TimeUnit::Millis => v / 1e3,
+            TimeUnit::Micros => v / 1e6,
+            TimeUnit::Nanos => v / 1e9,
+        };
+        // A day bounds what a request time can be; beyond is a bad field, not a latency.
+        (secs.is_finite() && secs < 86_400.0).then(|| Duration::from_secs_f64(secs))
+    }
+}
+
 /// Parses one line (without its line ending; a trailing `\r` is ignored).
 pub fn parse_line(line: &[u8], format: LogFormat) -> Result<LogEntry<'_>, BadLine> {
+    parse_clf(
+        line,
+        ClfLayout {
+            format,
+            ..ClfLayout::default()
+        },
+    )
+}
+
+/// [`parse_line`] for any [`ClfLayout`].
+pub fn parse_clf(line: &[u8], layout: ClfLayout) -> Result<LogEntry<'_>, BadLine> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(BadLine::Empty);
     }
     let mut c = Cursor { line, at: 0 };
+    if layout.vhost {
+        c.token().ok_or(BadLine::Host)?;
+    }
     let host = c.token().ok_or(BadLine::Host)?;
     let client_ip = parse_ip(host);
     let _ident = c.token().ok_or(BadLine::Ident)?;
@@ -195,37 +313,68 @@ pub fn parse_line(line: &[u8], format: LogFormat) -> Result<LogEntry<'_>, BadLin
         .and_then(parse_clf_time)
         .ok_or(BadLine::Timestamp)?;
     let request = c.quoted().ok_or(BadLine::Request)?;
-    let (method, target, version) = parse_request(request).ok_or(BadLine::Request)?;
+    let req = parse_request(request, Escapes::Backslash);
     let status = c.token().and_then(parse_status).ok_or(BadLine::Status)?;
     let bytes = c.token().and_then(parse_bytes).ok_or(BadLine::Bytes)?;
-    let (referer, user_agent) = match format {
+    let (referer, user_agent) = match layout.format {
         LogFormat::Common => (None, None),
         LogFormat::Combined => {
             let r = c.quoted().ok_or(BadLine::Referer)?;
             let ua = c.quoted().ok_or(BadLine::Referer)?;
             (Some(r), Some(ua))
         }
-        LogFormat::Auto => match (c.quoted(), c.quoted()) {
-            (Some(r), Some(ua)) => (Some(r), Some(ua)),
-            _ => (None, None),
-        },
+        LogFormat::Auto => {
+            let at = c.at;
+            match (c.quoted(), c.quoted()) {
+                (Some(r), Some(ua)) => (Some(r), Some(ua)),
+                _ => {
+                    c.at = at;
+                    (None, None)
+                }
+            }
+        }
+    };
+    let latency = match layout.timing {
+        Some(unit) => c.token().and_then(|t| unit.duration(t)),
+        None => None,
     };
     Ok(LogEntry {
         host,
         client_ip,
         user,
         ts,
-        method,
-        target,
-        version,
+        method: req.method,
+        target: req.target,
+        version: req.version,
         status,
         bytes,
         referer,
         user_agent,
+        latency,
+        malformed: req.malformed,
     })
 }
 
-fn parse_ip(host: &[u8]) -> Option<IpAddr> {
+/// A logged request field, taken apart.
+pub(crate) struct Request<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) target: Cow<'a, str>,
+    pub(crate) version: &'a str,
+    pub(crate) malformed: bool,
+}
+
+impl Request<'_> {
+    fn malformed() -> Self {
+        Request {
+            method: "-",
+            target: Cow::Borrowed("-"),
+            version: "",
+            malformed: true,
+        }
+    }
+}
+
+pub(crate) fn parse_ip(host: &[u8]) -> Option<IpAddr> {
     let s = std::str::from_utf8(host).ok()?;
     let s = s
         .strip_prefix('[')
@@ -234,17 +383,17 @@ fn parse_ip(host: &[u8]) -> Option<IpAddr> {
     s.parse().ok()
 }
 
-/// `METHOD target HTTP/x.y`, or `METHOD target` (HTTP/0.9). Anything else (`-`, a TLS
-/// handshake logged as `\x16\x03...`, an empty string) is `None`.
-fn parse_request(r: &[u8]) -> Option<(&str, Cow<'_, str>, &str)> {
+/// `METHOD target HTTP/x.y`, or `METHOD target` (HTTP/0.9), with the target's escapes
+/// decoded. Anything else (`-`, a TLS handshake logged as `\x16\x03...`, an empty string) is
+/// a malformed request.
+pub(crate) fn parse_request(r: &[u8], esc: Escapes) -> Request<'_> {
+    split_request(r, esc).unwrap_or_else(Request::malformed)
+}
+
+fn split_request(r: &[u8], esc: Escapes) -> Option<Request<'_>> {
     let sp = r.iter().position(|&b| b == b' ')?;
     let method = r.get(..sp)?;
-    // RFC 9110 token characters; real methods are letters, and this keeps escapes out.
-    let is_tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
-    if method.is_empty() || method.len() > 32 || !method.iter().all(is_tchar) {
-        return None;
-    }
-    let method = std::str::from_utf8(method).ok()?;
+    let method = valid_method(method)?;
     let rest = r.get(sp + 1..)?;
     let (target, version) = match rest.iter().rposition(|&b| b == b' ') {
         Some(i) if rest.get(i + 1..).is_some_and(|v| v.starts_with(b"HTTP/")) => {
@@ -256,17 +405,32 @@ fn parse_request(r: &[u8]) -> Option<(&str, Cow<'_, str>, &str)> {
     if target.is_empty() || target.contains(&b' ') {
         return None;
     }
-    Some((method, String::from_utf8_lossy(target), version))
+    Some(Request {
+        method,
+        target: lossy(unescape(target, esc)),
+        version,
+        malformed: false,
+    })
 }
 
-fn parse_status(t: &[u8]) -> Option<u16> {
+/// An HTTP method: RFC 9110 token characters (real methods are letters, and this keeps
+/// escapes out), at most 32 of them.
+pub(crate) fn valid_method(m: &[u8]) -> Option<&str> {
+    let is_tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+    if m.is_empty() || m.len() > 32 || !m.iter().all(is_tchar) {
+        return None;
+    }
+    std::str::from_utf8(m).ok()
+}
+
+pub(crate) fn parse_status(t: &[u8]) -> Option<u16> {
     if t.len() != 3 || !t.iter().all(u8::is_ascii_digit) {
         return None;
     }
     std::str::from_utf8(t).ok()?.parse().ok()
 }
 
-fn parse_bytes(t: &[u8]) -> Option<u64> {
+pub(crate) fn parse_bytes(t: &[u8]) -> Option<u64> {
     if t == b"-" {
         return Some(0);
     }
@@ -274,96 +438,4 @@ fn parse_bytes(t: &[u8]) -> Option<u64> {
         return None;
     }
     std::str::from_utf8(t).ok()?.parse().ok()
-}
-
-const MONTHS: [&[u8; 3]; 12] = [
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
-];
-
-/// `10/Oct/2000:13:55:36 -0700` → UTC. The offset is the local time's distance from UTC, so
-/// UTC = local − offset.
-pub fn parse_clf_time(s: &[u8]) -> Option<Timestamp> {
-    // dd/Mon/yyyy:HH:MM:SS +hhmm, exactly 26 bytes.
-    if s.len() != 26 {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let d = s.get(r)?;
-        if !d.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(d).ok()?.parse().ok()
-    };
-    let sep_ok = s.get(2) == Some(&b'/')
-        && s.get(6) == Some(&b'/')
-        && s.get(11) == Some(&b':')
-        && s.get(14) == Some(&b':')
-        && s.get(17) == Some(&b':')
-        && s.get(20) == Some(&b' ');
-    if !sep_ok {
-        return None;
-    }
-    let day = num(0..2)?;
-    let month_name = s.get(3..6)?;
-    let month = MONTHS
-        .iter()
-        .position(|m| m.eq_ignore_ascii_case(month_name))? as i64
-        + 1;
-    let year = num(7..11)?;
-    let (h, m, sec) = (num(12..14)?, num(15..17)?, num(18..20)?);
-    let sign = match s.get(21)? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let (oh, om) = (num(22..24)?, num(24..26)?);
-    // 60 allows a leap second; the offset's minutes must be a real minute count.
-    if !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 || oh > 23 || om > 59 {
-        return None;
-    }
-    if day > days_in_month(year, month) {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    let local = days * 86_400 + h * 3600 + m * 60 + sec;
-    let utc = local - sign * (oh * 3600 + om * 60);
-    u64::try_from(utc).ok().map(Timestamp::from_secs)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn epoch_and_known_dates() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        assert_eq!(
-            parse_clf_time(b"01/Jan/1970:00:00:00 +0000"),
-            Some(Timestamp::from_secs(0))
-        );
-        assert_eq!(parse_clf_time(b"01/Jan/1970:00:00:00 +0100"), None);
-        assert_eq!(parse_clf_time(b"29/Feb/2001:00:00:00 +0000"), None);
-        assert!(parse_clf_time(b"29/Feb/2000:00:00:00 +0000").is_some());
-    }
 }

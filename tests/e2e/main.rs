@@ -4,6 +4,7 @@ mod cli; // bad input: one-line errors, exit codes
 mod fleet; // metrics, access logs, alert hooks through the binary
 mod grpc; // gRPC over h2c against grpcio, its per-call log as the truth (root)
 mod live; // live capture on loopback (root only; skipped with a reason otherwise)
+mod log_servers; // access logs written by nginx, apache2, haproxy, caddy on loopback
 mod nginx; // malformed and huge heads against nginx, its access log as the truth (root)
 mod record; // -w rotation and the flight recorder, live (root): files replay to the counts
 mod replay; // -r on the shared real captures and on generated ones, exact counts

@@ -1,0 +1,387 @@
+//! Access logs written by real servers on loopback (Debian's nginx, apache2, haproxy and caddy,
+//! which `scripts/test.sh` installs in CI): requests sent with curl, then the finished log read
+//! with `--log FILE --no-follow --json`. Counts, sections, statuses and latency percentiles must
+//! equal what the log itself says, read here with a naive parser of our own. A test whose
+//! server is missing says `skipped: … not installed`.
+
+use std::collections::BTreeMap;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use traffic_watch::stats::LatencyHistogram;
+
+use crate::live::free_port;
+use crate::util::{bin, summary};
+
+/// The paths requested: two sections with several hits, a query, a 404.
+const PATHS: [&str; 8] = [
+    "/a/1",
+    "/a/2",
+    "/a/3?x=1",
+    "/b/1",
+    "/b/2",
+    "/c",
+    "/a/4",
+    "/missing/x",
+];
+
+/// A server process in a temporary directory, killed on drop.
+struct Server {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn installed(path: &str, name: &str) -> bool {
+    if Path::new(path).exists() && Path::new("/usr/bin/curl").exists() {
+        return true;
+    }
+    eprintln!("skipped: {name} (or curl) not installed (scripts/test.sh installs it in CI)");
+    false
+}
+
+/// Starts `cmd` and waits until `port` accepts connections.
+fn start(mut cmd: Command, dir: tempfile::TempDir, port: u16, stdout: Option<PathBuf>) -> Server {
+    let out = match stdout {
+        Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+        None => Stdio::null(),
+    };
+    let err = std::fs::File::create(dir.path().join("stderr.txt")).unwrap();
+    let child = cmd.stdout(out).stderr(err).spawn().unwrap();
+    let server = Server { child, dir, port };
+    for _ in 0..400 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let why = std::fs::read_to_string(server.dir.path().join("stderr.txt")).unwrap_or_default();
+    panic!("server did not listen on {port}: {why}");
+}
+
+/// One curl per path, each its own request.
+fn send(port: u16) {
+    for p in PATHS {
+        let ok = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "--max-time", "5"])
+            .arg(format!("http://127.0.0.1:{port}{p}"))
+            .status()
+            .unwrap();
+        assert!(ok.success(), "curl {p}");
+    }
+}
+
+/// Waits until `log` has `n` lines (servers write each as the request ends).
+fn wait_lines(log: &Path, n: usize) -> String {
+    for _ in 0..200 {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.lines().filter(|l| !l.trim().is_empty()).count() >= n {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("{} has fewer than {n} lines", log.display());
+}
+
+/// `traffic-watch --log LOG --no-follow --json [--log-format F]`: the summary and stderr.
+fn read_log(log: &Path, format: &[&str]) -> (Value, String) {
+    let out = bin()
+        .arg("--log")
+        .arg(log)
+        .args(["--no-follow", "--json"])
+        .args(format)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    (summary(&out), err)
+}
+
+/// The section of each path as the packet path names it: up to the second `/`, no query.
+fn expected_sections() -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for p in PATHS {
+        let p = p.split('?').next().unwrap();
+        let end = p[1..].find('/').map_or(p.len(), |i| i + 1);
+        *m.entry(p[..end].to_owned()).or_default() += 1;
+    }
+    m
+}
+
+/// Checks the summary against the log: requests, sections, 404s and the latency percentiles
+/// of `latencies` (as the log gave them) through the same histogram.
+fn check(s: &Value, latencies: &[Duration]) {
+    assert_eq!(s["requests"], PATHS.len() as u64, "{s}");
+    let mut got = BTreeMap::new();
+    for row in s["sections"].as_array().unwrap() {
+        got.insert(
+            row["section"].as_str().unwrap().to_owned(),
+            row["hits"].as_u64().unwrap(),
+        );
+    }
+    assert_eq!(got, expected_sections());
+    assert_eq!(s["status"]["4xx"], 1, "{}", s["status"]);
+    assert_eq!(latencies.len(), PATHS.len());
+    let mut h = LatencyHistogram::default();
+    for l in latencies {
+        h.record(*l);
+    }
+    let p = h.percentiles().unwrap();
+    for (name, want) in [("p50", p.p50), ("p90", p.p90), ("p99", p.p99)] {
+        let got = s["latency_ms"][name].as_f64().unwrap();
+        let want = want.as_secs_f64() * 1000.0;
+        assert!((got - want).abs() < 1e-6, "{name}: {got} vs {want} ({s})");
+    }
+}
+
+fn secs(t: &str) -> Duration {
+    Duration::from_secs_f64(t.parse::<f64>().unwrap())
+}
+
+fn nginx(conf_http: &str, dir: tempfile::TempDir, port: u16) -> Server {
+    let d = dir.path().display();
+    let conf = format!(
+        "worker_processes 1;\ndaemon off;\nuser root;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{\n\
+           client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;\n\
+           uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+           {conf_http}\n\
+           server {{ listen 127.0.0.1:{port};\n\
+             location /missing {{ return 404; }}\n\
+             location / {{ return 200 \"ok\\n\"; }} }}\n\
+         }}\n"
+    );
+    let path = dir.path().join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    let mut cmd = Command::new("/usr/sbin/nginx");
+    cmd.arg("-c").arg(&path).arg("-p").arg(dir.path());
+    start(cmd, dir, port, None)
+}
+
+#[test]
+fn nginx_log_format_with_request_time_and_escape_json() {
+    if !installed("/usr/sbin/nginx", "nginx") || !crate::util::is_root() {
+        if !crate::util::is_root() {
+            eprintln!("skipped: nginx runs as root here (CI is root)");
+        }
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let port = free_port();
+    let http = format!(
+        "log_format timed '$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time';\n\
+         log_format first '$request_time $msec \"$request\" $status';\n\
+         log_format j escape=json '{{\"time\":\"$time_iso8601\",\"remote_addr\":\"$remote_addr\",\"request\":\"$request\",\"status\":$status,\"body_bytes_sent\":$body_bytes_sent,\"request_time\":$request_time}}';\n\
+         access_log {d}/timed.log timed;\naccess_log {d}/first.log first;\naccess_log {d}/json.log j;"
+    );
+    let server = nginx(&http, dir, port);
+    send(server.port);
+    let root = server.dir.path().to_owned();
+    let timed = wait_lines(&root.join("timed.log"), PATHS.len());
+    let first = wait_lines(&root.join("first.log"), PATHS.len());
+    let json = wait_lines(&root.join("json.log"), PATHS.len());
+
+    // combined + $request_time: recognised by auto, and by the config's name.
+    let lat: Vec<Duration> = timed
+        .lines()
+        .map(|l| secs(l.rsplit(' ').next().unwrap()))
+        .collect();
+    let (s, err) = read_log(&root.join("timed.log"), &[]);
+    assert!(err.contains("combined + $request_time"), "{err}");
+    check(&s, &lat);
+    let conf = root.join("nginx.conf");
+    let conf = conf.to_str().unwrap();
+    let (s, _) = read_log(
+        &root.join("timed.log"),
+        &["--nginx-conf", conf, "--log-format", "nginx:timed"],
+    );
+    check(&s, &lat);
+
+    // A custom layout with the time first: needs its format, and auto says so.
+    let lat: Vec<Duration> = first
+        .lines()
+        .map(|l| secs(l.split(' ').next().unwrap()))
+        .collect();
+    let (s, _) = read_log(
+        &root.join("first.log"),
+        &["--nginx-conf", conf, "--log-format", "nginx:first"],
+    );
+    check(&s, &lat);
+    let out = bin()
+        .arg("--log")
+        .arg(root.join("first.log"))
+        .args(["--no-follow", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("its first line") && err.contains("nginx:"),
+        "{err}"
+    );
+
+    // escape=json: auto, and by name.
+    let lat: Vec<Duration> = json
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            Duration::from_secs_f64(v["request_time"].as_f64().unwrap())
+        })
+        .collect();
+    let (s, err) = read_log(&root.join("json.log"), &[]);
+    assert!(err.contains("JSON lines"), "{err}");
+    check(&s, &lat);
+    let (s, _) = read_log(
+        &root.join("json.log"),
+        &["--nginx-conf", conf, "--log-format", "nginx:j"],
+    );
+    check(&s, &lat);
+}
+
+#[test]
+fn apache2_log_format_with_microseconds() {
+    const APACHE: &str = "/usr/sbin/apache2";
+    if !installed(APACHE, "apache2") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let d = dir.path().display();
+    let port = free_port();
+    let www = dir.path().join("www");
+    for p in ["a", "b"] {
+        std::fs::create_dir_all(www.join(p)).unwrap();
+    }
+    for f in ["a/1", "a/2", "a/3", "a/4", "b/1", "b/2", "c"] {
+        std::fs::write(www.join(f), "ok\n").unwrap();
+    }
+    let m = "/usr/lib/apache2/modules";
+    let user = if crate::util::is_root() {
+        "User www-data\nGroup www-data\n"
+    } else {
+        ""
+    };
+    let conf = format!(
+        "ServerRoot {d}\nListen 127.0.0.1:{port}\nServerName localhost\nPidFile {d}/httpd.pid\n\
+         ErrorLog {d}/error.log\n{user}\
+         LoadModule mpm_prefork_module {m}/mod_mpm_prefork.so\n\
+         LoadModule authz_core_module {m}/mod_authz_core.so\n\
+         DocumentRoot {d}/www\n<Directory {d}/www>\nRequire all granted\n</Directory>\n\
+         LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b \\\"%{{Referer}}i\\\" \\\"%{{User-Agent}}i\\\" %D\" timed\n\
+         CustomLog {d}/access.log timed\n"
+    );
+    let path = dir.path().join("httpd.conf");
+    std::fs::write(&path, conf).unwrap();
+    let mut cmd = Command::new(APACHE);
+    cmd.arg("-X").arg("-f").arg(&path);
+    let server = start(cmd, dir, port, None);
+    send(server.port);
+    let log = server.dir.path().join("access.log");
+    let text = wait_lines(&log, PATHS.len());
+    let lat: Vec<Duration> = text
+        .lines()
+        .map(|l| Duration::from_micros(l.rsplit(' ').next().unwrap().parse().unwrap()))
+        .collect();
+    let (s, err) = read_log(&log, &[]);
+    assert!(err.contains("combined + %D"), "{err}");
+    check(&s, &lat);
+    let (s, _) = read_log(
+        &log,
+        &[
+            "--log-format",
+            r#"apache:%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\" %D"#,
+        ],
+    );
+    check(&s, &lat);
+}
+
+#[test]
+fn haproxy_httplog_with_its_timers() {
+    const HAPROXY: &str = "/usr/sbin/haproxy";
+    if !installed(HAPROXY, "haproxy") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf = format!(
+        "global\n  log stdout format raw local0 info\n\
+         defaults\n  mode http\n  log global\n  option httplog\n  option dontlognull\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend fe\n  bind 127.0.0.1:{port}\n\
+           http-request return status 404 content-type text/plain string no if {{ path_beg /missing }}\n\
+           http-request return status 200 content-type text/plain string ok\n"
+    );
+    let path = dir.path().join("haproxy.cfg");
+    std::fs::write(&path, conf).unwrap();
+    let log = dir.path().join("haproxy.log");
+    let mut cmd = Command::new(HAPROXY);
+    cmd.arg("-db").arg("-f").arg(&path);
+    let server = start(cmd, dir, port, Some(log.clone()));
+    send(server.port);
+    let text = wait_lines(&log, PATHS.len());
+    // Ta, the last of the five timers, in milliseconds.
+    let lat: Vec<Duration> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let timers = l.split(' ').find(|t| t.split('/').count() == 5).unwrap();
+            Duration::from_millis(timers.rsplit('/').next().unwrap().parse().unwrap())
+        })
+        .collect();
+    let (s, err) = read_log(&log, &[]);
+    assert!(err.contains("HAProxy httplog"), "{err}");
+    check(&s, &lat);
+}
+
+#[test]
+fn caddy_json_access_log() {
+    const CADDY: &str = "/usr/bin/caddy";
+    if !installed(CADDY, "caddy") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let port = free_port();
+    let conf = format!(
+        "{{\n  admin off\n  auto_https off\n  storage file_system {d}/data\n}}\n\
+         http://127.0.0.1:{port} {{\n  bind 127.0.0.1\n  log {{\n    output file {d}/access.log\n    format json\n  }}\n\
+           respond /missing* \"no\" 404\n  respond \"ok\" 200\n}}\n"
+    );
+    let path = dir.path().join("Caddyfile");
+    std::fs::write(&path, conf).unwrap();
+    let mut cmd = Command::new(CADDY);
+    cmd.args(["run", "--adapter", "caddyfile", "--config"])
+        .arg(&path)
+        .env("HOME", dir.path())
+        .env("XDG_DATA_HOME", dir.path())
+        .env("XDG_CONFIG_HOME", dir.path());
+    let server = start(cmd, dir, port, None);
+    send(server.port);
+    let log = server.dir.path().join("access.log");
+    let text = wait_lines(&log, PATHS.len());
+    let lat: Vec<Duration> = text
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            Duration::from_secs_f64(v["duration"].as_f64().unwrap())
+        })
+        .collect();
+    let (s, err) = read_log(&log, &[]);
+    assert!(err.contains("Caddy JSON"), "{err}");
+    check(&s, &lat);
+}
