@@ -31,9 +31,16 @@ if [ "$ci" = "true" ] && [ "$(id -u)" -eq 0 ]; then
   /usr/bin/python3 -c "import grpc" >/dev/null 2>&1 || need+=(python3-grpcio)
   if [ "${#need[@]}" -gt 0 ]; then
     echo "== installing ${need[*]} (CI)"
+    # Keep the packages from starting their services: several want port 80, and the tests
+    # run their own instances.
+    policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy=1
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 ||
       { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1; } ||
       echo "note: ${need[*]} could not be installed; their tests will say skipped"
+    [ -z "$policy" ] || rm -f /usr/sbin/policy-rc.d
     # The packages start servers on :80 we do not need; the tests run their own.
     (systemctl stop nginx || service nginx stop || pkill -x nginx) >/dev/null 2>&1 || true
     for svc in apache2 haproxy caddy; do
