@@ -583,7 +583,7 @@ impl Collector for Exposition {
         labelled_counters(
             e,
             "non_http_connections",
-            "Connections recognised as not HTTP/1, by kind",
+            "Connections recognised as not HTTP (tls, other; http2 stays 0 now that h2c is parsed), by kind",
             "kind",
             NON_HTTP_KINDS.iter().copied().zip(self.non_http),
         )?;

@@ -125,7 +125,12 @@ fn non_http_line(out: &mut String, s: &Snapshot) {
     if tls + h2 + other > 0 {
         let _ = write!(
             out,
-            "  not HTTP/1: tls {tls}, http2 {h2}, other {other} connections"
+            "  not HTTP: tls {tls}, other {other} connections{}",
+            if h2 > 0 {
+                format!(", http2 {h2}")
+            } else {
+                String::new()
+            }
         );
         if !s.tls_names.is_empty() {
             let names: Vec<String> = s.tls_names.iter().map(|n| escape(n)).collect();
@@ -258,11 +263,9 @@ pub fn summary(s: &Snapshot) -> String {
             .collect();
         let _ = writeln!(out, "  clients     {}", c.join(", "));
     }
-    let [tls, h2, other] = s.non_http;
-    let _ = writeln!(
-        out,
-        "  not HTTP/1  tls {tls}, http2 {h2}, other {other} connections"
-    );
+    // HTTP/2 without TLS is parsed; `http2` stays in the JSON for old readers.
+    let [tls, _, other] = s.non_http;
+    let _ = writeln!(out, "  not HTTP    tls {tls}, other {other} connections");
     let undecoded: Vec<String> = h
         .undecoded
         .iter()

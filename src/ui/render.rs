@@ -261,19 +261,20 @@ fn non_http_text(s: &Snapshot) -> String {
     let what = parts.join(" and ");
     if s.requests == 0 {
         format!(
-            "This port carries {what} — traffic-watch reads plain HTTP/1 only; \
+            "This port carries {what} — traffic-watch reads plain HTTP/1 and h2c only; \
              use --log with the server's access log"
         )
     } else {
         format!(
-            "This port also carries {what}, not counted — traffic-watch reads plain HTTP/1 only"
+            "This port also carries {what}, not counted — traffic-watch reads plain HTTP/1 and \
+             h2c only"
         )
     }
 }
 
 fn render_non_http(frame: &mut Frame, area: Rect, text: String) {
     let block = Block::bordered()
-        .title(" not HTTP/1 ")
+        .title(" not HTTP ")
         .border_style(Style::new().fg(Color::Yellow));
     let p = Paragraph::new(text).block(block).wrap(Wrap { trim: true });
     frame.render_widget(p, area);
@@ -739,7 +740,7 @@ mod tests {
         }
         assert!(!out.contains("INCOMPLETE"), "no drops, no banner");
         assert!(
-            !out.contains("not HTTP/1"),
+            !out.contains("not HTTP"),
             "no notice without non-HTTP traffic"
         );
     }
@@ -920,7 +921,7 @@ mod tests {
         position(
             &out,
             "This port carries TLS (3 connections; server names: example.com, evil\\x1b[31m.test) — \
-             traffic-watch reads plain HTTP/1 only; use --log with the server's access log",
+             traffic-watch reads plain HTTP/1 and h2c only; use --log with the server's access log",
         );
         assert!(!out.contains('\u{1b}'));
         // Wrapped but still there at 80 columns.
