@@ -385,3 +385,94 @@ fn caddy_json_access_log() {
     assert!(err.contains("Caddy JSON"), "{err}");
     check(&s, &lat);
 }
+
+/// Two logs, `a` with the even seconds from `t0` and `b` the odd ones: 10 lines each.
+fn two_logs(dir: &Path, t0: u64) -> [PathBuf; 2] {
+    let when = |s: u64| {
+        let t = t0 + s;
+        format!(
+            "24/Nov/2026:{:02}:{:02}:{:02} +0000",
+            (t / 3600) % 24,
+            (t / 60) % 60,
+            t % 60
+        )
+    };
+    let paths = [dir.join("a.access.log"), dir.join("b.access.log")];
+    for (i, p) in paths.iter().enumerate() {
+        let mut text = String::new();
+        for s in (i as u64..20).step_by(2) {
+            text.push_str(&format!(
+                "127.0.0.1 - - [{}] \"GET /{}/x HTTP/1.1\" 200 10 \"-\" \"t\"\n",
+                when(s),
+                ["a", "b"][i]
+            ));
+        }
+        std::fs::write(p, text).unwrap();
+    }
+    paths
+}
+
+#[test]
+fn several_logs_and_a_glob_read_as_one_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2026-11-24T06:00:00Z
+    let t0 = 1_795_500_000 - 1_795_500_000 % 86_400 + 6 * 3600;
+    let [a, b] = two_logs(dir.path(), t0);
+    let glob = dir.path().join("*.access.log");
+    let expanded = [a.to_str().unwrap(), b.to_str().unwrap()];
+    for args in [
+        vec!["--log", expanded[0], "--log", expanded[1]],
+        // As the shell passes a glob it expanded.
+        vec!["--log", expanded[0], expanded[1]],
+        // Quoted: expanded by traffic-watch.
+        vec!["--log", glob.to_str().unwrap()],
+    ] {
+        let out = bin()
+            .args(&args)
+            .args(["--no-follow", "--json"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {err}");
+        let s = summary(&out);
+        assert_eq!(s["requests"], 20, "{args:?}: {s}");
+        let source = s["source"].as_str().unwrap();
+        assert!(
+            source.contains("a.access.log (combined)") && source.contains("b.access.log"),
+            "{source}"
+        );
+        // One timeline: 0..19 s from the first line to the last, whichever file holds it.
+        assert_eq!(s["first"], "2026-11-24T06:00:00Z", "{s}");
+        assert_eq!(s["last"], "2026-11-24T06:00:19Z", "{s}");
+    }
+
+    let missing = dir.path().join("nope.log");
+    let out = bin()
+        .arg("--log")
+        .arg(&a)
+        .arg("--log")
+        .arg(&missing)
+        .args(["--no-follow", "--json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err:?}");
+    assert!(
+        err.contains("nope.log") && err.contains("no such file"),
+        "{err}"
+    );
+    let out = bin()
+        .arg("--log")
+        .arg(dir.path().join("*.error.log"))
+        .args(["--no-follow", "--json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err:?}");
+    assert!(
+        err.contains("*.error.log") && err.contains("no file matches"),
+        "{err}"
+    );
+}
