@@ -123,8 +123,16 @@ pub struct Args {
 
     /// Read a web server access log (Common/Combined format) instead of capturing; '-' for
     /// standard input. Follows it like tail -F (rotation included) unless --no-follow.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["read", "interface"])]
-    pub log: Option<PathBuf>,
+    /// Repeat it, or give a glob ('/var/log/nginx/*.access.log'), to read several logs as one:
+    /// merged in time order.
+    #[arg(
+        long,
+        value_name = "FILE",
+        num_args = 1..,
+        action = clap::ArgAction::Append,
+        conflicts_with_all = ["read", "interface"]
+    )]
+    pub log: Vec<PathBuf>,
 
     /// Access log format. auto recognises combined, common, vhost_combined, combined with
     /// %D or $request_time appended, nginx escape=json, Caddy JSON, HAProxy httplog, lighttpd
@@ -139,7 +147,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE", requires = "log")]
     pub nginx_conf: Option<PathBuf>,
 
-    /// With --log: read the file to its end and stop (an offline report, like -r).
+    /// With --log: read the files to their end and stop (an offline report, like -r).
     #[arg(long, requires = "log")]
     pub no_follow: bool,
 
@@ -210,7 +218,8 @@ pub enum OutputMode {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub read: Option<PathBuf>,
-    pub log: Option<PathBuf>,
+    /// The access logs (`--log`), as typed: globs are expanded when they are opened.
+    pub log: Vec<PathBuf>,
     pub log_format: crate::logs::FormatSpec,
     pub follow: bool,
     pub metrics_addr: Option<std::net::SocketAddr>,
@@ -306,7 +315,7 @@ impl Args {
             crate::logs::FormatSpec::from_arg(&self.log_format, self.nginx_conf.as_deref())?;
         let record = self
             .record
-            .to_config(self.read.is_some(), self.log.is_some())?;
+            .to_config(self.read.is_some(), !self.log.is_empty())?;
         let offline = self.read.is_some() || self.no_follow;
         Ok(Config {
             read: self.read.clone(),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use traffic_watch::cli::{Args, Command};
 use traffic_watch::error::Error;
-use traffic_watch::logs::LogInput;
+use traffic_watch::logs::LogInputs;
 use traffic_watch::{run, synth};
 
 fn main() -> ExitCode {
@@ -87,14 +87,14 @@ fn real_main(args: Args) -> Result<(), Error> {
         return run::replay_source(&config, source, out, &sinks);
     }
     let stop = run::stop_on_signals()?;
-    if let Some(path) = &config.log {
-        let mut input = LogInput::open(path, config.log_format.clone(), config.follow)?;
+    if !config.log.is_empty() {
+        let mut input = LogInputs::open(&config.log, config.log_format.clone(), config.follow)?;
         if !config.follow {
             drop_privileges_quietly(&config)?;
             let out = std::io::BufWriter::new(std::io::stdout().lock());
             return run::replay_log(&config, &mut input, out, &sinks);
         }
-        let who = drop_privileges_for_log(&config, path)?;
+        let who = drop_privileges_for_log(&config, input.paths())?;
         if config.output != traffic_watch::cli::OutputMode::Dashboard {
             eprintln!("traffic-watch: following {}; {who}", input.describe());
         }
@@ -152,13 +152,13 @@ fn real_main(args: Args) -> Result<(), Error> {
 /// way to follow a root-only log, and the message says so. Standard input needs nothing.
 fn drop_privileges_for_log(
     config: &traffic_watch::cli::Config,
-    path: &std::path::Path,
+    paths: &[std::path::PathBuf],
 ) -> Result<String, Error> {
     use traffic_watch::capture::privdrop;
     if !config.drop_privileges {
         return Ok("keeping privileges (--no-drop-privileges)".into());
     }
-    let stdin = path.as_os_str() == "-";
+    let stdin = paths.iter().any(|p| p.as_os_str() == "-");
     if stdin || !nix::unistd::Uid::effective().is_root() {
         let d = privdrop::drop_privileges(config.user.as_deref())?;
         return Ok(format!(
@@ -166,21 +166,31 @@ fn drop_privileges_for_log(
             d.user, d.uid
         ));
     }
-    match privdrop::readable_after_drop(path, config.user.as_deref()) {
-        Some(group) => {
-            let d = privdrop::drop_privileges_keeping_group(config.user.as_deref(), group)?;
-            let also = group.map_or_else(String::new, |g| format!(", and the log's group {g}"));
-            Ok(format!(
-                "running as '{}' (uid {}{also}) with no capabilities",
-                d.user, d.uid
-            ))
+    // One extra group can be kept: every log must be readable with it.
+    let mut keep: Option<u32> = None;
+    for path in paths {
+        let unreadable = match privdrop::readable_after_drop(path, config.user.as_deref()) {
+            None => true,
+            Some(None) => false,
+            Some(Some(g)) => keep.replace(g).is_some_and(|k| k != g),
+        };
+        if unreadable {
+            return Ok(format!(
+                "keeping root: {} could not be reopened after a rotation without it (make it \
+                 readable by a group, or run as a user who can read it)",
+                path.display()
+            ));
         }
-        None => Ok(format!(
-            "keeping root: {} could not be reopened after a rotation without it (make it \
-             readable by a group, or run as a user who can read it)",
-            path.display()
-        )),
     }
+    let d = privdrop::drop_privileges_keeping_group(config.user.as_deref(), keep)?;
+    let also = keep.map_or_else(String::new, |g| {
+        let what = if paths.len() > 1 { "logs'" } else { "log's" };
+        format!(", and the {what} group {g}")
+    });
+    Ok(format!(
+        "running as '{}' (uid {}{also}) with no capabilities",
+        d.user, d.uid
+    ))
 }
 
 /// For offline inputs already open: drop root and capabilities if we have them.

@@ -17,7 +17,7 @@ use crate::decode::LinkType;
 use crate::error::{Error, Result};
 use crate::export::{MetricsServer, SnapshotSlot};
 use crate::hooks::AlertHooks;
-use crate::logs::{LogInput, LogItem};
+use crate::logs::{LogInputs, LogItem};
 use crate::output::{json, plain};
 use crate::pipeline::Pipeline;
 use crate::record::Recording;
@@ -102,7 +102,7 @@ impl Sinks {
     }
 }
 
-fn log_counters(input: &LogInput) -> Vec<(&'static str, u64)> {
+fn log_counters(input: &LogInputs) -> Vec<(&'static str, u64)> {
     let c = input.counters();
     let mut v = vec![
         ("log_lines", c.lines),
@@ -122,7 +122,7 @@ fn log_counters(input: &LogInput) -> Vec<(&'static str, u64)> {
 
 /// The log input's messages (the layout picked, bad-line warnings) on stderr, unless the
 /// dashboard holds the terminal (its counters show them there).
-fn show_notices(input: &mut LogInput, mode: OutputMode) {
+fn show_notices(input: &mut LogInputs, mode: OutputMode) {
     for n in input.take_notices() {
         if mode != OutputMode::Dashboard {
             eprintln!("traffic-watch: {n}");
@@ -282,10 +282,10 @@ pub fn replay_source(
     read_result
 }
 
-/// Reads an access log to its end (`--log FILE --no-follow`) on the log's own time.
+/// Reads access logs to their end (`--log FILE --no-follow`) on the logs' own time, merged.
 pub fn replay_log(
     config: &Config,
-    input: &mut LogInput,
+    input: &mut LogInputs,
     out: impl Write,
     sinks: &Sinks,
 ) -> Result<()> {
@@ -505,7 +505,7 @@ pub enum LiveInput {
     /// Packets from libpcap.
     Capture(LiveCapture),
     /// An access log followed as it grows (`--log`).
-    Log(Box<LogInput>),
+    Log(Box<LogInputs>),
 }
 
 /// What the loop drains each turn.
@@ -516,7 +516,7 @@ enum Feed {
         counters: Arc<CaptureCounters>,
         thread: std::thread::JoinHandle<Result<()>>,
     },
-    Log(Box<LogInput>),
+    Log(Box<LogInputs>),
 }
 
 /// Runs the live monitor until `stop` is set (signal, `q`) or the input fails or ends.

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use traffic_watch::logs::{LogFollower, LogFormat, LogInput, LogItem, MAX_LINE, Next};
+use traffic_watch::logs::{LogFollower, LogFormat, LogInput, LogInputs, LogItem, MAX_LINE, Next};
 
 fn line(i: u64) -> String {
     format!(
@@ -249,4 +249,43 @@ fn missing_file_and_directory_are_one_line_errors() {
             )
         );
     }
+}
+
+/// Two followed logs: their backlogs merged by time, then each file's new lines as they are
+/// written, every one read once, and a missing second file waited for (as a single one is).
+#[test]
+fn several_followed_logs_hand_out_lines_as_they_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+    let at = |s: u32, bytes: u64| {
+        format!(
+            "127.0.0.1 - - [24/Nov/2026:06:11:{s:02} +0000] \"GET /x HTTP/1.1\" 200 {bytes} \"-\" \"w\"\n"
+        )
+    };
+    std::fs::write(&a, format!("{}{}", at(1, 1), at(3, 3))).unwrap();
+    let mut input = LogInputs::open(&[a.clone(), b.clone()], LogFormat::Combined, true).unwrap();
+    let mut read = Vec::new();
+    let next = |input: &mut LogInputs| match input.next(Duration::from_millis(100)).unwrap() {
+        LogItem::Entry(e) => Some(e.bytes),
+        LogItem::Bad(b) => panic!("bad line: {b}"),
+        LogItem::Idle => None,
+        LogItem::End => panic!("followed files never end"),
+    };
+    while let Some(n) = next(&mut input) {
+        read.push(n);
+    }
+    assert_eq!(read, [1, 3]);
+    // b appears with an older backlog than a's last line: handed out all the same.
+    std::fs::write(&b, format!("{}{}", at(0, 10), at(2, 12))).unwrap();
+    append(&a).write_all(at(4, 4).as_bytes()).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || {
+        while let Some(n) = next(&mut input) {
+            read.push(n);
+        }
+        read.len() == 5
+    }));
+    let from_b: Vec<u64> = read.iter().copied().filter(|n| *n >= 10).collect();
+    assert_eq!(from_b, [10, 12], "each file's own order: {read:?}");
+    assert_eq!(input.counters().lines, 5);
+    assert_eq!(input.counters().rotations, 1, "b appearing");
 }

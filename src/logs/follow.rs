@@ -150,6 +150,10 @@ impl LogFollower {
         &self.path
     }
 
+    pub fn follows(&self) -> bool {
+        self.follow
+    }
+
     /// The next line, waiting at most `wait` for one to arrive.
     pub fn next_line(&mut self, wait: Duration) -> Result<Next<'_>, Error> {
         let deadline = Instant::now() + wait;

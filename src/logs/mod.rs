@@ -17,6 +17,7 @@ pub mod follow;
 pub mod haproxy;
 pub mod json;
 pub mod layout;
+pub mod merge;
 pub mod morgan;
 pub mod nginx_conf;
 pub mod parse;
@@ -29,11 +30,13 @@ use std::time::Duration;
 
 pub use follow::{FollowCounters, LogFollower, MAX_LINE, Next};
 pub use layout::{FormatSpec, Layout};
+pub use merge::{LogInputs, expand_paths};
 pub use parse::{BadLine, ClfLayout, LogEntry, LogFormat, TimeUnit, parse_clf_time, parse_line};
 
 use crate::decode::{Endpoint, Malformed, section_of};
 use crate::error::Error;
 use crate::flow::{HttpSink, RequestEvent, ResponseEvent};
+use crate::time::Timestamp;
 
 /// What the log input counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -121,6 +124,8 @@ struct Tally {
     in_burst: bool,
     warnings: u32,
     notices: Vec<String>,
+    /// What the warnings call the input: `log`, or the file's name when several are read.
+    name: Option<String>,
 }
 
 impl Tally {
@@ -146,7 +151,8 @@ impl Tally {
                     self.warnings += 1;
                     let cut = line.get(..SHOWN).unwrap_or(line);
                     self.notices.push(format!(
-                        "warning: log line {} not read ({b}): '{}'{}; lines like it are counted as {}, not shown{}",
+                        "warning: {} line {} not read ({b}): '{}'{}; lines like it are counted as {}, not shown{}",
+                        self.name.as_deref().unwrap_or("log"),
                         self.lines,
                         crate::output::escape_bytes(cut),
                         if cut.len() < line.len() { "…" } else { "" },
@@ -158,6 +164,15 @@ impl Tally {
                 LogItem::Bad(b)
             }
         }
+    }
+}
+
+/// The time a layout's lines without one are given: only morgan's lines carry no time, and
+/// the others need no clock read per line.
+fn line_clock(layout: &Layout) -> Timestamp {
+    match layout {
+        Layout::MorganDev => crate::time::Clock::now(&crate::time::SystemClock),
+        _ => Timestamp::ZERO,
     }
 }
 
@@ -173,6 +188,20 @@ pub struct LogInput {
     sample_at: usize,
     sample_ended: bool,
     tally: Tally,
+    /// The next line, read by [`LogInput::peek`] and not yet handed out (when `has_held`).
+    held: Vec<u8>,
+    has_held: bool,
+    /// `held`'s time, when it parsed.
+    held_ts: Option<Timestamp>,
+}
+
+/// What [`LogInput::peek`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peek {
+    /// A line is ready; its time, or `None` when it is not an entry.
+    Line(Option<Timestamp>),
+    Idle,
+    End,
 }
 
 impl LogInput {
@@ -191,7 +220,24 @@ impl LogInput {
             sample_at: 0,
             sample_ended: false,
             tally: Tally::default(),
+            held: Vec::new(),
+            has_held: false,
+            held_ts: None,
         })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.follower.path()
+    }
+
+    /// Whether the file is followed as it grows.
+    pub fn follows(&self) -> bool {
+        self.follower.follows()
+    }
+
+    /// Names the file in bad-line warnings, for when several logs are read at once.
+    pub fn name_in_warnings(&mut self) {
+        self.tally.name = Some(format!("log {}", self.follower.path().display()));
     }
 
     /// The layout in use and its name, once known.
@@ -246,11 +292,11 @@ impl LogInput {
         }
     }
 
-    /// The next line, parsed, waiting at most `wait`.
-    pub fn next(&mut self, wait: Duration) -> Result<LogItem<'_>, Error> {
+    /// Finds the layout if it is not known yet. `Some`: no line can be read now.
+    fn ensure_layout(&mut self, wait: Duration) -> Result<Option<Peek>, Error> {
         if self.layout.is_none() {
             if !self.detect(wait)? {
-                return Ok(LogItem::Idle);
+                return Ok(Some(Peek::Idle));
             }
             if self.layout.is_none() {
                 // Blank lines only, and the input ended.
@@ -258,7 +304,57 @@ impl LogInput {
                 for l in &blank {
                     let _ = self.tally.see(Err(BadLine::Empty), l);
                 }
-                return Ok(LogItem::End);
+                return Ok(Some(Peek::End));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads the next line without handing it out, and says when it happened, so that a merge
+    /// of several logs can pick which goes first. The next [`LogInput::next`] returns it.
+    pub fn peek(&mut self, wait: Duration) -> Result<Peek, Error> {
+        if self.has_held {
+            return Ok(Peek::Line(self.held_ts));
+        }
+        if let Some(p) = self.ensure_layout(wait)? {
+            return Ok(p);
+        }
+        let LogInput {
+            follower,
+            layout,
+            sample,
+            sample_at,
+            held,
+            ..
+        } = self;
+        let Some((layout, _)) = layout.as_ref() else {
+            return Ok(Peek::End);
+        };
+        held.clear();
+        if let Some(line) = sample.get(*sample_at) {
+            *sample_at += 1;
+            held.extend_from_slice(line);
+        } else {
+            match follower.next_line(wait)? {
+                Next::Line(line) => held.extend_from_slice(line),
+                Next::Idle => return Ok(Peek::Idle),
+                Next::End => return Ok(Peek::End),
+            }
+        }
+        // Parsed again when handed out: an entry borrows its line, which `self` holds.
+        let ts = layout.parse(held, line_clock(layout)).ok().map(|e| e.ts);
+        self.held_ts = ts;
+        self.has_held = true;
+        Ok(Peek::Line(ts))
+    }
+
+    /// The next line, parsed, waiting at most `wait`.
+    pub fn next(&mut self, wait: Duration) -> Result<LogItem<'_>, Error> {
+        if !self.has_held {
+            match self.ensure_layout(wait)? {
+                Some(Peek::End) => return Ok(LogItem::End),
+                Some(_) => return Ok(LogItem::Idle),
+                None => {}
             }
         }
         let LogInput {
@@ -267,16 +363,18 @@ impl LogInput {
             sample,
             sample_at,
             tally,
+            held,
+            has_held,
             ..
         } = self;
         let Some((layout, _)) = layout.as_ref() else {
             return Ok(LogItem::End);
         };
-        // Only morgan's lines carry no time; the others need no clock read per line.
-        let now = match layout {
-            Layout::MorganDev => crate::time::Clock::now(&crate::time::SystemClock),
-            _ => crate::time::Timestamp::ZERO,
-        };
+        let now = line_clock(layout);
+        if *has_held {
+            *has_held = false;
+            return Ok(tally.see(layout.parse(held, now), held));
+        }
         if let Some(line) = sample.get(*sample_at) {
             *sample_at += 1;
             return Ok(tally.see(layout.parse(line, now), line));

@@ -46,14 +46,14 @@ fn free_addr() -> SocketAddr {
 }
 
 /// The running binary: NDJSON lines of stdout on a channel, stderr collected.
-struct Tw {
+pub(crate) struct Tw {
     child: Child,
     lines: Receiver<Value>,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Tw {
-    fn spawn(args: &[&str]) -> Tw {
+    pub(crate) fn spawn(args: &[&str]) -> Tw {
         Self::spawn_with(args, Stdio::null())
     }
 
@@ -93,12 +93,12 @@ impl Tw {
         }
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 
     /// Waits (bounded) until stderr contains `needle`.
-    fn wait_stderr(&mut self, needle: &str, limit: Duration) {
+    pub(crate) fn wait_stderr(&mut self, needle: &str, limit: Duration) {
         let deadline = Instant::now() + limit;
         while !self.stderr().contains(needle) {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -119,7 +119,12 @@ impl Tw {
     }
 
     /// Waits (bounded) for a stdout line matching `want`.
-    fn wait_for(&self, what: &str, limit: Duration, want: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) fn wait_for(
+        &self,
+        what: &str,
+        limit: Duration,
+        want: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -132,14 +137,14 @@ impl Tw {
     }
 
     /// Waits for a report whose request count is `n`.
-    fn wait_requests(&self, n: u64, limit: Duration) -> Value {
+    pub(crate) fn wait_requests(&self, n: u64, limit: Duration) -> Value {
         self.wait_for(&format!("report with {n} requests"), limit, |v| {
             v["type"] == "report" && v["requests"] == n
         })
     }
 
     /// SIGINT, then the summary line and a clean exit.
-    fn stop(&mut self) -> Value {
+    pub(crate) fn stop(&mut self) -> Value {
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(self.child.id() as i32),
             nix::sys::signal::Signal::SIGINT,

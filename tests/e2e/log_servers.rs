@@ -385,3 +385,186 @@ fn caddy_json_access_log() {
     assert!(err.contains("Caddy JSON"), "{err}");
     check(&s, &lat);
 }
+
+/// Every process's open file descriptors that name `file`.
+fn open_anywhere(file: &Path) -> bool {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    procs.filter_map(Result::ok).any(|p| {
+        std::fs::read_dir(p.path().join("fd")).is_ok_and(|fds| {
+            fds.filter_map(Result::ok)
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == file))
+        })
+    })
+}
+
+/// Polls `cond` (bounded) until it holds.
+fn poll_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn count_lines(path: &Path) -> u64 {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines().filter(|l| !l.trim().is_empty()).count() as u64
+}
+
+/// nginx writing its log while traffic-watch follows it: the log is renamed and nginx told to
+/// reopen it (what logrotate's nginx script does), more requests come, and every request in
+/// nginx's two files is counted, once.
+#[test]
+fn nginx_log_followed_through_rename_and_reopen() {
+    if !installed("/usr/sbin/nginx", "nginx") || !crate::util::is_root() {
+        if !crate::util::is_root() {
+            eprintln!("skipped: nginx runs as root here (CI is root)");
+        }
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let port = free_port();
+    let server = nginx(&format!("access_log {d}/access.log combined;"), dir, port);
+    let root = server.dir.path().to_owned();
+    let log = root.join("access.log");
+    let old = root.join("access.log.1");
+    let mut tw =
+        crate::fleet::Tw::spawn(&["--log", log.to_str().unwrap(), "--json", "--interval", "1s"]);
+    tw.wait_stderr("following log", Duration::from_secs(10));
+    send(server.port);
+    wait_lines(&log, PATHS.len());
+    tw.wait_requests(PATHS.len() as u64, Duration::from_secs(15));
+
+    std::fs::rename(&log, &old).unwrap();
+    let conf = root.join("nginx.conf");
+    let reopen = Command::new("/usr/sbin/nginx")
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(&root)
+        .args(["-s", "reopen"])
+        .output()
+        .unwrap();
+    assert!(
+        reopen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reopen.stderr)
+    );
+    // The master reopens first, then tells its worker: requests go to the new file only once
+    // no process holds the old one.
+    poll_until("nginx reopened its log", Duration::from_secs(10), || {
+        log.exists() && !open_anywhere(&old)
+    });
+    send(server.port);
+    send(server.port);
+    wait_lines(&log, 2 * PATHS.len());
+    let (before, after) = (count_lines(&old), count_lines(&log));
+    assert_eq!(
+        (before, after),
+        (PATHS.len() as u64, 2 * PATHS.len() as u64)
+    );
+    tw.wait_requests(before + after, Duration::from_secs(15));
+    let s = tw.stop();
+    assert_eq!(s["requests"], before + after, "{s}");
+    assert_eq!(s["counters"]["log_lines"], before + after);
+    assert_eq!(s["counters"]["log_bad_lines"], 0);
+    assert_eq!(s["counters"]["log_rotations"], 1, "{}", s["counters"]);
+    assert_eq!(s["status"]["4xx"], 3, "{}", s["status"]);
+}
+
+/// Two logs, `a` with the even seconds from `t0` and `b` the odd ones: 10 lines each.
+fn two_logs(dir: &Path, t0: u64) -> [PathBuf; 2] {
+    let when = |s: u64| {
+        let t = t0 + s;
+        format!(
+            "24/Nov/2026:{:02}:{:02}:{:02} +0000",
+            (t / 3600) % 24,
+            (t / 60) % 60,
+            t % 60
+        )
+    };
+    let paths = [dir.join("a.access.log"), dir.join("b.access.log")];
+    for (i, p) in paths.iter().enumerate() {
+        let mut text = String::new();
+        for s in (i as u64..20).step_by(2) {
+            text.push_str(&format!(
+                "127.0.0.1 - - [{}] \"GET /{}/x HTTP/1.1\" 200 10 \"-\" \"t\"\n",
+                when(s),
+                ["a", "b"][i]
+            ));
+        }
+        std::fs::write(p, text).unwrap();
+    }
+    paths
+}
+
+#[test]
+fn several_logs_and_a_glob_read_as_one_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2026-11-24T06:00:00Z
+    let t0 = 1_795_500_000 - 1_795_500_000 % 86_400 + 6 * 3600;
+    let [a, b] = two_logs(dir.path(), t0);
+    let glob = dir.path().join("*.access.log");
+    let expanded = [a.to_str().unwrap(), b.to_str().unwrap()];
+    for args in [
+        vec!["--log", expanded[0], "--log", expanded[1]],
+        // As the shell passes a glob it expanded.
+        vec!["--log", expanded[0], expanded[1]],
+        // Quoted: expanded by traffic-watch.
+        vec!["--log", glob.to_str().unwrap()],
+    ] {
+        let out = bin()
+            .args(&args)
+            .args(["--no-follow", "--json"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {err}");
+        let s = summary(&out);
+        assert_eq!(s["requests"], 20, "{args:?}: {s}");
+        let source = s["source"].as_str().unwrap();
+        assert!(
+            source.contains("a.access.log (combined)") && source.contains("b.access.log"),
+            "{source}"
+        );
+        // One timeline: 0..19 s from the first line to the last, whichever file holds it.
+        assert_eq!(s["first"], "2026-11-24T06:00:00Z", "{s}");
+        assert_eq!(s["last"], "2026-11-24T06:00:19Z", "{s}");
+    }
+
+    let missing = dir.path().join("nope.log");
+    let out = bin()
+        .arg("--log")
+        .arg(&a)
+        .arg("--log")
+        .arg(&missing)
+        .args(["--no-follow", "--json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err:?}");
+    assert!(
+        err.contains("nope.log") && err.contains("no such file"),
+        "{err}"
+    );
+    let out = bin()
+        .arg("--log")
+        .arg(dir.path().join("*.error.log"))
+        .args(["--no-follow", "--json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err:?}");
+    assert!(
+        err.contains("*.error.log") && err.contains("no file matches"),
+        "{err}"
+    );
+}
