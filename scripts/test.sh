@@ -20,13 +20,14 @@ fi
 
 if [ "$ci" = "true" ] && [ "$(id -u)" -eq 0 ]; then
   # Real servers and clients whose own logs are the truth in the end-to-end tests: nginx
-  # (HTTP/1 and h2c), h2load (Debian's nghttp2-client), grpcio; apache2, haproxy and caddy
-  # write the access logs `--log` reads in tests/e2e/log_servers.rs.
+  # (HTTP/1 and h2c), h2load (Debian's nghttp2-client), grpcio; apache2, haproxy, caddy and
+  # gunicorn write the access logs `--log` reads in tests/e2e/log_servers.rs.
   need=()
   [ -x /usr/sbin/nginx ] || need+=(nginx)
   [ -x /usr/sbin/apache2 ] || need+=(apache2)
   [ -x /usr/sbin/haproxy ] || need+=(haproxy)
   [ -x /usr/bin/caddy ] || need+=(caddy)
+  [ -x /usr/bin/gunicorn ] || need+=(gunicorn)
   [ -x /usr/bin/h2load ] || need+=(nghttp2-client)
   /usr/bin/python3 -c "import grpc" >/dev/null 2>&1 || need+=(python3-grpcio)
   if [ "${#need[@]}" -gt 0 ]; then

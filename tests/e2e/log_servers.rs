@@ -1,4 +1,4 @@
-//! Access logs written by real servers on loopback (Debian's nginx, apache2, haproxy and caddy,
+//! Access logs written by real servers on loopback (Debian's nginx, apache2, haproxy, caddy and gunicorn,
 //! which `scripts/test.sh` installs in CI): requests sent with curl, then the finished log read
 //! with `--log FILE --no-follow --json`. Counts, sections, statuses and latency percentiles must
 //! equal what the log itself says, read here with a naive parser of our own. A test whose
@@ -383,6 +383,46 @@ fn caddy_json_access_log() {
         .collect();
     let (s, err) = read_log(&log, &[]);
     assert!(err.contains("Caddy JSON"), "{err}");
+    check(&s, &lat);
+}
+
+#[test]
+fn gunicorn_access_log_with_its_timing_field() {
+    const GUNICORN: &str = "/usr/bin/gunicorn";
+    if !installed(GUNICORN, "gunicorn") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.py"),
+        "def app(environ, start_response):\n\
+         \x20   missing = environ['PATH_INFO'].startswith('/missing')\n\
+         \x20   start_response('404 Not Found' if missing else '200 OK', [('Content-Type', 'text/plain')])\n\
+         \x20   return [b'no' if missing else b'ok']\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let log = dir.path().join("access.log");
+    // Gunicorn's default access-log layout with its `%(D)s` (microseconds) appended.
+    let format = r#"%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s"#;
+    let mut cmd = Command::new(GUNICORN);
+    cmd.current_dir(dir.path())
+        .args(["--workers", "1", "--bind", &format!("127.0.0.1:{port}")])
+        .arg("--access-logfile")
+        .arg(&log)
+        .args(["--access-logformat", format, "app:app"]);
+    let server = start(cmd, dir, port, None);
+    send(server.port);
+    let text = wait_lines(&log, PATHS.len());
+    let lat: Vec<Duration> = text
+        .lines()
+        .map(|l| {
+            let us: u64 = l.rsplit(' ').next().unwrap().trim().parse().unwrap();
+            Duration::from_micros(us)
+        })
+        .collect();
+    let (s, err) = read_log(&log, &[]);
+    assert!(err.contains("%D"), "auto names the layout it picked: {err}");
     check(&s, &lat);
 }
 
