@@ -275,35 +275,6 @@ impl<'a> Visit<'a> for Collect {
     }
 }
 
-const LOW_BITS: u64 = 0x0101_0101_0101_0101;
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-
-/// Flags (high bit of each byte) the bytes of `x` equal to `b`. Exact for the lowest flagged
-/// byte, which is all the caller uses.
-fn bytes_equal(x: u64, b: u8) -> u64 {
-    let d = x ^ (LOW_BITS * u64::from(b));
-    d.wrapping_sub(LOW_BITS) & !d & HIGH_BITS
-}
-
-/// The first index from `i` holding `"`, `\` or a byte below 0x20, or the end: whole words
-/// of plain string bytes are stepped over at once.
-fn plain_run_end(s: &[u8], mut i: usize) -> usize {
-    while let Some(w) = s.get(i..).and_then(|r| r.first_chunk::<8>()) {
-        let x = u64::from_le_bytes(*w);
-        let control = x.wrapping_sub(LOW_BITS * 0x20) & !x & HIGH_BITS;
-        let hits = control | bytes_equal(x, b'"') | bytes_equal(x, b'\\');
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    // Fewer than eight bytes left.
-    s.iter()
-        .skip(i)
-        .position(|b| *b == b'"' || *b == b'\\' || *b < 0x20)
-        .map_or(s.len().max(i), |p| i + p)
-}
-
 struct Scanner<'a> {
     s: &'a [u8],
     i: usize,
@@ -346,9 +317,6 @@ impl<'a> Scanner<'a> {
         self.i += 1;
         let start = self.i;
         loop {
-            // Plain bytes go eight at a time; only a quote, a backslash or a control byte
-            // needs a look.
-            self.i = plain_run_end(self.s, self.i);
             match *self.s.get(self.i)? {
                 b'\\' => self.i += 2,
                 b'"' => {
@@ -515,36 +483,6 @@ mod tests {
         assert_eq!(e.latency, Some(Duration::from_micros(12_500)));
         assert!(parse_overrides("nope=x").is_err());
         assert!(parse_overrides("time").is_err());
-    }
-
-    #[test]
-    fn plain_runs_end_where_a_byte_by_byte_scan_does() {
-        let naive = |s: &[u8], i: usize| {
-            s.iter()
-                .skip(i)
-                .position(|b| *b == b'"' || *b == b'\\' || *b < 0x20)
-                .map_or(s.len(), |p| i + p)
-        };
-        let specials = [
-            b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xa2, 0xdc, 0xff, b'a',
-        ];
-        // Every special byte at every offset of a 20-byte run, from every start.
-        for &sp in &specials {
-            for at in 0..20 {
-                let mut s = vec![b'x'; 20];
-                s[at] = sp;
-                for i in 0..=20 {
-                    assert_eq!(
-                        plain_run_end(&s, i),
-                        naive(&s, i),
-                        "{sp:#x} at {at} from {i}"
-                    );
-                }
-            }
-        }
-        // Two specials: the first one wins.
-        let s = b"abcdefg\\hij\"kl";
-        assert_eq!(plain_run_end(s, 0), 7);
     }
 
     #[test]
