@@ -2,10 +2,11 @@
 //! allowed or the traffic is TLS. [`parse`] reads the Common and Combined Log Formats and their
 //! variants, [`template`] nginx `log_format` and Apache `LogFormat` strings, [`json`] JSON
 //! lines (nginx `escape=json`, Caddy), [`haproxy`] HAProxy's `httplog`, [`morgan`] Express's
-//! `dev`; [`layout`] picks one (or recognises it, for `auto`). [`follow`] reads a file (or standard input) and follows it through rotation as `tail -F`
-//! does, and [`record`] hands each entry to the same [`HttpSink`] the packet path feeds, so the
-//! statistics, alerts and displays are the ones capture gets. Time is each line's own
-//! timestamp, so an old log replays its alerts exactly.
+//! `dev`; [`layout`] picks one (or recognises it, for `auto`). [`follow`] reads a file (or
+//! standard input) and follows it through rotation as `tail -F` does, [`merge`] reads several
+//! as one timeline, and [`record`] hands each entry to the same [`HttpSink`] the packet path
+//! feeds, so the statistics, alerts and displays are the ones capture gets. Time is each
+//! line's own timestamp, so an old log replays its alerts exactly.
 //!
 //! [`LogInput`] puts them together for a run loop: it yields parsed entries and counts lines,
 //! bad lines by reason, cut lines and rotations ([`LogCounters`]). Bad lines are counted and
