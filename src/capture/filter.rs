@@ -3,7 +3,7 @@
 //! Live capture hands the kernel the BPF program that [`build_filter`](super::build_filter)
 //! describes. Replaying a file through libpcap would run that same program in libpcap's
 //! user-space interpreter on every packet, which costs about a third of our whole decode of
-//! the frame (issue 6). So when the user gave no BPF expression of their own, a replay of the
+//! the frame. So when the user gave no BPF expression of their own, a replay of the
 //! link types below runs [`FrameMatcher`] instead: the same loads at the same offsets as the
 //! program libpcap 1.10 compiles `build_filter(port, ip, &[])` to (`tcpdump -d` prints it).
 //!

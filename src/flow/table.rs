@@ -411,7 +411,7 @@ mod tests {
         fn non_http(&mut self, _: NonHttpKind, _: Endpoint, _: Option<&[u8]>) {}
     }
 
-    // Issue 5: under SYN-flood churn the map must not keep doubling. Once full it holds
+    // Under SYN-flood churn the map must not keep doubling. Once full it holds
     // room for twice the cap, and from then on tombstones are reclaimed in place.
     #[test]
     fn a_full_table_under_churn_never_grows_its_map() {

@@ -1,4 +1,4 @@
-//! The section window as it was before issue 6, when every event was counted in the map of
+//! The straightforward section window, where every event is counted in the map of
 //! its bucket (one entry per section, kind and bucket). Kept, for tests only, as the reference
 //! `SectionWindow` must match exactly, the cap and the folding into `(other)` included.
 
