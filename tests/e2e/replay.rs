@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use traffic_watch::decode::LinkType;
-use traffic_watch::synth::{Conversation, Frame, PcapWriter, Side, sample_traffic};
+use traffic_watch::synth::{Conversation, Frame, Side, sample_traffic};
 
-use crate::util::{bin, sections_string, shared_data, summary};
+use crate::util::{bin, sections_string, shared_data, summary, write_pcap};
 
 fn replay_json(path: &Path, extra: &[&str]) -> serde_json::Value {
     let out = bin()
@@ -65,12 +65,6 @@ fn shared_capture_with_port_filter_and_expression() {
         replay_json(&f, &["--port", "8090", "not", "host", "127.0.0.1"])["requests"],
         0
     );
-}
-
-fn write_pcap(path: &Path, link: LinkType, frames: &[Frame]) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut w = PcapWriter::new(std::io::BufWriter::new(file), link).unwrap();
-    w.write_all(frames).unwrap();
 }
 
 #[test]

@@ -8,15 +8,9 @@ use std::time::Duration;
 
 use traffic_watch::decode::LinkType;
 use traffic_watch::synth::h2::{self, Block};
-use traffic_watch::synth::{Conversation, Frame, PcapWriter, Side};
+use traffic_watch::synth::{Conversation, Frame, Side};
 
-use crate::util::{json_lines, summary};
-
-fn write_pcap(path: &Path, frames: &[Frame]) {
-    let f = std::fs::File::create(path).unwrap();
-    let mut w = PcapWriter::new(std::io::BufWriter::new(f), LinkType::Ethernet).unwrap();
-    w.write_all(frames).unwrap();
-}
+use crate::util::{json_lines, summary, write_pcap};
 
 fn replay(path: &Path, extra: &[&str]) -> std::process::Output {
     let out = crate::util::bin()
@@ -80,7 +74,7 @@ fn capture_started_mid_connection_decodes_what_it_can_and_says_unknown_for_the_r
     frames.push(c.send(Side::Server, &Block::new().indexed(8).headers(7, true)));
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("mid.pcap");
-    write_pcap(&p, &frames[cut..]);
+    write_pcap(&p, LinkType::Ethernet, &frames[cut..]);
     let s = summary(&replay(&p, &["--summary-only"]));
     assert_eq!(s["requests"], 3, "{s}");
     assert_eq!(s["responses"], 3, "{s}");
@@ -127,7 +121,7 @@ fn rapid_reset_raises_the_alert_and_recovers() {
     }
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("reset.pcap");
-    write_pcap(&p, &frames);
+    write_pcap(&p, LinkType::Ethernet, &frames);
     let out = replay(
         &p,
         &["--window", "20s", "--threshold", "20", "--interval", "10s"],

@@ -3,19 +3,12 @@
 //! malformed shape, and heads of 1 KiB to 1 MiB split at several segment sizes.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use traffic_watch::decode::LinkType;
-use traffic_watch::synth::{Conversation, Frame, PcapWriter, Side};
+use traffic_watch::synth::{Conversation, Frame, Side};
 
-use crate::util::{bin, json_lines, summary};
-
-fn write_pcap(path: &Path, frames: &[Frame]) {
-    let f = std::fs::File::create(path).unwrap();
-    let mut w = PcapWriter::new(std::io::BufWriter::new(f), LinkType::Ethernet).unwrap();
-    w.write_all(frames).unwrap();
-}
+use crate::util::{bin, json_lines, summary, write_pcap};
 
 const SERVER: &str = "10.0.0.2:80";
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
@@ -79,7 +72,7 @@ fn a_flood_of_malformed_requests_raises_the_alert_and_recovers() {
     frames.sort_by_key(|f| f.ts);
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("flood.pcap");
-    write_pcap(&p, &frames);
+    write_pcap(&p, LinkType::Ethernet, &frames);
     let out = bin()
         .arg("-r")
         .arg(&p)
@@ -154,7 +147,7 @@ fn heads_of_any_size_split_any_way_are_counted() {
     }
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("heads.pcap");
-    write_pcap(&p, &frames);
+    write_pcap(&p, LinkType::Ethernet, &frames);
     let out = bin()
         .arg("-r")
         .arg(&p)

@@ -76,3 +76,24 @@ pub fn proc_status(pid: u32, key: &str) -> String {
         })
         .unwrap_or_default()
 }
+
+/// Writes `frames` as a classic pcap file of link type `link`.
+pub fn write_pcap(
+    path: &std::path::Path,
+    link: traffic_watch::decode::LinkType,
+    frames: &[traffic_watch::synth::Frame],
+) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = traffic_watch::synth::PcapWriter::new(std::io::BufWriter::new(file), link).unwrap();
+    w.write_all(frames).unwrap();
+}
+
+/// Hits of one section in a summary, 0 when it is absent.
+pub fn section_hits(summary: &Value, name: &str) -> u64 {
+    summary["sections"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["section"] == name)
+        .map_or(0, |s| s["hits"].as_u64().unwrap_or(0))
+}
