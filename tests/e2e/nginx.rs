@@ -147,9 +147,11 @@ fn malformed_and_huge_heads_counted_as_nginx_logs_them() {
         b"GET /v17 HTTP/1.7\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n",
         b"GET /ctl\x01x HTTP/1.1\r\nHost: x\r\n\r\n",
     ];
-    for (i, m) in malformed.iter().enumerate() {
-        // The first one split a byte per segment, the others whole.
-        exchange(port, m, if i == 0 { 1 } else { 4096 });
+    for m in malformed {
+        // Whole: nginx answers 400 at the first bad byte of a request line, so a line sent a
+        // byte per segment can be answered before its end arrives (see the unit tests for
+        // every split, and the closing note for that race).
+        exchange(port, m, 4096);
     }
     // Bare LF line ends: well-formed for servers, and for us.
     exchange(
@@ -178,7 +180,7 @@ fn malformed_and_huge_heads_counted_as_nginx_logs_them() {
         "GET /huge HTTP/1.1\r\nHost: x\r\nCookie: c={}\r\n\r\n",
         "j".repeat(70 * 1024)
     );
-    exchange(port, huge.as_bytes(), 8192);
+    let huge_answer = exchange(port, huge.as_bytes(), 8192);
 
     // nginx writes a refused request's line once the connection is finalised, which can come
     // after the client has its answer: wait (bounded) for every line sent to be logged.
@@ -200,16 +202,18 @@ fn malformed_and_huge_heads_counted_as_nginx_logs_them() {
         "{summary}\n{}",
         std::fs::read_to_string(nginx.access_log()).unwrap_or_default()
     );
-    assert_eq!(
-        summary["responses"].as_u64().unwrap(),
-        logged.len() as u64,
+    // nginx refuses the huge head while its tail is still arriving and closes with unread
+    // bytes: the kernel then resets the connection and may discard the 400 before it goes on
+    // the wire, though nginx logged it. Only a 400 the client received was surely on the wire.
+    let lost = u64::from(!String::from_utf8_lossy(&huge_answer).contains(" 400 "));
+    let responses = summary["responses"].as_u64().unwrap();
+    let r4xx = summary["status"]["4xx"].as_u64().unwrap();
+    let logged_n = logged.len() as u64;
+    assert!(
+        responses <= logged_n && responses + lost >= logged_n,
         "{summary}"
     );
-    assert_eq!(
-        summary["status"]["4xx"].as_u64().unwrap(),
-        want_4xx,
-        "{summary}"
-    );
+    assert_eq!(logged_n - responses, want_4xx - r4xx, "{summary}");
     assert_eq!(
         summary["status"]["5xx"].as_u64().unwrap(),
         want_5xx,
