@@ -236,7 +236,7 @@ pub struct LoadArgs {
     pub url: String,
 
     /// Rate profile: comma-separated RATExDURATION steps in req/s and seconds (or '2m', '500ms').
-    /// Default: the seed generator's '20x60,100x20,20x60'.
+    /// Default: '20x60,100x20,20x60' (a baseline, a spike, the baseline).
     #[arg(long, value_name = "STEPS", conflicts_with_all = ["rate", "duration", "max"])]
     pub profile: Option<String>,
 
