@@ -321,3 +321,121 @@ fn tcpdump_style(s: &Snapshot) -> String {
         h.queue_dropped
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::app::config::{HookSettings, Input, OutputSettings, Privileges, ReplaySettings};
+    use crate::capture::FileSource;
+    use crate::decode::LinkType;
+    use crate::flow::FlowConfig;
+    use crate::stats::{StatsConfig, Threshold};
+    use crate::synth::{PcapWriter, sample_traffic_profile};
+
+    /// What the printer wrote, readable after the run.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Replays `profile` (requests/s, seconds) as NDJSON with a 10 s report interval and a
+    /// 30 req/s threshold over 20 s; returns the lines printed.
+    fn replay_json(profile: &[(u32, u32)], summary_only: bool) -> Vec<serde_json::Value> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.pcap");
+        let mut w =
+            PcapWriter::new(std::fs::File::create(&path).unwrap(), LinkType::Ethernet).unwrap();
+        w.write_all(&sample_traffic_profile(profile)).unwrap();
+        drop(w);
+        let config = Config {
+            input: Input::Replay(ReplaySettings {
+                path: path.clone(),
+                filter: None,
+            }),
+            outputs: OutputSettings {
+                mode: OutputMode::Json,
+                summary_only,
+                interval: Duration::from_secs(10),
+                metrics_addr: None,
+                hooks: HookSettings::default(),
+                banner: None,
+            },
+            flow: FlowConfig::default(),
+            stats: StatsConfig {
+                window_secs: 20,
+                threshold: Threshold::PerSecond(30.0),
+                ..StatsConfig::default()
+            },
+            privileges: Privileges {
+                user: None,
+                drop: false,
+            },
+        };
+        let mut outputs = Outputs::open(&config.outputs, 10).unwrap();
+        let out = Captured::default();
+        outputs.print_to(Box::new(out.clone()), OutputMode::Json);
+        let source = Source::File {
+            file: FileSource::open(&path, "", None).unwrap(),
+            path,
+            read: Ok(()),
+        };
+        run(&config, source, outputs, Arc::new(AtomicBool::new(false))).unwrap();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn kinds(lines: &[serde_json::Value]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| {
+                let t = l["type"].as_str().unwrap_or("?");
+                match l["kind"].as_str() {
+                    Some(k) => format!("{t}:{k}"),
+                    None => t.to_owned(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_replay_reports_on_packet_time_alerts_and_ends_with_the_summary() {
+        // 20 s at 10/s, 20 s at 100/s, 40 s at 10/s: reports every 10 s of packet time, the
+        // alert inside the spike, its recovery after it, the summary last.
+        let lines = replay_json(&[(10, 20), (100, 20), (10, 40)], false);
+        let kinds = kinds(&lines);
+        assert_eq!(
+            kinds.last().map(String::as_str),
+            Some("summary"),
+            "{kinds:?}"
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "report").count(),
+            7,
+            "{kinds:?}"
+        );
+        let alerts: Vec<&String> = kinds.iter().filter(|k| k.starts_with("alert")).collect();
+        assert_eq!(alerts.len(), 2, "{kinds:?}");
+        let summary = &lines[lines.len() - 1];
+        assert_eq!(summary["requests"], 10 * 20 + 100 * 20 + 10 * 40);
+    }
+
+    #[test]
+    fn summary_only_prints_the_summary_alone() {
+        let lines = replay_json(&[(10, 20), (100, 20), (10, 40)], true);
+        assert_eq!(kinds(&lines), ["summary"]);
+        assert_eq!(lines[0]["requests"], 2600);
+    }
+}

@@ -118,4 +118,30 @@ mod tests {
              (vlan and tcp port 80 and host 10.0.0.1 and (not host 1.2.3.4))))"
         );
     }
+
+    #[test]
+    fn the_filter_stays_typed_and_renders_with_and_without_vlan() {
+        let f = CaptureFilter::new(Some(80), None, &[]);
+        assert_eq!(f.untagged(), "tcp port 80");
+        assert_eq!(
+            f.ports(),
+            Some(PortFilter {
+                port: Some(80),
+                ip: None
+            })
+        );
+        let with = CaptureFilter::new(Some(80), None, &["not".into(), "host 1.2.3.4".into()]);
+        assert_eq!(with.untagged(), "tcp port 80 and (not host 1.2.3.4)");
+        assert!(
+            with.bpf()
+                .starts_with("(tcp port 80 and (not host 1.2.3.4)) or (vlan and")
+        );
+        // An expression leaves the test to libpcap; a blank one is no expression.
+        assert_eq!(with.ports(), None);
+        assert!(
+            CaptureFilter::new(None, None, &[" ".into()])
+                .ports()
+                .is_some()
+        );
+    }
 }

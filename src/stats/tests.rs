@@ -228,3 +228,35 @@ fn sections_rates_and_totals() {
     assert!((snap.rate_10s - 1.9).abs() < 1e-9);
     assert_eq!(snap.per_second.len(), 120);
 }
+
+#[test]
+fn health_counters_list_the_log_then_the_hooks_and_only_reasons_seen() {
+    use crate::stats::{Health, HookHealth, LogHealth};
+    let mut h = Health::default();
+    assert!(h.counters().is_empty());
+    h.hooks = Some(HookHealth {
+        delivered: 3,
+        failed: 1,
+        dropped: 0,
+    });
+    h.log = Some(LogHealth {
+        lines: 10,
+        bad_lines: 2,
+        long_lines: 1,
+        rotations: 0,
+        bad_by_reason: vec![("log_bad_status", 2)],
+    });
+    assert_eq!(
+        h.counters(),
+        [
+            ("log_lines", 10),
+            ("log_bad_lines", 2),
+            ("log_long_lines", 1),
+            ("log_rotations", 0),
+            ("log_bad_status", 2),
+            ("hooks_delivered", 3),
+            ("hooks_failed", 1),
+            ("hooks_dropped", 0),
+        ]
+    );
+}
