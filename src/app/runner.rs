@@ -46,7 +46,7 @@ enum Pace {
     },
 }
 
-pub struct Runner {
+struct Runner {
     pipe: Pipeline,
     outputs: Outputs,
     pace: Pace,

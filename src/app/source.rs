@@ -121,6 +121,8 @@ impl Source {
             Source::File { file, read, .. } => {
                 *read = file.for_each(|ts, frame| {
                     pipe.ingest(ts, frame);
+                    // Nothing records a replay (recording needs a live capture), so the
+                    // captured length stands in for the length on the wire.
                     let wire_len = u32::try_from(frame.len()).unwrap_or(u32::MAX);
                     each(
                         pipe,
