@@ -54,6 +54,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo clippy --no-default-features -- -D warnings (the capture-only build)"
+cargo clippy --no-default-features --quiet -- -D warnings
 echo "== cargo test"
 mkdir -p target
 status=0

@@ -1,5 +1,6 @@
-//! The command line: [`Args`] is what was typed (clap), [`Args::to_config`] turns it into a
-//! validated [`Config`] for the run loop.
+//! The command line: [`Args`] is what was typed (clap); [`Args::to_config`] turns it, in one
+//! place, into the validated [`Config`] of a monitor run, and [`DemoArgs::to_settings`] into
+//! the demo's settings.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -7,7 +8,13 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::app::config::{
+    Config, HookSettings, Input, LiveSettings, LogSettings, OutputMode, OutputSettings, Privileges,
+    ReplaySettings, threshold_rate, window_secs,
+};
+use crate::capture::CaptureFilter;
 use crate::flow::FlowConfig;
+use crate::logs::FormatSpec;
 use crate::record::{RecordConfig, Rotation};
 use crate::stats::{StatsConfig, Threshold};
 use crate::time::parse_duration;
@@ -51,7 +58,7 @@ pub struct Args {
     #[arg(short = 'p', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
 
-    /// Keep only traffic to (and responses from) this server address (the seed's -ip).
+    /// Keep only traffic to (and responses from) this server address.
     #[arg(long, value_name = "ADDR")]
     pub ip: Option<IpAddr>,
 
@@ -172,12 +179,15 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    #[cfg(feature = "demo")]
     /// A real HTTP server answering every path ("Hello, your path is: …"), for demos: HTTP/1.1,
     /// and h2c (HTTP/2 without TLS) by prior knowledge or by Upgrade, on the same port.
     Serve(crate::demo::ServeArgs),
-    /// Send HTTP traffic at a paced rate profile (default: the seed's 20/s, 100/s, 20/s); HTTP/1.1,
-    /// or h2c with --http2.
+    #[cfg(feature = "demo")]
+    /// Send HTTP traffic at a paced rate profile (default: 20/s, 100/s, 20/s); HTTP/1.1, or h2c
+    /// with --http2.
     Load(crate::demo::LoadArgs),
+    #[cfg(feature = "demo")]
     /// See it work in a minute: a local server, a traffic profile with a spike, and the live
     /// monitor on that port with a short alert window, so the alert fires and recovers.
     Demo(DemoArgs),
@@ -206,77 +216,25 @@ pub enum Command {
     },
 }
 
-/// How results are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputMode {
-    Dashboard,
-    Plain,
-    Json,
-}
-
-/// The validated settings of a monitor run.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub read: Option<PathBuf>,
-    /// The access logs (`--log`), as typed: globs are expanded when they are opened.
-    pub log: Vec<PathBuf>,
-    pub log_format: crate::logs::FormatSpec,
-    pub follow: bool,
-    pub metrics_addr: Option<std::net::SocketAddr>,
-    pub alert_exec: Option<String>,
-    pub alert_webhook: Option<String>,
-    pub alert_webhook_ca: Option<PathBuf>,
-    pub interface: Option<String>,
-    pub port: Option<u16>,
-    pub ip: Option<IpAddr>,
-    /// The BPF filter (live, and replay with an expression); empty for none.
-    pub filter: String,
-    /// Replay with `--port`/`--ip` and no expression: `filter` is exactly this test, which
-    /// the replay may run itself.
-    pub port_filter: Option<crate::capture::PortFilter>,
-    pub buffer_bytes: Option<usize>,
-    /// Bytes kept of each live packet.
-    pub snaplen: u32,
-    pub output: OutputMode,
-    pub summary_only: bool,
-    pub interval: Duration,
-    pub user: Option<String>,
-    pub drop_privileges: bool,
-    pub flow: FlowConfig,
-    pub stats: StatsConfig,
-    /// `-w` and the flight recorder (live capture only).
-    pub record: RecordConfig,
-}
-
 impl Args {
-    /// Validates what was typed. `stdout_is_terminal` picks the default output.
+    /// Turns what was typed into the run's [`Config`], or says in one line what is wrong.
+    /// `stdout_is_terminal` picks the default output.
     pub fn to_config(&self, stdout_is_terminal: bool) -> Result<Config, String> {
-        let window = self.window.as_secs();
-        if window == 0 || self.window.subsec_nanos() != 0 {
+        // Without the demo, its subcommand names would otherwise be read as a BPF expression.
+        #[cfg(not(feature = "demo"))]
+        if let Some(word @ ("serve" | "load" | "demo")) = self.filter.first().map(String::as_str) {
             return Err(format!(
-                "--window '{}' must be a whole number of seconds, at least 1s",
-                self.window.as_secs_f64()
+                "'{word}' is not in this build of traffic-watch (built without the 'demo' feature)"
             ));
         }
+        let window_secs = window_secs(self.window)?;
         if self.interval < Duration::from_secs(1) {
             return Err("--interval must be at least 1s".into());
         }
-        if !self.threshold.is_finite() || self.threshold < 0.0 {
-            return Err(format!(
-                "--threshold '{}' must be a number >= 0",
-                self.threshold
-            ));
-        }
+        let rate = threshold_rate(self.threshold)?;
         let threshold = match self.threshold_total {
             Some(n) => Threshold::Total(n),
-            None => Threshold::PerSecond(self.threshold),
-        };
-        let output = if self.json {
-            OutputMode::Json
-        } else if self.plain || !stdout_is_terminal || self.read.is_some() || self.no_follow {
-            OutputMode::Plain
-        } else {
-            OutputMode::Dashboard
+            None => Threshold::PerSecond(rate),
         };
         if self.read.is_some() && self.interface.is_some() {
             return Err("-r FILE and -i IFACE cannot be used together".into());
@@ -292,64 +250,65 @@ impl Args {
             ),
             None => None,
         };
-        // Live, the kernel filter always keeps TCP only. A file read with no port, address or
-        // expression needs no filter at all: running BPF on every packet in user space would
-        // cost more than decoding it (non-TCP is counted by the decoder as `not_tcp`).
-        let no_expression = self.filter.iter().all(|w| w.trim().is_empty());
-        let unfiltered_replay =
-            self.read.is_some() && self.port.is_none() && self.ip.is_none() && no_expression;
-        let filter = if unfiltered_replay {
-            String::new()
-        } else {
-            crate::capture::build_filter(self.port, self.ip, &self.filter)
-        };
-        // A file read with only --port/--ip: the same test, run in process where the link
-        // type allows (capture::filter), rather than libpcap interpreting BPF per packet.
-        let port_filter = (self.read.is_some() && no_expression && !unfiltered_replay).then_some(
-            crate::capture::PortFilter {
-                port: self.port,
-                ip: self.ip,
-            },
-        );
-        let log_format =
-            crate::logs::FormatSpec::from_arg(&self.log_format, self.nginx_conf.as_deref())?;
+        let format = FormatSpec::from_arg(&self.log_format, self.nginx_conf.as_deref())?;
         let record = self
             .record
             .to_config(self.read.is_some(), !self.log.is_empty())?;
-        let offline = self.read.is_some() || self.no_follow;
+        let filter = CaptureFilter::new(self.port, self.ip, &self.filter);
+        let input = if let Some(path) = &self.read {
+            let everything = self.port.is_none() && self.ip.is_none() && !filter.has_expression();
+            Input::Replay(ReplaySettings {
+                path: path.clone(),
+                filter: (!everything).then_some(filter),
+            })
+        } else if !self.log.is_empty() {
+            Input::Log(LogSettings {
+                paths: self.log.clone(),
+                format,
+                follow: !self.no_follow,
+            })
+        } else {
+            Input::Live(LiveSettings {
+                interface: self.interface.clone(),
+                filter,
+                buffer_bytes,
+                snaplen: self.snaplen,
+                record,
+            })
+        };
+        let offline = input.is_offline();
+        let mode = if self.json {
+            OutputMode::Json
+        } else if self.plain || !stdout_is_terminal || offline {
+            OutputMode::Plain
+        } else {
+            OutputMode::Dashboard
+        };
         Ok(Config {
-            read: self.read.clone(),
-            log: self.log.clone(),
-            log_format,
-            follow: !self.no_follow,
-            metrics_addr: self.outputs.metrics_addr,
-            alert_exec: self.outputs.alert_exec.clone(),
-            alert_webhook: self.outputs.alert_webhook.clone(),
-            alert_webhook_ca: self.outputs.alert_webhook_ca.clone(),
-            interface: self.interface.clone(),
-            port: self.port,
-            ip: self.ip,
-            filter,
-            port_filter,
-            buffer_bytes,
-            snaplen: self.snaplen,
-            output,
-            // Reading a file without --plain/--json: the summary is what people want.
-            summary_only: self.summary_only || (offline && !self.plain && !self.json),
-            interval: self.interval,
-            user: self.user.clone(),
-            drop_privileges: !self.no_drop_privileges,
+            input,
+            outputs: OutputSettings {
+                mode,
+                // Reading a file without --plain/--json: the summary is what people want.
+                summary_only: self.summary_only || (offline && !self.plain && !self.json),
+                interval: self.interval,
+                metrics_addr: self.outputs.metrics_addr,
+                hooks: self.outputs.hooks(),
+                banner: None,
+            },
             flow: FlowConfig {
                 max_flows: self.max_flows,
                 ..FlowConfig::default()
             },
             stats: StatsConfig {
-                window_secs: window,
+                window_secs,
                 threshold,
                 max_sections: self.max_sections,
                 top_n: self.top.clamp(1, 100),
             },
-            record,
+            privileges: Privileges {
+                user: self.user.clone(),
+                drop: !self.no_drop_privileges,
+            },
         })
     }
 }
@@ -454,6 +413,7 @@ impl RecordArgs {
 }
 
 /// Options of `traffic-watch demo`.
+#[cfg(feature = "demo")]
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
     /// Port for the built-in server on 127.0.0.1.
@@ -522,6 +482,42 @@ pub struct OutputArgs {
     pub alert_webhook_ca: Option<PathBuf>,
 }
 
+impl OutputArgs {
+    pub fn hooks(&self) -> HookSettings {
+        HookSettings {
+            exec: self.alert_exec.clone(),
+            webhook: self.alert_webhook.clone(),
+            webhook_ca: self.alert_webhook_ca.clone(),
+        }
+    }
+}
+
+#[cfg(feature = "demo")]
+impl DemoArgs {
+    /// The demo's settings; the demo builds its monitor's [`Config`] from them itself.
+    pub fn to_settings(&self, stdout_is_terminal: bool) -> crate::demo::monitor::DemoSettings {
+        let interactive = stdout_is_terminal && !self.plain && !self.json;
+        crate::demo::monitor::DemoSettings {
+            port: self.port,
+            profile: self.profile.clone(),
+            window: self.window,
+            threshold: self.threshold,
+            interface: self.interface.clone(),
+            http2: self.http2,
+            mode: if self.json {
+                OutputMode::Json
+            } else if interactive {
+                OutputMode::Dashboard
+            } else {
+                OutputMode::Plain
+            },
+            metrics_addr: self.outputs.metrics_addr,
+            hooks: self.outputs.hooks(),
+            drop_privileges: !self.no_drop_privileges,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -535,7 +531,7 @@ mod tests {
     #[test]
     fn snaplen_defaults_to_whole_packets_and_is_bounded() {
         let config = parse(&[]).unwrap().to_config(false).unwrap();
-        assert_eq!(config.snaplen, 262_144);
+        assert_eq!(live(config).snaplen, 262_144);
         assert_eq!(parse(&["-s", "96"]).unwrap().snaplen, 96);
         assert_eq!(parse(&["--snaplen", "262144"]).unwrap().snaplen, 262_144);
         for bad in ["0", "262145", "-1", "x"] {
@@ -550,23 +546,58 @@ mod tests {
         parse(args).map_err(|e| e.to_string())?.to_config(false)
     }
 
+    fn live(config: Config) -> LiveSettings {
+        match config.input {
+            Input::Live(l) => l,
+            other => panic!("not a live capture: {other:?}"),
+        }
+    }
+
+    fn record(args: &[&str]) -> RecordConfig {
+        live(config(args).unwrap()).record
+    }
+
+    #[test]
+    fn the_mode_follows_the_input_flags() {
+        assert!(matches!(config(&[]).unwrap().input, Input::Live(_)));
+        let replay = config(&["-r", "x.pcap"]).unwrap();
+        assert!(matches!(
+            &replay.input,
+            Input::Replay(ReplaySettings { filter: None, .. })
+        ));
+        assert!(replay.outputs.summary_only);
+        let filtered = config(&["-r", "x.pcap", "--port", "80"]).unwrap();
+        let Input::Replay(r) = filtered.input else {
+            panic!("not a replay")
+        };
+        assert_eq!(
+            r.filter.and_then(|f| f.ports()).and_then(|p| p.port),
+            Some(80)
+        );
+        let log = config(&["--log", "a.log", "--no-follow"]).unwrap();
+        assert!(matches!(
+            &log.input,
+            Input::Log(LogSettings { follow: false, .. })
+        ));
+        assert_eq!(log.outputs.mode, OutputMode::Plain);
+        let followed = config(&["--log", "a.log"]).unwrap();
+        assert!(matches!(
+            &followed.input,
+            Input::Log(LogSettings { follow: true, .. })
+        ));
+    }
+
     #[test]
     fn recording_flags_are_tcpdumps_and_need_a_live_capture() {
-        let c = config(&["-w", "x.pcapng", "-C", "20k", "-G", "5", "-W", "3"]).unwrap();
-        let w = c.record.write.unwrap();
+        let c = record(&["-w", "x.pcapng", "-C", "20k", "-G", "5", "-W", "3"]);
+        let w = c.write.unwrap();
         assert_eq!(w.max_bytes, Some(20 * 1024));
         assert_eq!(w.every, Some(Duration::from_secs(5)));
         assert_eq!(w.count, Some(3));
-        let c = config(&["--record-alerts", "d", "--record-buffer", "16"]).unwrap();
-        assert_eq!(c.record.buffer_bytes, 16 << 20);
-        assert_eq!(c.record.span, Duration::from_secs(60));
-        assert_eq!(
-            config(&["--record-alerts", "d"])
-                .unwrap()
-                .record
-                .buffer_bytes,
-            128 << 20
-        );
+        let c = record(&["--record-alerts", "d", "--record-buffer", "16"]);
+        assert_eq!(c.buffer_bytes, 16 << 20);
+        assert_eq!(c.span, Duration::from_secs(60));
+        assert_eq!(record(&["--record-alerts", "d"]).buffer_bytes, 128 << 20);
         for (args, says) in [
             (&["-C", "1"][..], "add -w FILE"),
             (&["--record-buffer", "1"], "add --record-alerts"),

@@ -43,9 +43,6 @@ pub enum Error {
     PrivilegeDrop(String),
 
     #[error("{0}")]
-    Demo(#[from] crate::demo::DemoError),
-
-    #[error("{0}")]
     Other(String),
 }
 

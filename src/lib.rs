@@ -1,24 +1,43 @@
 //! traffic-watch: HTTP traffic on a port, live, from the packets themselves.
 //!
-//! The layers, each a folder; dependencies point down, and only `capture` and `main.rs` touch
-//! the operating system:
-//! - [`capture`]: where packets come from: libpcap live capture with a kernel BPF filter, or a
-//!   pcap/pcapng file. Yields `(Timestamp, frame bytes)`.
-//! - [`decode`]: pure, zero-copy: link layer, VLAN, IPv4/IPv6, TCP; HTTP/1.x heads; sections.
-//! - [`flow`]: TCP reassembly per connection and direction, HTTP request/response pairing,
-//!   bounded by caps whose every bite is counted.
-//! - [`stats`]: per-second windows, top sections, alerting. Never reads the clock: every call
-//!   takes `now` (packet time, or a tick from the run loop).
-//! - [`pipeline`]: glues decode → flow → stats for one packet stream, single-threaded.
-//! - [`record`]: `-w` files with tcpdump's rotation, and the flight recorder that saves the
-//!   packets around an alert; a writer thread behind a bounded queue does the I/O.
-//! - [`output`]: pure renderings of a `stats::Snapshot`: plain text and JSON.
-//! - [`ui`]: the terminal dashboard; it only reads snapshots.
-//! - [`synth`]: builds TCP conversations and writes pcap files, for tests and sample captures.
+//! Every module, one line each, from the top down: a module imports only modules listed below
+//! it (ARCHITECTURE.md draws the layers). The rooms that touch the OS (files, sockets,
+//! threads, the clock, the terminal) say so; the others compute.
+//! - [`cli`]: clap's `Args` (what was typed), turned into a validated `app::Config` in one place.
+//! - [`demo`] (feature `demo`): `serve` and `load`, an HTTP server and a load generator on
+//!   tokio/hyper, and `demo`, which builds its monitor's `Config` itself. OS: sockets, threads.
+//! - [`app`]: one run from its `Config`: opens, drops privileges, then drives source →
+//!   pipeline → outputs (drain, tick, publish, shut down). OS: signals, threads, stdout, clock.
+//! - [`ui`]: the ratatui dashboard; it only reads snapshots. OS: the terminal.
+//! - [`export`]: the Prometheus exposition of a snapshot and its `/metrics` listener. OS: socket.
+//! - [`hooks`]: `--alert-exec` and `--alert-webhook`, off the packet path. OS: processes, sockets.
+//! - [`record`]: `-w` files with tcpdump's rotation, and the flight recorder around an alert.
+//!   OS: files, a writer thread.
+//! - [`pipeline`]: decode → flow → stats for one stream of frames or log entries, single-threaded.
+//! - [`logs`]: access logs as a second source of requests: formats, following, merging. OS: files.
+//! - [`capture`]: packets from libpcap (live, kernel BPF) or a pcap/pcapng file, and the
+//!   privilege drop. OS: devices, files, users.
+//! - [`output`]: pure renderings of a `stats::Snapshot` (plain text, NDJSON) and the escaping
+//!   of network text.
+//! - [`stats`]: per-second windows, top sections, latency, alerting; `Snapshot`, what every
+//!   output reads. Takes `now`, never reads the clock.
+//! - [`flow`]: TCP reassembly per connection and direction, HTTP/1 and HTTP/2 request/response
+//!   pairing, bounded by caps whose every bite is counted.
+//! - [`decode`]: pure, zero-copy: link layer, VLAN, IPv4/IPv6, TCP; HTTP/1 heads, HTTP/2 frames
+//!   and HPACK; sections.
+//! - [`time`]: `Timestamp` (µs, event time) and the `Clock` that only `app` reads.
+//! - [`error`]: the crate's one boundary error, worded as one line for the user.
+//! - `keyed_hash`: the randomly keyed hasher of every map whose keys come off the network.
+//!
+//! Beside the layers, for tests and tools: [`synth`] builds TCP conversations and writes pcap
+//! files (tests, `sample-capture`); [`fuzzing`] holds the fuzz targets' bodies, shared by
+//! `fuzz/` and the corpus tests.
 
+pub mod app;
 pub mod capture;
 pub mod cli;
 pub mod decode;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
 pub mod export;
@@ -31,7 +50,6 @@ pub mod logs;
 pub mod output;
 pub mod pipeline;
 pub mod record;
-pub mod run;
 pub mod stats;
 pub mod synth;
 pub mod time;

@@ -1,6 +1,6 @@
 //! Time as the statistics see it: a `Timestamp` in microseconds since the Unix epoch, taken from
 //! the packet headers (event time), and a `Clock` that the live loop reads only to move windows
-//! forward when no packet arrives. Nothing below `main`/`capture` calls the system clock itself,
+//! forward when no packet arrives. decode, flow and stats never call the system clock themselves,
 //! so tests of a two-minute window run in microseconds.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -89,8 +89,8 @@ impl FileSource {
             };
             // The matcher replaces the expression, so it must be exactly `--port`/`--ip`'s.
             debug_assert!(ports.is_none_or(|p| {
-                let full = super::build_filter(p.port, p.ip, &[]);
-                filter == full || filter == super::base_filter(&full)
+                let f = super::CaptureFilter::new(p.port, p.ip, &[]);
+                filter == f.bpf() || filter == f.untagged()
             }));
             matcher = ports.and_then(|p| FrameMatcher::new(p, dlt, big_endian));
             if matcher.is_none() {

@@ -233,7 +233,7 @@ mod tests {
     /// The BPF program of `filter` for link type `dlt`, compiled as replay compiles it: for a
     /// capture file (libpcap generates different code for a dead handle: for NULL it checks
     /// only Linux's AF_INET6), little-endian here, and without the VLAN branches where libpcap
-    /// has no `vlan` (as `run::open_file_with_filter` falls back).
+    /// has no `vlan` (as a replay falls back).
     fn bpf(filter: PortFilter, dlt: i32) -> Option<pcap::BpfProgram> {
         let dir = tempfile::tempdir().ok()?;
         let path = dir.path().join("h.pcap");
@@ -245,14 +245,10 @@ mod tests {
         std::fs::write(&path, &h).ok()?;
         let cap = pcap::Capture::from_file(&path).ok()?;
         assert_eq!(cap.get_datalink().0, dlt);
-        let full = build_filter(filter.port, filter.ip, &[]);
-        cap.compile(&full, true).ok().or_else(|| {
-            let base = full
-                .split_once(") or (vlan and ")?
-                .0
-                .trim_start_matches('(');
-            cap.compile(base, true).ok()
-        })
+        let typed = crate::capture::CaptureFilter::new(filter.port, filter.ip, &[]);
+        cap.compile(&typed.bpf(), true)
+            .ok()
+            .or_else(|| cap.compile(&typed.untagged(), true).ok())
     }
 
     /// Small, deterministic (xorshift), so a failure names a case that can be rerun.

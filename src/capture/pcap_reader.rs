@@ -2,7 +2,7 @@
 //!
 //! libpcap reads a savefile record by record, two `fread`s into its own buffer per packet, then
 //! hands the packet over through `pcap_next_ex`: 195 M instructions for the 400 k packets of the
-//! issue 6 benchmark capture, before its BPF filter. This reads the file in 1 MiB blocks and
+//! replay benchmark's capture, before its BPF filter. This reads the file in 1 MiB blocks and
 //! hands out each frame as a slice of the block: no allocation and no copy per packet; the only
 //! copy is moving the unread tail (less than one record) to the front when the block is
 //! refilled.

@@ -1,6 +1,6 @@
 //! The demo traffic generator: paced GET requests with an exact account of what happened.
 //!
-//! It is the seed's `traffic_generator.py` made precise. Requests follow a rate profile
+//! Every request is accounted for. Requests follow a rate profile
 //! (default: 20 req/s for 60 s, 100 req/s for 20 s, 20 req/s for 60 s) with open-loop pacing:
 //! request `j` of a step is due at `step start + j / rate`, counted from the run's start
 //! instant, so a slow answer delays nothing but its own connection. Each of `connections`
@@ -54,7 +54,7 @@ impl Phase {
     }
 }
 
-/// The seed generator's profile: 20 req/s for 60 s, 100 req/s for 20 s, 20 req/s for 60 s.
+/// The default profile: 20 req/s for 60 s, 100 req/s for 20 s, 20 req/s for 60 s.
 pub fn default_profile() -> Vec<Phase> {
     let p = |rate: f64, s: u64| Phase {
         rate,

@@ -79,6 +79,33 @@ pub enum DemoError {
     },
 }
 
+/// At the crate boundary a demo error is one more line for the user.
+impl From<DemoError> for crate::error::Error {
+    fn from(e: DemoError) -> Self {
+        crate::error::Error::Other(e.to_string())
+    }
+}
+
+/// `traffic-watch serve`: the server, until SIGINT or SIGTERM.
+pub fn serve_until_signal(a: &ServeArgs) -> Result<(), crate::error::Error> {
+    let config = a.to_config()?;
+    serve::run_until_signal(config)?;
+    Ok(())
+}
+
+/// `traffic-watch load`: the profile, then its report on stdout (JSON with `--json`);
+/// `progress` draws a progress bar on stderr.
+pub fn load_and_report(a: &LoadArgs, progress: bool) -> Result<(), crate::error::Error> {
+    let config = a.to_config()?;
+    let report = load::run(config, progress)?;
+    if a.json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{}", report.to_string().trim_end());
+    }
+    Ok(())
+}
+
 impl DemoError {
     pub(crate) fn invalid(what: &'static str, value: &str, reason: impl Into<String>) -> Self {
         DemoError::Invalid {
@@ -209,7 +236,7 @@ pub struct LoadArgs {
     pub url: String,
 
     /// Rate profile: comma-separated RATExDURATION steps in req/s and seconds (or '2m', '500ms').
-    /// Default: the seed generator's '20x60,100x20,20x60'.
+    /// Default: '20x60,100x20,20x60' (a baseline, a spike, the baseline).
     #[arg(long, value_name = "STEPS", conflicts_with_all = ["rate", "duration", "max"])]
     pub profile: Option<String>,
 

@@ -3,77 +3,85 @@
 //! recovery within about a minute. It composes the pieces the real program uses; nothing here
 //! is demo-only except the choice of settings.
 
-use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-
-use clap::Parser;
+use std::time::Duration;
 
 use super::{load, serve};
-use crate::cli::{Args, DemoArgs};
+use crate::app::config::{
+    Config, HookSettings, Input, LiveSettings, OutputMode, OutputSettings, Privileges,
+    threshold_rate, window_secs,
+};
+use crate::app::outputs::Outputs;
+use crate::app::{runner, start};
+use crate::capture::CaptureFilter;
 use crate::error::Error;
-use crate::run;
+use crate::flow::FlowConfig;
+use crate::record::RecordConfig;
+use crate::stats::{StatsConfig, Threshold};
 
 /// Streams per connection with `demo --http2`: `load --http2`'s default.
 const DEMO_H2_STREAMS: usize = 10;
+/// Plain and JSON reports every this often: the demo is short.
+const DEMO_REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// What `traffic-watch demo` was asked for.
+#[derive(Debug, Clone)]
+pub struct DemoSettings {
+    /// The built-in server's port on 127.0.0.1, and the port watched.
+    pub port: u16,
+    /// RATExSECONDS steps.
+    pub profile: String,
+    pub window: Duration,
+    pub threshold: f64,
+    /// `None`: the loopback interface.
+    pub interface: Option<String>,
+    pub http2: bool,
+    pub mode: OutputMode,
+    pub metrics_addr: Option<SocketAddr>,
+    pub hooks: HookSettings,
+    pub drop_privileges: bool,
+}
+
+impl DemoSettings {
+    /// The monitor's settings: the demo's port on loopback, its short window and threshold.
+    fn monitor_config(&self, banner: String) -> Result<Config, Error> {
+        let stats = StatsConfig {
+            window_secs: window_secs(self.window).map_err(Error::Config)?,
+            threshold: Threshold::PerSecond(threshold_rate(self.threshold).map_err(Error::Config)?),
+            ..StatsConfig::default()
+        };
+        Ok(Config {
+            input: Input::Live(LiveSettings {
+                interface: Some(self.interface.clone().unwrap_or_else(loopback_interface)),
+                filter: CaptureFilter::new(Some(self.port), None, &[]),
+                buffer_bytes: None,
+                snaplen: crate::capture::live::WHOLE_SNAPLEN,
+                record: RecordConfig::default(),
+            }),
+            outputs: OutputSettings {
+                mode: self.mode,
+                summary_only: false,
+                interval: DEMO_REPORT_EVERY,
+                metrics_addr: self.metrics_addr,
+                hooks: self.hooks.clone(),
+                banner: Some(banner),
+            },
+            flow: FlowConfig::default(),
+            stats,
+            privileges: Privileges {
+                user: None,
+                drop: self.drop_privileges,
+            },
+        })
+    }
+}
 
 /// `traffic-watch demo`: serve + load + the live monitor, all on loopback.
-pub fn run(a: &DemoArgs) -> Result<(), Error> {
+pub fn run(a: &DemoSettings) -> Result<(), Error> {
     let profile = load::parse_profile(&a.profile).map_err(Error::from)?;
-    let interactive = std::io::stdout().is_terminal() && !a.plain && !a.json;
-    // The monitor's settings, as if typed: the port, a short window, the threshold.
-    let mut argv = vec![
-        "traffic-watch".to_owned(),
-        "--port".into(),
-        a.port.to_string(),
-        "--window".into(),
-        format!("{}s", a.window.as_secs()),
-        "--threshold".into(),
-        a.threshold.to_string(),
-        "--interval".into(),
-        "5s".into(),
-        "-i".into(),
-        a.interface.clone().unwrap_or_else(loopback_interface),
-    ];
-    if let Some(m) = a.outputs.metrics_addr {
-        argv.extend(["--metrics-addr".into(), m.to_string()]);
-    }
-    if let Some(x) = &a.outputs.alert_exec {
-        argv.extend(["--alert-exec".into(), x.clone()]);
-    }
-    if let Some(w) = &a.outputs.alert_webhook {
-        argv.extend(["--alert-webhook".into(), w.clone()]);
-    }
-    if let Some(ca) = &a.outputs.alert_webhook_ca {
-        argv.extend(["--alert-webhook-ca".into(), ca.display().to_string()]);
-    }
-    if a.json {
-        argv.push("--json".into());
-    } else if !interactive {
-        argv.push("--plain".into());
-    }
-    let config = Args::try_parse_from(&argv)
-        .map_err(|e| Error::Config(e.to_string()))?
-        .to_config(interactive)
-        .map_err(Error::Config)?;
-
-    // Bind the server and open the capture while privileged; then drop privileges.
-    let server = serve::start(serve::ServeConfig {
-        port: a.port,
-        ..serve::ServeConfig::default()
-    })
-    .map_err(Error::from)?;
-    let sinks = run::Sinks::from_config(&config)?;
-    let _metrics = run::start_metrics(&config, &sinks)?;
-    let capture = run::open_live(&config).map_err(|e| match e {
-        Error::Permission { .. } => Error::Config(format!(
-            "the demo captures packets on loopback, which needs root: {e}"
-        )),
-        other => other,
-    })?;
-    if !a.no_drop_privileges {
-        crate::capture::privdrop::drop_privileges(None)?;
-    }
+    let interactive = a.mode == OutputMode::Dashboard;
     let steps: Vec<String> = profile
         .iter()
         .map(|p| format!("{} req/s for {} s", p.rate, p.duration.as_secs()))
@@ -85,19 +93,40 @@ pub fn run(a: &DemoArgs) -> Result<(), Error> {
     } else {
         load::Wire::Http1
     };
+    let server_addr = SocketAddr::from(([127, 0, 0, 1], a.port));
     let banner = format!(
-        "DEMO: serving http://{} · sending {} over {} · alert when the {} s average exceeds {} \
-         req/s · the real thing: sudo traffic-watch --port YOUR_PORT",
-        server.addr(),
+        "DEMO: serving http://{server_addr} · sending {} over {} · alert when the {} s average \
+         exceeds {} req/s · the real thing: sudo traffic-watch --port YOUR_PORT",
         steps.join(", then "),
         wire.as_str(),
         a.window.as_secs(),
         a.threshold
     );
+    let config = a.monitor_config(banner.clone())?;
+    let Input::Live(live) = &config.input else {
+        return Err(Error::Other("the demo watches a live capture".into()));
+    };
+
+    // Bind the server and open the capture while privileged; then drop privileges.
+    let server = serve::start(serve::ServeConfig {
+        port: a.port,
+        ..serve::ServeConfig::default()
+    })
+    .map_err(Error::from)?;
+    let outputs = Outputs::open(&config.outputs, config.stats.top_n)?;
+    let capture = start::open_live(live).map_err(|e| match e {
+        Error::Permission { .. } => Error::Config(format!(
+            "the demo captures packets on loopback, which needs root: {e}"
+        )),
+        other => other,
+    })?;
+    if config.privileges.drop {
+        crate::capture::privdrop::drop_privileges(None)?;
+    }
     if !interactive {
         eprintln!("{banner}");
     }
-    let stop = run::stop_on_signals()?;
+    let stop = start::stop_on_signals()?;
     let load_config = load::LoadConfig {
         target: load::Target {
             host: "127.0.0.1".into(),
@@ -116,21 +145,17 @@ pub fn run(a: &DemoArgs) -> Result<(), Error> {
             let report = load::run(load_config, false);
             // Unattended runs end once the spike has left the window and the alert recovered.
             if !interactive {
-                let until = std::time::Instant::now() + window + std::time::Duration::from_secs(3);
+                let until = std::time::Instant::now() + window + Duration::from_secs(3);
                 while std::time::Instant::now() < until && !stop_load.load(Ordering::Relaxed) {
-                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    std::thread::sleep(Duration::from_millis(100));
                 }
                 stop_load.store(true, Ordering::Relaxed);
             }
             report
         })?;
-    let result = run::live_with_banner(
-        &config,
-        run::LiveInput::Capture(capture),
-        Arc::clone(&stop),
-        Some(banner),
-        &sinks,
-    );
+    let result = capture
+        .start(Arc::clone(&stop))
+        .and_then(|source| runner::run(&config, source, outputs, Arc::clone(&stop)));
     stop.store(true, Ordering::Relaxed);
     let report = loader
         .join()

@@ -1,6 +1,6 @@
 //! The demo HTTP server: answers every path with `Hello, your path is: {path}`.
 //!
-//! It is the seed's Flask server rebuilt on hyper (HTTP/1.1, keep-alive and pipelining as
+//! It answers as a minimal Flask app with one `<path:path>` route would, on hyper (HTTP/1.1, keep-alive and pipelining as
 //! hyper does them), plus knobs to make the traffic interesting: a random per-request delay,
 //! a fraction of 500s, and path prefixes that give 404. The same port also speaks HTTP/2
 //! without TLS (h2c), both ways a client may start it: by prior knowledge (hyper-util's auto
@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 use super::{DemoError, h2c, io_reason};
 use crate::flow::Protocol;
 
-/// What the server does; `ServeConfig::default()` is the seed's server on 127.0.0.1:5000.
+/// What the server does; `ServeConfig::default()` answers every path on 127.0.0.1:5000.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServeConfig {
     /// Address to listen on.
@@ -319,7 +319,7 @@ async fn answer(
             "Internal Server Error (on purpose: --error-rate)".to_string(),
         )
     } else {
-        // Flask's `<path:path>` has no leading slash; keep the seed server's exact words.
+        // Flask's `<path:path>` has no leading slash; answer with its exact words.
         let shown = path.strip_prefix('/').unwrap_or(path);
         (StatusCode::OK, format!("Hello, your path is: {shown}"))
     };

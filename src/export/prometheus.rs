@@ -199,7 +199,7 @@ impl Exposition {
             truncated_packets: s.health.truncated_packets,
             snaplen: s.health.snaplen,
             undecoded: s.health.undecoded.clone(),
-            input_counters: s.health.counters.clone(),
+            input_counters: s.health.counters(),
             flow: s.health.flow.clone(),
             flows_tracked: s.health.flows_tracked,
             non_http: s.non_http,

@@ -244,7 +244,7 @@ pub fn summary(s: &Snapshot) -> String {
             "h2": h2(&f.h2),
         },
         "alerts": s.alerts.len() as u64 + s.alerts_folded,
-        "counters": h.counters.iter().map(|(k, n)| ((*k).to_owned(), Value::from(*n))).collect::<Map<String, Value>>(),
+        "counters": h.counters().iter().map(|(k, n)| ((*k).to_owned(), Value::from(*n))).collect::<Map<String, Value>>(),
         "drops": drops(s),
         "truncated": truncated(s),
         "recording": recording(s),

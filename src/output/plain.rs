@@ -319,8 +319,9 @@ pub fn summary(s: &Snapshot) -> String {
         "  alerts      {}",
         s.alerts.len() as u64 + s.alerts_folded
     );
-    if !h.counters.is_empty() {
-        let c: Vec<String> = h.counters.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let counters = h.counters();
+    if !counters.is_empty() {
+        let c: Vec<String> = counters.iter().map(|(k, n)| format!("{k} {n}")).collect();
         let _ = writeln!(out, "  input       {}", c.join(", "));
     }
     for line in recording_lines(s) {

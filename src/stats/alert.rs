@@ -34,7 +34,7 @@ pub struct AlertEvent {
 }
 
 impl AlertEvent {
-    /// The seed's exact wording.
+    /// Worded exactly as documented: scripts and log watchers match on this text.
     pub fn message(&self) -> String {
         let mut m = match self.kind {
             AlertKind::Triggered => format!(

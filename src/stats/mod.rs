@@ -22,7 +22,8 @@ pub use alert::{AlertEvent, AlertKind, AlertMonitor, MAX_ALERT_HISTORY, Threshol
 pub use histogram::{LatencyHistogram, Percentiles};
 pub use sections::{OTHER_NAME, SectionCount, SectionTable, SectionWindow};
 pub use snapshot::{
-    Health, LATENCY_BOUNDS, RecordingCounters, RecordingHealth, SectionRow, Snapshot,
+    Health, HookHealth, LATENCY_BOUNDS, LogHealth, RecordingCounters, RecordingHealth, SectionRow,
+    Snapshot,
 };
 pub use topk::{Recorded, TopK};
 pub use window::{SecondCounts, second_of};

@@ -45,9 +45,10 @@ pub struct Health {
     pub interface_dropped: Option<u64>,
     /// Packets dropped between the capture thread and the pipeline (queue full).
     pub queue_dropped: u64,
-    /// Counters of the input and the alert hooks (log lines, bad lines, hook failures, …),
-    /// by name, for the summary and the metrics.
-    pub counters: Vec<(&'static str, u64)>,
+    /// The access-log input's counters, when reading logs.
+    pub log: Option<LogHealth>,
+    /// The alert hooks' deliveries, when hooks are configured.
+    pub hooks: Option<HookHealth>,
     /// Packets the capture kept fewer bytes of than their IP length says (a snap length below
     /// the packet size): decoded as far as they go, or counted as `truncated_headers`.
     pub truncated_packets: u64,
@@ -55,6 +56,27 @@ pub struct Health {
     pub snaplen: Option<u32>,
     /// What `-w` and the flight recorder wrote, when in use.
     pub recording: RecordingHealth,
+}
+
+/// What the access-log input counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogHealth {
+    pub lines: u64,
+    pub bad_lines: u64,
+    /// Lines cut at the length cap (counted in `lines` too).
+    pub long_lines: u64,
+    pub rotations: u64,
+    /// Bad lines by reason, named as the summary and metrics name them; only reasons seen.
+    pub bad_by_reason: Vec<(&'static str, u64)>,
+}
+
+/// What became of the alert hooks' deliveries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HookHealth {
+    pub delivered: u64,
+    pub failed: u64,
+    /// Not delivered: the queue was full, or the run ended before they could be.
+    pub dropped: u64,
 }
 
 /// What one recording output (`-w`, or the flight recorder) did with the packets it was given.
@@ -104,6 +126,29 @@ impl RecordingHealth {
 }
 
 impl Health {
+    /// The log input's and the hooks' counters by name, in the order the summary, the JSON
+    /// and the metrics list them; empty when neither is in use.
+    pub fn counters(&self) -> Vec<(&'static str, u64)> {
+        let mut v = Vec::new();
+        if let Some(l) = &self.log {
+            v.extend([
+                ("log_lines", l.lines),
+                ("log_bad_lines", l.bad_lines),
+                ("log_long_lines", l.long_lines),
+                ("log_rotations", l.rotations),
+            ]);
+            v.extend(l.bad_by_reason.iter().copied());
+        }
+        if let Some(h) = &self.hooks {
+            v.extend([
+                ("hooks_delivered", h.delivered),
+                ("hooks_failed", h.failed),
+                ("hooks_dropped", h.dropped),
+            ]);
+        }
+        v
+    }
+
     /// Packets lost before we could look at them.
     pub fn dropped(&self) -> u64 {
         self.kernel_dropped.unwrap_or(0) + self.interface_dropped.unwrap_or(0) + self.queue_dropped

@@ -156,12 +156,12 @@ fn total_threshold_mode() {
     assert!(out[0].hits > 100);
 }
 
-// The seed's four unit tests, restated: an alert fires when the average crosses the threshold,
-// does not fire below it, recovers when traffic falls, and each message keeps its exact text.
+// The alert's contract: it fires when the average crosses the threshold, does not fire below
+// it, recovers when traffic falls, and each message keeps its exact text (scripts match on it).
 #[test]
-fn seed_alert_fires_on_spike_of_profile() {
-    // The seed's generator: 20 req/s for 60 s, 100 req/s for 20 s, 20 req/s for 60 s; threshold
-    // 30 req/s over 2 minutes.
+fn alert_fires_on_the_spike_of_the_default_load_profile() {
+    // `traffic-watch load`'s default: 20 req/s for 60 s, 100 req/s for 20 s, 20 req/s for 60 s;
+    // threshold 30 req/s over 2 minutes.
     let mut s = stats(120, Threshold::PerSecond(30.0));
     let mut out = Vec::new();
     feed(&mut s, 0.0, 60, 20, &mut out);
@@ -182,7 +182,7 @@ fn seed_alert_fires_on_spike_of_profile() {
 }
 
 #[test]
-fn seed_below_threshold_never_alerts() {
+fn steady_traffic_below_the_threshold_never_alerts() {
     let mut s = stats(120, Threshold::PerSecond(30.0));
     let mut out = Vec::new();
     feed(&mut s, 0.0, 300, 20, &mut out);
@@ -227,4 +227,36 @@ fn sections_rates_and_totals() {
     assert_eq!(snap.status_classes[5], 1);
     assert!((snap.rate_10s - 1.9).abs() < 1e-9);
     assert_eq!(snap.per_second.len(), 120);
+}
+
+#[test]
+fn health_counters_list_the_log_then_the_hooks_and_only_reasons_seen() {
+    use crate::stats::{Health, HookHealth, LogHealth};
+    let mut h = Health::default();
+    assert!(h.counters().is_empty());
+    h.hooks = Some(HookHealth {
+        delivered: 3,
+        failed: 1,
+        dropped: 0,
+    });
+    h.log = Some(LogHealth {
+        lines: 10,
+        bad_lines: 2,
+        long_lines: 1,
+        rotations: 0,
+        bad_by_reason: vec![("log_bad_status", 2)],
+    });
+    assert_eq!(
+        h.counters(),
+        [
+            ("log_lines", 10),
+            ("log_bad_lines", 2),
+            ("log_long_lines", 1),
+            ("log_rotations", 0),
+            ("log_bad_status", 2),
+            ("hooks_delivered", 3),
+            ("hooks_failed", 1),
+            ("hooks_dropped", 0),
+        ]
+    );
 }

@@ -14,6 +14,9 @@ use crate::decode::LinkType;
 use crate::time::Timestamp;
 
 pub mod h2;
+mod sample;
+
+pub use sample::write_sample_capture;
 
 /// One captured frame.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -542,7 +542,7 @@ fn render_health(frame: &mut Frame, area: Rect, s: &Snapshot) {
         }
     }
     // Log input and alert hooks, when in use: bad lines and failed hooks stand out.
-    for (name, n) in &h.counters {
+    for (name, n) in &h.counters() {
         let label = name.replace('_', " ");
         if matches!(*name, "log_lines" | "log_rotations" | "hooks_delivered") {
             spans.push(Span::styled(format!(" · {label} {n}"), dim()));
