@@ -5,7 +5,6 @@
 //! and curl, and that the server counts each answer once, under its protocol.
 
 // Helpers outside `#[test]` functions are test code too; clippy.toml only covers the latter.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Hostile traffic through the real binary (`-r FILE`): floods that must not grow memory past
 //! the caps, give-ups that must be counted, and packet text that must never reach the output
 //! unescaped. Captures are generated here with `traffic_watch::synth`, in a tempdir.
