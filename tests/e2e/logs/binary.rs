@@ -154,6 +154,9 @@ impl Writer {
     }
 }
 
+/// Lines written, and counted, between two rotations.
+const LINES_BETWEEN_ROTATIONS: u64 = 300;
+
 #[test]
 fn log_follow_through_rotations_counts_every_line_written() {
     let dir = tempfile::tempdir().unwrap();
@@ -168,9 +171,19 @@ fn log_follow_through_rotations_counts_every_line_written() {
     ]);
     tw.wait_stderr("following log", Duration::from_secs(10));
     let w = Writer::start(&path);
-    // About a second of writing between rotations, so the follower has seen each one (it
-    // polls every 100 ms) before the next.
-    let write_a_while = || std::thread::sleep(Duration::from_secs(1));
+    // Between rotations, the writer adds lines and the follower counts them: it has then seen
+    // the last rotation (it polls every 100 ms) before the next one comes.
+    let write_a_while = || {
+        let target = w.written() + LINES_BETWEEN_ROTATIONS;
+        poll("the writer's next lines", Duration::from_secs(10), || {
+            (w.written() >= target).then_some(())
+        });
+        tw.wait_for(
+            &format!("a report counting {target} lines"),
+            Duration::from_secs(10),
+            |v| v["type"] == "report" && v["requests"].as_u64().is_some_and(|n| n >= target),
+        );
+    };
 
     // logrotate's default: rename, create a new file, the server reopens its log.
     write_a_while();
@@ -198,7 +211,10 @@ fn log_follow_through_rotations_counts_every_line_written() {
     }
     write_a_while();
     let written = w.finish();
-    assert!(written >= 2500, "about 1000 lines/s for 4 s: {written}");
+    assert!(
+        written >= 4 * LINES_BETWEEN_ROTATIONS,
+        "lines written around every rotation: {written}"
+    );
     tw.wait_requests(written, Duration::from_secs(15));
     let s = tw.stop();
     assert_eq!(s["requests"], written, "{s}");
