@@ -1,5 +1,5 @@
 //! The bodies of the fuzz targets, in the library so that `fuzz/` (cargo-fuzz, libFuzzer) and
-//! `tests/fuzz_corpus.rs` (plain `cargo test`, replaying every committed corpus and crash
+//! `tests/e2e/fuzz_corpus.rs` (plain `cargo test`, replaying every committed corpus and crash
 //! input) run exactly the same code. Not a public API.
 //!
 //! Each function takes arbitrary bytes and must return normally for every input: a panic is
