@@ -83,6 +83,7 @@ if [ -n "$root" ]; then
   [ -x /usr/bin/prometheus ] || skip "prometheus missing" metrics::scrape::prometheus_ metrics::exposition::real_prometheus
   [ -x /usr/bin/promtool ] || skip "promtool missing" metrics::exposition::promtool metrics::scrape::the_documented
   /usr/bin/python3 -c "import grpc" >/dev/null 2>&1 || skip "python3-grpcio missing" grpc::
+  [ "$ci" = "true" ] || skip "heavy; CI=true runs them" hostile::section_flood hostile::half_open_flood
 else
   echo "not run: the tests marked ignored (they need root or outside programs; run as root)"
 fi

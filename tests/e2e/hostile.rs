@@ -4,8 +4,8 @@
 //!
 //! Peak memory is the child's `VmHWM` from `/proc/<pid>/status`, polled every 2 ms while it
 //! runs (per child, so tests running in parallel do not mix their numbers). The two
-//! million-packet floods take tens of seconds in a debug build; they run when `CI=true` or
-//! `TW_HEAVY_TESTS=1` and otherwise print why they were skipped.
+//! million-packet floods take tens of seconds in a debug build: they are
+//! `#[ignore = "heavy: …"]`, and scripts/test.sh runs them when `CI=true`.
 
 use std::io::{BufWriter, Read, Write};
 use std::net::SocketAddr;
@@ -28,15 +28,6 @@ const MIB: u64 = 1024;
 /// (a byte can take six), so it is held to a bound of its own.
 const MAX_LINE: usize = 4096;
 const MAX_JSON_LINE: usize = 2 * 10 * (6 * 256 + 200) + 4096;
-
-fn heavy() -> bool {
-    let on = std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("TW_HEAVY_TESTS").is_ok_and(|v| v == "1");
-    if !on {
-        eprintln!("skipped: million-packet flood (set TW_HEAVY_TESTS=1; CI=true runs it)");
-    }
-    on
-}
 
 struct Run {
     stdout: Vec<u8>,
@@ -156,10 +147,8 @@ fn write_section_flood(path: &Path, requests: u32) {
 }
 
 #[test]
+#[ignore = "heavy: a million-packet flood; CI runs it"]
 fn section_flood_stays_under_64_mib_and_the_heavy_hitter_ranks() {
-    if !heavy() {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sections.pcap");
     let t = Instant::now();
@@ -285,10 +274,8 @@ fn replay_half_open_flood() -> (Run, Value) {
 }
 
 #[test]
+#[ignore = "heavy: a million-packet flood; CI runs it"]
 fn half_open_flood_counts_legitimate_requests_and_stays_bounded() {
-    if !heavy() {
-        return;
-    }
     let (run, s) = replay_half_open_flood();
     assert_eq!(s["requests"], 100, "every legitimate request");
     assert_eq!(s["responses"], 100);
@@ -311,10 +298,8 @@ fn half_open_flood_counts_legitimate_requests_and_stays_bounded() {
 /// the grow holding the old table too. Connections are boxed now and the map is given room for
 /// twice the cap once, so churn rehashes in place: about 61 MB.
 #[test]
+#[ignore = "heavy: a million-packet flood; CI runs it"]
 fn half_open_flood_stays_under_128_mib() {
-    if !heavy() {
-        return;
-    }
     let (run, s) = replay_half_open_flood();
     assert_eq!(s["requests"], 100);
     assert!(
@@ -327,10 +312,8 @@ fn half_open_flood_stays_under_128_mib() {
 /// The same flood straight into a `FlowTable`: the cap holds after every single packet, not
 /// just at the end.
 #[test]
+#[ignore = "heavy: a million-packet flood; CI runs it"]
 fn half_open_flood_never_tracks_more_than_the_cap() {
-    if !heavy() {
-        return;
-    }
     let config = FlowConfig::default();
     let max = config.max_flows;
     let mut table = FlowTable::new(config);
