@@ -14,10 +14,6 @@ use traffic_watch::synth::{Conversation, PcapWriter, Side};
 use crate::util::access_log::*;
 use crate::util::*;
 
-// ---------------------------------------------------------------------------------------------
-// 7. Alert hooks.
-// ---------------------------------------------------------------------------------------------
-
 /// What the test webhook listener saw.
 #[derive(Debug)]
 enum HookEvent {

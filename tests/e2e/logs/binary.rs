@@ -93,7 +93,7 @@ fn a_log_only_root_can_read_is_followed_with_root_kept_and_said_so() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 3. Following a log through rotation.
+// Following a log through rotation.
 // ---------------------------------------------------------------------------------------------
 
 /// Writes lines like a web server: batches of 10 every 10 ms (about 1000 lines/s) to whatever
@@ -287,7 +287,7 @@ fn log_follow_reads_a_truncated_file_before_switching_to_its_replacement() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 4. Standard input.
+// Standard input.
 // ---------------------------------------------------------------------------------------------
 
 fn n_lines(n: u32) -> String {
@@ -347,7 +347,7 @@ fn log_from_a_pipe_streams_and_ends_at_end_of_input() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 5. An offline log with a spike: alert and recovery at the log's own times.
+// An offline log with a spike: alert and recovery at the log's own times.
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -439,7 +439,7 @@ fn offline_log_spike_alerts_and_recovers_at_the_times_the_log_says() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 6. Bad input.
+// Bad input.
 // ---------------------------------------------------------------------------------------------
 
 fn offline(path: &Path, extra: &[&str]) -> std::process::Output {

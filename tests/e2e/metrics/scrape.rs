@@ -226,7 +226,7 @@ fn demo_accepts_metrics_addr() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 2. Bounded label cardinality after 100,000 distinct sections.
+// Bounded label cardinality after 100,000 distinct sections.
 // ---------------------------------------------------------------------------------------------
 
 #[test]
