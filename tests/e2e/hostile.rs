@@ -21,6 +21,8 @@ use traffic_watch::flow::{
 use traffic_watch::synth::{Conversation, Flags, Frame, PcapWriter, Side, build_frame};
 use traffic_watch::time::Timestamp;
 
+use crate::util::KillOnDrop;
+
 const MIB: u64 = 1024;
 
 /// Longest output line we accept: a plain report with ten escaped 256-byte sections is well
@@ -47,17 +49,17 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
 /// Runs the binary to completion, polling its peak memory.
 fn run_measured(args: &[&str], file: &Path) -> Run {
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_traffic-watch"))
-        .arg("-r")
-        .arg(file)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop::spawn(
+        Command::new(env!("CARGO_BIN_EXE_traffic-watch"))
+            .arg("-r")
+            .arg(file)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     let pid = child.id();
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
+    let mut out = child.0.stdout.take().unwrap();
+    let mut err = child.0.stderr.take().unwrap();
     // Drain both pipes while it runs: a big summary would otherwise block the child.
     let out_t = std::thread::spawn(move || {
         let mut v = Vec::new();
@@ -72,7 +74,7 @@ fn run_measured(args: &[&str], file: &Path) -> Run {
         if let Some(kib) = vm_hwm_kib(pid) {
             peak = peak.max(kib);
         }
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.0.try_wait().unwrap() {
             break status;
         }
         std::thread::sleep(Duration::from_millis(2));
