@@ -67,7 +67,8 @@ else
 fi
 
 # The ignored tests this run can do, and the ones it cannot, named.
-ignored=()
+# write_seed_corpus regenerates fuzz/corpus: run by hand only.
+ignored=(--skip fuzz_corpus::write_seed_corpus)
 if [ -n "$root" ]; then
   skip() { # reason, test-name filters...
     local why="$1"; shift

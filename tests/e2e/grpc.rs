@@ -45,7 +45,7 @@ fn grpc_calls_counted_with_the_status_the_server_logged() {
     require_root();
     assert!(
         has_grpcio(),
-        "needs python3-grpcio: scripts/test.sh installs it when run as root"
+        "needs python3-grpcio: scripts/test.sh installs it as root with CI=true"
     );
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("calls.log");

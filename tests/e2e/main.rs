@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The integration tests: one binary, a module per area. Tests that need root or an outside
-//! program are `#[ignore = "needs …"]`; scripts/test.sh runs them with `--include-ignored` when it
-//! can, so every run says how many it left out.
+//! program are `#[ignore = "needs …"]`, so every run says how many it left out; scripts/test.sh
+//! runs them (`-- --ignored`) as root, after installing the programs in CI.
 mod cli; // bad input: one-line errors, exit codes
 mod demo; // the built-in server and load generator, HTTP/1 and h2c, in process
 #[cfg(feature = "fuzzing")]

@@ -25,7 +25,7 @@ pub(super) fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     Some((status, body.to_owned()))
 }
 
-/// Debian's `prometheus` package, which scripts/test.sh installs when run as root.
+/// Debian's `prometheus` package, which scripts/test.sh installs as root with CI=true.
 pub(super) const PROMETHEUS: &str = "/usr/bin/prometheus";
 pub(super) const PROMTOOL: &str = "/usr/bin/promtool";
 

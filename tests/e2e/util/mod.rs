@@ -121,21 +121,21 @@ pub fn free_port() -> u16 {
     free_addr().port()
 }
 
-/// For `#[ignore = "needs root"]` tests: a clear failure when `--include-ignored` runs them
-/// without capture rights.
+/// For `#[ignore = "needs root"]` tests: a clear failure when `--ignored` runs them without
+/// capture rights.
 pub fn require_root() {
     assert!(
         is_root(),
-        "needs root or CAP_NET_RAW: run as root, or without --include-ignored"
+        "needs root or CAP_NET_RAW: run as root, or without --ignored"
     );
 }
 
-/// For `#[ignore = "needs …"]` tests: a clear failure when `--include-ignored` runs them
-/// without the program (scripts/test.sh installs it as root).
+/// For `#[ignore = "needs …"]` tests: a clear failure when `--ignored` runs them without the
+/// program (scripts/test.sh installs it in CI).
 pub fn require_program(path: &str) {
     assert!(
         std::path::Path::new(path).exists(),
-        "needs {path}: scripts/test.sh installs it when run as root"
+        "needs {path}: scripts/test.sh installs it as root with CI=true"
     );
 }
 
