@@ -8,7 +8,7 @@
 # New inputs go to a scratch corpus (fuzz/target/corpus-work/<target>); the committed seeds in
 # fuzz/corpus/<target> are read, never written. A crash leaves its input in
 # fuzz/artifacts/<target>/: copy it to fuzz/regressions/<target>/ and add a named test in
-# tests/fuzz_corpus.rs. Exits non-zero if any target crashed.
+# tests/e2e/fuzz_corpus.rs. Exits non-zero if any target crashed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"

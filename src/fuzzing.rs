@@ -1,6 +1,7 @@
 //! The bodies of the fuzz targets, in the library so that `fuzz/` (cargo-fuzz, libFuzzer) and
-//! `tests/fuzz_corpus.rs` (plain `cargo test`, replaying every committed corpus and crash
-//! input) run exactly the same code. Not a public API.
+//! `tests/e2e/fuzz_corpus.rs` (`cargo test --features fuzzing`, replaying every committed
+//! corpus and crash input) run exactly the same code. Not a public API: built only with the
+//! `fuzzing` feature (and for unit tests), never into the release library.
 //!
 //! Each function takes arbitrary bytes and must return normally for every input: a panic is
 //! a bug, either in the code under test or an invariant these harnesses check with `assert!`

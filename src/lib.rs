@@ -42,6 +42,7 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod flow;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hooks;

@@ -1,5 +1,5 @@
 //! Fuzz target `reassembly`: the body is `traffic_watch::fuzzing::reassembly`, shared with
-//! `tests/fuzz_corpus.rs`, which replays the committed corpus and crash inputs.
+//! `tests/e2e/fuzz_corpus.rs`, which replays the committed corpus and crash inputs.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| traffic_watch::fuzzing::reassembly(data));

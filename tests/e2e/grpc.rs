@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use crate::live::{Monitor, can_capture, free_port};
+use crate::util::{KillOnDrop, Monitor, free_port, require_root};
 
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -23,45 +23,35 @@ fn has_grpcio() -> bool {
 }
 
 /// The server, killed on drop.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(port: u16, log: &Path) -> Server {
-    let mut child = Command::new(PYTHON)
-        .arg(script())
-        .args(["serve", &port.to_string()])
-        .arg(log)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+fn serve(port: u16, log: &Path) -> KillOnDrop {
+    let mut child = KillOnDrop::spawn(
+        Command::new(PYTHON)
+            .arg(script())
+            .args(["serve", &port.to_string()])
+            .arg(log)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
     let mut line = String::new();
-    let out = child.stdout.take().unwrap();
+    let out = child.0.stdout.take().unwrap();
     BufReader::new(out).read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "ready", "grpc server did not start");
-    Server(child)
+    child
 }
 
 #[test]
+#[ignore = "needs root and python3-grpcio"]
 fn grpc_calls_counted_with_the_status_the_server_logged() {
-    if !can_capture() {
-        return;
-    }
-    if !has_grpcio() {
-        eprintln!("skipped: python3-grpcio not installed (scripts/test.sh installs it in CI)");
-        return;
-    }
+    require_root();
+    assert!(
+        has_grpcio(),
+        "needs python3-grpcio: scripts/test.sh installs it as root with CI=true"
+    );
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("calls.log");
     let port = free_port();
     let _server = serve(port, &log);
-    let mon = Monitor::start(&["--port", &port.to_string(), "--interval", "1s"]);
+    let mut mon = Monitor::live(&["--port", &port.to_string(), "--interval", "1s"]);
     let out = Command::new(PYTHON)
         .arg(script())
         .args(["call", &port.to_string()])

@@ -1,162 +1,17 @@
 //! Live capture on loopback, as root (CI runs as root): a real HTTP server (`demo::serve`), the
 //! monitor binary on its port with `--json`, and a paced generator (`demo::load`) sending an
-//! exact number of requests. Without capture permission each test prints why it skipped.
+//! exact number of requests. Each test is `#[ignore = "needs root"]`.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::Stdio;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use traffic_watch::demo::load::{self, LoadConfig, Phase, Target};
-use traffic_watch::demo::serve::{self, ServeConfig};
 
-use crate::util::{bin, is_root, proc_status};
-
-pub(crate) fn can_capture() -> bool {
-    if !is_root() {
-        eprintln!("skipped: live capture needs root or CAP_NET_RAW (CI runs as root)");
-        return false;
-    }
-    true
-}
-
-/// The monitor, with its stdout lines arriving on a channel.
-pub(crate) struct Monitor {
-    child: Child,
-    lines: Receiver<Value>,
-    /// Every stderr line after the first.
-    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    stderr_reader: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Monitor {
-    pub(crate) fn start(args: &[&str]) -> Monitor {
-        Monitor::start_as(args, false)
-    }
-
-    /// [`Monitor::start`]; `drop_privileges`: as it would without `--no-drop-privileges`.
-    pub(crate) fn start_as(args: &[&str], drop_privileges: bool) -> Monitor {
-        let mut cmd = std::process::Command::new(bin().get_program());
-        cmd.args(args).arg("--json");
-        if !drop_privileges {
-            cmd.arg("--no-drop-privileges");
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // It says on stderr when the capture is open: only then may traffic start.
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut first = String::new();
-        err.read_line(&mut first).unwrap();
-        assert!(
-            first.contains("capturing on"),
-            "monitor did not start: {first}"
-        );
-        let stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
-        let kept = std::sync::Arc::clone(&stderr);
-        let stderr_reader = Some(std::thread::spawn(move || {
-            for line in err.lines().map_while(Result::ok) {
-                kept.lock().unwrap().push(line);
-            }
-        }));
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    let _ = tx.send(v);
-                }
-            }
-        });
-        Monitor {
-            child,
-            lines,
-            stderr,
-            stderr_reader,
-        }
-    }
-
-    /// The stderr lines so far (after the first).
-    pub(crate) fn stderr(&self) -> Vec<String> {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Waits (bounded) for a line matching `want`.
-    pub(crate) fn wait_for(
-        &self,
-        what: &str,
-        limit: Duration,
-        want: impl Fn(&Value) -> bool,
-    ) -> Value {
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(v) if want(&v) => return v,
-                Ok(_) => {}
-                Err(_) => panic!("no {what} within {limit:?}"),
-            }
-        }
-    }
-
-    /// SIGINT, then the summary line.
-    pub(crate) fn stop(self) -> Value {
-        self.stop_with_stderr().0
-    }
-
-    /// [`Monitor::stop`], with every stderr line after the first.
-    pub(crate) fn stop_with_stderr(mut self) -> (Value, Vec<String>) {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGINT,
-        )
-        .unwrap();
-        let summary = self.wait_for("summary", Duration::from_secs(10), |v| {
-            v["type"] == "summary"
-        });
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "monitor exit: {status}");
-        // The stderr reader ends when the process has closed its stderr.
-        if let Some(reader) = self.stderr_reader.take() {
-            reader.join().unwrap();
-        }
-        (summary, self.stderr())
-    }
-}
-
-pub(crate) fn load(
-    port: u16,
-    rate: f64,
-    secs: f64,
-    keep_alive: bool,
-    connections: usize,
-) -> load::LoadReport {
-    let config = LoadConfig {
-        target: Target {
-            host: "127.0.0.1".into(),
-            port,
-        },
-        profile: vec![Phase {
-            rate,
-            duration: Duration::from_secs_f64(secs),
-        }],
-        connections,
-        keep_alive,
-        ..LoadConfig::default()
-    };
-    load::run(config, false).unwrap()
-}
-
-pub(crate) fn server() -> serve::ServerHandle {
-    serve::start(ServeConfig {
-        port: 0,
-        ..ServeConfig::default()
-    })
-    .unwrap()
-}
+use crate::util::{
+    Monitor, bin, free_port, load, proc_status, require_program, require_root, server,
+};
 
 fn sections_of(summary: &Value) -> std::collections::BTreeMap<String, u64> {
     summary["sections"]
@@ -173,13 +28,12 @@ fn sections_of(summary: &Value) -> std::collections::BTreeMap<String, u64> {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn live_counts_exactly_what_was_sent_keepalive_and_new_connections() {
-    if !can_capture() {
-        return;
-    }
+    require_root();
     let srv = server();
     let port = srv.addr().port();
-    let mon = Monitor::start(&["--port", &port.to_string(), "--interval", "1s"]);
+    let mut mon = Monitor::live(&["--port", &port.to_string(), "--interval", "1s"]);
     let a = load(port, 200.0, 1.0, true, 4);
     let b = load(port, 100.0, 1.0, false, 2);
     let summary = mon.stop();
@@ -198,13 +52,12 @@ fn live_counts_exactly_what_was_sent_keepalive_and_new_connections() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn live_burst_alerts_then_recovers_on_ticks() {
-    if !can_capture() {
-        return;
-    }
+    require_root();
     let srv = server();
     let port = srv.addr().port();
-    let mon = Monitor::start(&[
+    let mut mon = Monitor::live(&[
         "--port",
         &port.to_string(),
         "--window",
@@ -241,10 +94,9 @@ fn live_burst_alerts_then_recovers_on_ticks() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn unknown_interface_lists_the_available_ones() {
-    if !can_capture() {
-        return;
-    }
+    require_root();
     let out = bin()
         .args(["--port", "5000", "-i", "nosuchif0", "--json"])
         .output()
@@ -258,11 +110,10 @@ fn unknown_interface_lists_the_available_ones() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn permission_error_names_the_fix() {
     // Without root (nobody) the capture cannot open; the message says what to do.
-    if !can_capture() {
-        return;
-    }
+    require_root();
     let Ok(Some(nobody)) = nix::unistd::User::from_name("nobody") else {
         eprintln!("skipped: no 'nobody' user");
         return;
@@ -293,10 +144,9 @@ fn permission_error_names_the_fix() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn demo_plain_shows_alert_and_recovery_and_counts_exactly() {
-    if !can_capture() {
-        return;
-    }
+    require_root();
     let port = free_port();
     let out = bin()
         .args(["demo", "--plain", "--port", &port.to_string()])
@@ -345,10 +195,9 @@ fn demo_plain_shows_alert_and_recovery_and_counts_exactly() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn demo_http2_is_counted_as_h2c_exactly() {
-    if !can_capture() {
-        return;
-    }
+    require_root();
     let port = free_port();
     let out = bin()
         .args(["demo", "--http2", "--plain", "--port", &port.to_string()])
@@ -374,10 +223,9 @@ fn demo_http2_is_counted_as_h2c_exactly() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn demo_in_a_terminal_quits_on_q_and_restores_it() {
-    if !can_capture() {
-        return;
-    }
+    require_root();
     // A pseudo-terminal driven by a small Python script (python3 ships with Debian/Ubuntu).
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/support/pty_quit.py");
     let port = free_port().to_string();
@@ -401,62 +249,29 @@ fn demo_in_a_terminal_quits_on_q_and_restores_it() {
     );
 }
 
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
+#[ignore = "needs root"]
 fn privileges_are_dropped_and_capture_keeps_counting() {
-    if !can_capture() {
-        return;
-    }
+    require_root();
     let srv = server();
     let port = srv.addr().port();
-    let mut child = std::process::Command::new(bin().get_program())
-        .args(["--port", &port.to_string(), "--json", "--interval", "1s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    err.read_line(&mut first).unwrap();
-    assert!(first.contains("with no capabilities"), "{first}");
-    let pid = child.id();
+    let mut mon = Monitor::spawn(&["--port", &port.to_string(), "--json", "--interval", "1s"]);
+    mon.wait_stderr("with no capabilities", Duration::from_secs(10));
+    let pid = mon.id();
     assert_eq!(proc_status(pid, "CapEff"), "0000000000000000");
     assert_eq!(proc_status(pid, "CapPrm"), "0000000000000000");
     assert_eq!(proc_status(pid, "NoNewPrivs"), "1");
     let uid = proc_status(pid, "Uid");
     assert!(!uid.starts_with('0'), "no longer root: Uid {uid}");
-    let out = BufReader::new(child.stdout.take().unwrap());
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in out.lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                let _ = tx.send(v);
-            }
-        }
-    });
-    let mon = Monitor {
-        child,
-        lines,
-        stderr: std::sync::Arc::default(),
-        stderr_reader: None,
-    };
     let r = load(port, 100.0, 0.5, true, 2);
     let summary = mon.stop();
     assert_eq!(summary["requests"].as_u64().unwrap(), r.answered);
 }
 
 #[test]
+#[ignore = "needs root"]
 fn kernel_drops_are_counted_shown_and_summarised() {
-    if !can_capture() {
-        return;
-    }
+    require_root();
     let srv = server();
     let port = srv.addr().port();
     // A tiny kernel buffer, and the monitor frozen while a burst goes by.
@@ -531,21 +346,13 @@ fn kernel_drops_are_counted_shown_and_summarised() {
 }
 
 #[test]
+#[ignore = "needs root and curl"]
 fn curl_h2c_upgrade_and_prior_knowledge_counted_as_the_server_served() {
-    if !can_capture() {
-        return;
-    }
-    if std::process::Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: curl not installed");
-        return;
-    }
+    require_root();
+    require_program("/usr/bin/curl");
     let srv = server();
     let port = srv.addr().port();
-    let mon = Monitor::start(&["--port", &port.to_string(), "--interval", "1s"]);
+    let mut mon = Monitor::live(&["--port", &port.to_string(), "--interval", "1s"]);
     // One connection each (Debian's curl 7.88 cannot reuse a prior-knowledge connection).
     for i in 0..5 {
         for how in ["--http2", "--http2-prior-knowledge"] {

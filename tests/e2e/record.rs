@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::live::{Monitor, can_capture, load, server};
-use crate::util::{bin, json_lines};
+use crate::util::{Monitor, bin, json_lines, load, require_root, server};
 
 const ALERT_ARGS: [&str; 6] = ["--window", "2s", "--threshold", "20", "--interval", "1s"];
 
@@ -77,10 +76,9 @@ fn n(v: &Value) -> u64 {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn an_alert_leaves_a_file_that_replays_to_the_servers_count_with_alert_and_recovery() {
-    if !can_capture() {
-        return;
-    }
+    require_root();
     let tmp = open_tempdir();
     // Not there yet: created before the drop, owned by the user we become.
     let dir = tmp.path().join("alerts");
@@ -105,7 +103,7 @@ fn an_alert_leaves_a_file_that_replays_to_the_servers_count_with_alert_and_recov
     let mut args = vec!["--port", &port, "-Z", "nobody", "--record-alerts", &dir_arg];
     args.extend(["--alert-exec", &script_arg]);
     args.extend(ALERT_ARGS);
-    let mon = Monitor::start_as(&args, true);
+    let mon = Monitor::live_as(&args, true);
     let spike = load(port.parse().unwrap(), 200.0, 1.0, true, 2);
     let alert = mon.wait_for("alert", Duration::from_secs(10), |v| v["type"] == "alert");
     assert_eq!(alert["kind"], "triggered");
@@ -178,7 +176,7 @@ fn write_run(w: &Path, extra: &[&str], bursts: usize, gap: Duration) -> Value {
     let w = w.to_string_lossy().into_owned();
     let mut args = vec!["--port", &port, "--interval", "1s", "-w", &w];
     args.extend(extra);
-    let mon = Monitor::start(&args);
+    let mon = Monitor::live(&args);
     let mut answered = 0;
     for i in 0..bursts {
         if i > 0 {
@@ -211,10 +209,9 @@ fn read_all(paths: &[PathBuf]) -> (u64, u64) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn write_rotates_by_size_and_the_files_hold_every_packet() {
-    if !can_capture() {
-        return;
-    }
+    require_root();
     let tmp = tempfile::tempdir().unwrap();
     let limit = 20 * 1024;
     let summary = write_run(
@@ -259,10 +256,9 @@ fn summary_files(summary: &Value) -> usize {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn write_rotates_by_time_and_keeps_at_most_w_files() {
-    if !can_capture() {
-        return;
-    }
+    require_root();
     // Three bursts of a quarter second, 3 s apart, with -G 2: one file each. Rotation runs
     // on packet time; the margins leave a loaded machine room to pace the bursts late.
     let tmp = tempfile::tempdir().unwrap();
@@ -322,10 +318,9 @@ impl Drop for Unmount {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_full_disk_drops_recorded_packets_not_counted_ones() {
-    if !can_capture() {
-        return;
-    }
+    require_root();
     let tmp = tempfile::tempdir().unwrap();
     let disk = tmp.path().join("disk");
     std::fs::create_dir(&disk).unwrap();
@@ -336,7 +331,7 @@ fn a_full_disk_drops_recorded_packets_not_counted_ones() {
     let srv = server();
     let port = srv.addr().port().to_string();
     let w = disk.join("all.pcapng").to_string_lossy().into_owned();
-    let mon = Monitor::start(&["--port", &port, "--interval", "1s", "-w", &w]);
+    let mon = Monitor::live(&["--port", &port, "--interval", "1s", "-w", &w]);
     let r = load(port.parse().unwrap(), 300.0, 1.0, true, 2);
     let (summary, stderr) = mon.stop_with_stderr();
     assert_eq!(n(&summary["requests"]), r.answered, "monitoring is exact");
@@ -358,10 +353,9 @@ fn a_full_disk_drops_recorded_packets_not_counted_ones() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_directory_the_dropped_user_cannot_write_is_warned_about_and_costs_only_the_recording() {
-    if !can_capture() {
-        return;
-    }
+    require_root();
     let tmp = open_tempdir();
     // root's, 0755: nobody may not create files in it.
     let dir = tmp.path().join("root-only");
@@ -371,7 +365,7 @@ fn a_directory_the_dropped_user_cannot_write_is_warned_about_and_costs_only_the_
     let d = dir.to_string_lossy().into_owned();
     let mut args = vec!["--port", &port, "-Z", "nobody", "--record-alerts", &d];
     args.extend(ALERT_ARGS);
-    let mon = Monitor::start_as(&args, true);
+    let mon = Monitor::live_as(&args, true);
     let r = load(port.parse().unwrap(), 200.0, 1.0, true, 2);
     let alert = mon.wait_for("alert", Duration::from_secs(10), |v| v["type"] == "alert");
     assert!(alert["recording"].as_str().is_some());
@@ -394,16 +388,15 @@ fn a_directory_the_dropped_user_cannot_write_is_warned_about_and_costs_only_the_
 }
 
 #[test]
+#[ignore = "needs root"]
 fn the_flight_recorders_memory_stays_within_record_buffer_at_full_rate() {
-    if !can_capture() {
-        return;
-    }
+    require_root();
     let tmp = tempfile::tempdir().unwrap();
     let srv = server();
     let port = srv.addr().port().to_string();
     let d = tmp.path().to_string_lossy().into_owned();
     // No alert (threshold out of reach): the ring only fills, as fast as loopback goes.
-    let mon = Monitor::start(&[
+    let mut mon = Monitor::live(&[
         "--port",
         &port,
         "--threshold",

@@ -1,8 +1,18 @@
+pub mod access_log;
+pub mod child;
+pub mod poll;
+
 use std::path::PathBuf;
 use std::process::Output;
+use std::time::Duration;
 
 use assert_cmd::Command;
 use serde_json::Value;
+use traffic_watch::demo::load::{self, LoadConfig, Phase, Target};
+use traffic_watch::demo::serve::{self, ServeConfig};
+
+pub use child::{KillOnDrop, Monitor};
+pub use poll::{eventually, poll};
 
 pub fn bin() -> Command {
     Command::cargo_bin("traffic-watch").expect("binary built")
@@ -96,4 +106,68 @@ pub fn section_hits(summary: &Value, name: &str) -> u64 {
         .flatten()
         .find(|s| s["section"] == name)
         .map_or(0, |s| s["hits"].as_u64().unwrap_or(0))
+}
+
+/// A loopback address with a port nobody listens on right now.
+pub fn free_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    free_addr().port()
+}
+
+/// For `#[ignore = "needs root"]` tests: a clear failure when `--ignored` runs them without
+/// capture rights.
+pub fn require_root() {
+    assert!(
+        is_root(),
+        "needs root or CAP_NET_RAW: run as root, or without --ignored"
+    );
+}
+
+/// For `#[ignore = "needs …"]` tests: a clear failure when `--ignored` runs them without the
+/// program (scripts/test.sh installs it in CI).
+pub fn require_program(path: &str) {
+    assert!(
+        std::path::Path::new(path).exists(),
+        "needs {path}: scripts/test.sh installs it as root with CI=true"
+    );
+}
+
+/// The built-in HTTP server on a free loopback port.
+pub fn server() -> serve::ServerHandle {
+    serve::start(ServeConfig {
+        port: 0,
+        ..ServeConfig::default()
+    })
+    .unwrap()
+}
+
+/// Sends `rate` requests/s for `secs` seconds to loopback `port`; the report of what was sent.
+pub fn load(
+    port: u16,
+    rate: f64,
+    secs: f64,
+    keep_alive: bool,
+    connections: usize,
+) -> load::LoadReport {
+    let config = LoadConfig {
+        target: Target {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        profile: vec![Phase {
+            rate,
+            duration: Duration::from_secs_f64(secs),
+        }],
+        connections,
+        keep_alive,
+        ..LoadConfig::default()
+    };
+    load::run(config, false).unwrap()
 }

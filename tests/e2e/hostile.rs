@@ -1,12 +1,11 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Hostile traffic through the real binary (`-r FILE`): floods that must not grow memory past
 //! the caps, give-ups that must be counted, and packet text that must never reach the output
 //! unescaped. Captures are generated here with `traffic_watch::synth`, in a tempdir.
 //!
 //! Peak memory is the child's `VmHWM` from `/proc/<pid>/status`, polled every 2 ms while it
 //! runs (per child, so tests running in parallel do not mix their numbers). The two
-//! million-packet floods take tens of seconds in a debug build; they run when `CI=true` or
-//! `TW_HEAVY_TESTS=1` and otherwise print why they were skipped.
+//! million-packet floods take tens of seconds in a debug build: they are
+//! `#[ignore = "heavy: …"]`, and scripts/test.sh runs them when `CI=true`.
 
 use std::io::{BufWriter, Read, Write};
 use std::net::SocketAddr;
@@ -22,6 +21,8 @@ use traffic_watch::flow::{
 use traffic_watch::synth::{Conversation, Flags, Frame, PcapWriter, Side, build_frame};
 use traffic_watch::time::Timestamp;
 
+use crate::util::KillOnDrop;
+
 const MIB: u64 = 1024;
 
 /// Longest output line we accept: a plain report with ten escaped 256-byte sections is well
@@ -29,15 +30,6 @@ const MIB: u64 = 1024;
 /// (a byte can take six), so it is held to a bound of its own.
 const MAX_LINE: usize = 4096;
 const MAX_JSON_LINE: usize = 2 * 10 * (6 * 256 + 200) + 4096;
-
-fn heavy() -> bool {
-    let on = std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("TW_HEAVY_TESTS").is_ok_and(|v| v == "1");
-    if !on {
-        eprintln!("skipped: million-packet flood (set TW_HEAVY_TESTS=1; CI=true runs it)");
-    }
-    on
-}
 
 struct Run {
     stdout: Vec<u8>,
@@ -57,17 +49,17 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
 /// Runs the binary to completion, polling its peak memory.
 fn run_measured(args: &[&str], file: &Path) -> Run {
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_traffic-watch"))
-        .arg("-r")
-        .arg(file)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop::spawn(
+        Command::new(env!("CARGO_BIN_EXE_traffic-watch"))
+            .arg("-r")
+            .arg(file)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     let pid = child.id();
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
+    let mut out = child.0.stdout.take().unwrap();
+    let mut err = child.0.stderr.take().unwrap();
     // Drain both pipes while it runs: a big summary would otherwise block the child.
     let out_t = std::thread::spawn(move || {
         let mut v = Vec::new();
@@ -82,7 +74,7 @@ fn run_measured(args: &[&str], file: &Path) -> Run {
         if let Some(kib) = vm_hwm_kib(pid) {
             peak = peak.max(kib);
         }
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.0.try_wait().unwrap() {
             break status;
         }
         std::thread::sleep(Duration::from_millis(2));
@@ -157,10 +149,8 @@ fn write_section_flood(path: &Path, requests: u32) {
 }
 
 #[test]
+#[ignore = "heavy: a million-packet flood; CI runs it"]
 fn section_flood_stays_under_64_mib_and_the_heavy_hitter_ranks() {
-    if !heavy() {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sections.pcap");
     let t = Instant::now();
@@ -286,10 +276,8 @@ fn replay_half_open_flood() -> (Run, Value) {
 }
 
 #[test]
+#[ignore = "heavy: a million-packet flood; CI runs it"]
 fn half_open_flood_counts_legitimate_requests_and_stays_bounded() {
-    if !heavy() {
-        return;
-    }
     let (run, s) = replay_half_open_flood();
     assert_eq!(s["requests"], 100, "every legitimate request");
     assert_eq!(s["responses"], 100);
@@ -312,10 +300,8 @@ fn half_open_flood_counts_legitimate_requests_and_stays_bounded() {
 /// the grow holding the old table too. Connections are boxed now and the map is given room for
 /// twice the cap once, so churn rehashes in place: about 61 MB.
 #[test]
+#[ignore = "heavy: a million-packet flood; CI runs it"]
 fn half_open_flood_stays_under_128_mib() {
-    if !heavy() {
-        return;
-    }
     let (run, s) = replay_half_open_flood();
     assert_eq!(s["requests"], 100);
     assert!(
@@ -328,10 +314,8 @@ fn half_open_flood_stays_under_128_mib() {
 /// The same flood straight into a `FlowTable`: the cap holds after every single packet, not
 /// just at the end.
 #[test]
+#[ignore = "heavy: a million-packet flood; CI runs it"]
 fn half_open_flood_never_tracks_more_than_the_cap() {
-    if !heavy() {
-        return;
-    }
     let config = FlowConfig::default();
     let max = config.max_flows;
     let mut table = FlowTable::new(config);

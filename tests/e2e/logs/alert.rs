@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! A combined-format access log with a traffic spike, replayed through the statistics engine
 //! by the same `HttpSink` path the packets take: the alert triggers and recovers at the
 //! seconds the log's own timestamps say, and bad lines in between are only counted.

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The Prometheus exposition and its listener, through the library API: series names, values
 //! and labels of a hand-built snapshot, bounded section cardinality, hostile labels, `promtool
 //! check metrics`, and a real Prometheus server scraping a `MetricsServer` on loopback.
@@ -6,12 +5,15 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use traffic_watch::export::SnapshotSlot;
 use traffic_watch::export::prometheus::{MetricsServer, render};
 use traffic_watch::flow::FlowCounters;
 use traffic_watch::stats::{Health, Snapshot};
+
+use super::{PROMETHEUS, PROMTOOL, Prometheus};
+use crate::util::{eventually, require_program};
 
 fn snapshot() -> Snapshot {
     Snapshot {
@@ -149,34 +151,10 @@ fn hostile_section_label_is_escaped() {
     );
 }
 
-/// `promtool`, installing Debian's `prometheus` package when it is missing and we can.
-fn tool(name: &str) -> Option<std::path::PathBuf> {
-    let find = || {
-        std::env::var_os("PATH").and_then(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join(name))
-                .find(|f| f.is_file())
-        })
-    };
-    if let Some(p) = find() {
-        return Some(p);
-    }
-    let installed = Command::new("apt-get")
-        .args(["install", "-y", "-qq", "prometheus"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if installed { find() } else { None }
-}
-
 #[test]
+#[ignore = "needs promtool"]
 fn promtool_accepts_the_exposition() {
-    let Some(promtool) = tool("promtool") else {
-        println!("skipped: promtool not found and the prometheus package could not be installed");
-        return;
-    };
+    require_program(PROMTOOL);
     let mut s = snapshot();
     s.sections.push(("/weird\"\\\n\u{202e}".into(), 2));
     s.latency = Some(traffic_watch::stats::Percentiles {
@@ -184,7 +162,7 @@ fn promtool_accepts_the_exposition() {
         p90: Duration::from_millis(30),
         p99: Duration::from_millis(300),
     });
-    let mut child = Command::new(promtool)
+    let mut child = Command::new(PROMTOOL)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -261,79 +239,26 @@ fn busy_address_is_a_one_line_error_naming_it() {
     );
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills the Prometheus server however the test ends.
-struct Killed(std::process::Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
+#[ignore = "needs prometheus"]
 fn real_prometheus_scrapes_the_request_count() {
-    let Some(prom) = tool("prometheus") else {
-        println!("skipped: prometheus not found and the package could not be installed");
-        return;
-    };
+    require_program(PROMETHEUS);
     let slot = SnapshotSlot::new();
     let server = MetricsServer::start("127.0.0.1:0".parse().unwrap(), slot.clone(), 10).unwrap();
     assert!(server.addr().ip().is_loopback());
     slot.publish(snapshot());
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: tw\n    static_configs:\n      - targets: ['{}']\n",
-            server.addr()
-        ),
-    )
-    .unwrap();
-    let web = format!("127.0.0.1:{}", free_port());
-    let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-    let child = Command::new(prom)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address={web}"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let _guard = Killed(child);
-    let web: SocketAddr = web.parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(250));
-        let Ok(mut s) = TcpStream::connect(web) else {
-            continue;
-        };
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let _ = write!(
-            s,
-            "GET /api/v1/query?query=sum(traffic_watch_requests_total) HTTP/1.1\r\nHost: {web}\r\nConnection: close\r\n\r\n"
-        );
-        last.clear();
-        let _ = s.read_to_string(&mut last);
-        if last.contains("\"1234\"") {
-            return;
-        }
-    }
-    let logs = std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default();
-    panic!(
-        "Prometheus never reported 1234; last answer:\n{last}\nlog tail:\n{}",
-        logs.lines().rev().take(20).collect::<Vec<_>>().join("\n")
+    let prom = Prometheus::start(server.addr());
+    let seen = eventually(Duration::from_secs(20), || {
+        prom.query("sum(traffic_watch_requests_total)") == Some(1234.0)
+    });
+    assert!(
+        seen,
+        "Prometheus never reported 1234; log tail:\n{}",
+        prom.log()
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }

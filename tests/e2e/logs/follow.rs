@@ -1,10 +1,8 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Following an access log through the library API: a writer appends about 1000 lines/s while
 //! the file is rotated by rename+create, by copytruncate and by delete+recreate, and every
 //! line written is read exactly once, in order. Also: cut long lines, a final line without a
 //! newline, waiting for a file that does not exist yet, and the one-line open errors.
 
-use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,31 +11,14 @@ use std::time::{Duration, Instant};
 
 use traffic_watch::logs::{LogFollower, LogFormat, LogInput, LogInputs, LogItem, MAX_LINE, Next};
 
+use crate::util::access_log::append;
+use crate::util::eventually;
+
 fn line(i: u64) -> String {
     format!(
         "127.0.0.1 - - [24/Nov/2026:06:11:39 +0000] \"GET /s/{} HTTP/1.1\" 200 {i} \"-\" \"writer\"\n",
         i % 7
     )
-}
-
-fn append(path: &Path) -> File {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap()
-}
-
-/// Polls `cond` until it holds or `limit` passes.
-fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    cond()
 }
 
 #[test]
@@ -93,7 +74,7 @@ fn lines_survive_rename_copytruncate_and_delete() {
         })
     };
     let at = |n: u64| {
-        assert!(wait_until(Duration::from_secs(20), || written
+        assert!(eventually(Duration::from_secs(20), || written
             .load(Ordering::Relaxed)
             >= n))
     };
@@ -112,7 +93,7 @@ fn lines_survive_rename_copytruncate_and_delete() {
         let f = file.lock().unwrap();
         let w = written.load(Ordering::Relaxed);
         assert!(
-            wait_until(Duration::from_secs(10), || read.load(Ordering::Relaxed)
+            eventually(Duration::from_secs(10), || read.load(Ordering::Relaxed)
                 == w),
             "reader did not catch up before copytruncate"
         );
@@ -128,7 +109,7 @@ fn lines_survive_rename_copytruncate_and_delete() {
     }
     writer.join().unwrap();
     assert!(
-        wait_until(Duration::from_secs(10), || read.load(Ordering::Relaxed)
+        eventually(Duration::from_secs(10), || read.load(Ordering::Relaxed)
             == TOTAL),
         "read {} of {TOTAL}",
         read.load(Ordering::Relaxed)
@@ -218,12 +199,12 @@ fn following_waits_for_a_file_that_does_not_exist_yet() {
     assert_eq!(f.next_line(Duration::from_millis(50)).unwrap(), Next::Idle);
     std::fs::write(&path, b"one\ntwo\n").unwrap();
     let mut got: Vec<Vec<u8>> = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while got.len() < 2 && Instant::now() < deadline {
+    eventually(Duration::from_secs(10), || {
         if let Next::Line(l) = f.next_line(Duration::from_millis(200)).unwrap() {
             got.push(l.to_vec());
         }
-    }
+        got.len() >= 2
+    });
     assert_eq!(got, vec![b"one".to_vec(), b"two".to_vec()]);
     assert_eq!(f.counters().rotations, 1);
 }
@@ -278,7 +259,7 @@ fn several_followed_logs_hand_out_lines_as_they_arrive() {
     // b appears with an older backlog than a's last line: handed out all the same.
     std::fs::write(&b, format!("{}{}", at(0, 10), at(2, 12))).unwrap();
     append(&a).write_all(at(4, 4).as_bytes()).unwrap();
-    assert!(wait_until(Duration::from_secs(10), || {
+    assert!(eventually(Duration::from_secs(10), || {
         while let Some(n) = next(&mut input) {
             read.push(n);
         }

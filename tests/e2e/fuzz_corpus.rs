@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Replays every committed fuzz input, the seed corpus (`fuzz/corpus/<target>/`) and past
 //! crashes (`fuzz/regressions/<target>/`), through the same bodies the cargo-fuzz targets run
 //! (`traffic_watch::fuzzing`), so a plain `cargo test` keeps old crashes fixed without

@@ -1,20 +1,22 @@
 //! Access logs written by real servers on loopback (Debian's nginx, apache2, haproxy, caddy and gunicorn,
 //! which `scripts/test.sh` installs in CI): requests sent with curl, then the finished log read
 //! with `--log FILE --no-follow --json`. Counts, sections, statuses and latency percentiles must
-//! equal what the log itself says, read here with a naive parser of our own. A test whose
-//! server is missing says `skipped: … not installed`.
+//! equal what the log itself says, read here with a naive parser of our own. Each test is
+//! `#[ignore = "needs …"]` the server it runs.
 
 use std::collections::BTreeMap;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 use traffic_watch::stats::LatencyHistogram;
 
-use crate::live::free_port;
-use crate::util::{bin, summary};
+use crate::util::{
+    KillOnDrop, Monitor, bin, eventually, free_port, is_root, poll, require_program, require_root,
+    summary,
+};
 
 /// The paths requested: two sections with several hits, a query, a 404.
 const PATHS: [&str; 8] = [
@@ -30,24 +32,15 @@ const PATHS: [&str; 8] = [
 
 /// A server process in a temporary directory, killed on drop.
 struct Server {
-    child: Child,
+    _child: KillOnDrop,
     dir: tempfile::TempDir,
     port: u16,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn installed(path: &str, name: &str) -> bool {
-    if Path::new(path).exists() && Path::new("/usr/bin/curl").exists() {
-        return true;
-    }
-    eprintln!("skipped: {name} (or curl) not installed (scripts/test.sh installs it in CI)");
-    false
+/// The server at `path`, and curl to send it requests.
+fn require_programs(path: &str) {
+    require_program(path);
+    require_program("/usr/bin/curl");
 }
 
 /// Starts `cmd` and waits until `port` accepts connections.
@@ -57,16 +50,20 @@ fn start(mut cmd: Command, dir: tempfile::TempDir, port: u16, stdout: Option<Pat
         None => Stdio::null(),
     };
     let err = std::fs::File::create(dir.path().join("stderr.txt")).unwrap();
-    let child = cmd.stdout(out).stderr(err).spawn().unwrap();
-    let server = Server { child, dir, port };
-    for _ in 0..400 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(25));
+    let child = KillOnDrop::spawn(cmd.stdout(out).stderr(err));
+    let server = Server {
+        _child: child,
+        dir,
+        port,
+    };
+    let listening = eventually(Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    if !listening {
+        let why = std::fs::read_to_string(server.dir.path().join("stderr.txt")).unwrap_or_default();
+        panic!("server did not listen on {port}: {why}");
     }
-    let why = std::fs::read_to_string(server.dir.path().join("stderr.txt")).unwrap_or_default();
-    panic!("server did not listen on {port}: {why}");
+    server
 }
 
 /// One curl per path, each its own request.
@@ -83,14 +80,14 @@ fn send(port: u16) {
 
 /// Waits until `log` has `n` lines (servers write each as the request ends).
 fn wait_lines(log: &Path, n: usize) -> String {
-    for _ in 0..200 {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if text.lines().filter(|l| !l.trim().is_empty()).count() >= n {
-            return text;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("{} has fewer than {n} lines", log.display());
+    poll(
+        &format!("{} holding {n} lines", log.display()),
+        Duration::from_secs(5),
+        || {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            (text.lines().filter(|l| !l.trim().is_empty()).count() >= n).then_some(text)
+        },
+    )
 }
 
 /// `traffic-watch --log LOG --no-follow --json [--log-format F]`: the summary and stderr.
@@ -170,13 +167,10 @@ fn nginx(conf_http: &str, dir: tempfile::TempDir, port: u16) -> Server {
 }
 
 #[test]
+#[ignore = "needs root, nginx and curl"]
 fn nginx_log_format_with_request_time_and_escape_json() {
-    if !installed("/usr/sbin/nginx", "nginx") || !crate::util::is_root() {
-        if !crate::util::is_root() {
-            eprintln!("skipped: nginx runs as root here (CI is root)");
-        }
-        return;
-    }
+    require_root();
+    require_programs("/usr/sbin/nginx");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
     let port = free_port();
@@ -251,11 +245,10 @@ fn nginx_log_format_with_request_time_and_escape_json() {
 }
 
 #[test]
+#[ignore = "needs apache2 and curl"]
 fn apache2_log_format_with_microseconds() {
     const APACHE: &str = "/usr/sbin/apache2";
-    if !installed(APACHE, "apache2") {
-        return;
-    }
+    require_programs(APACHE);
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(
         dir.path(),
@@ -272,7 +265,7 @@ fn apache2_log_format_with_microseconds() {
         std::fs::write(www.join(f), "ok\n").unwrap();
     }
     let m = "/usr/lib/apache2/modules";
-    let user = if crate::util::is_root() {
+    let user = if is_root() {
         "User www-data\nGroup www-data\n"
     } else {
         ""
@@ -312,11 +305,10 @@ fn apache2_log_format_with_microseconds() {
 }
 
 #[test]
+#[ignore = "needs haproxy and curl"]
 fn haproxy_httplog_with_its_timers() {
     const HAPROXY: &str = "/usr/sbin/haproxy";
-    if !installed(HAPROXY, "haproxy") {
-        return;
-    }
+    require_programs(HAPROXY);
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let conf = format!(
@@ -349,11 +341,10 @@ fn haproxy_httplog_with_its_timers() {
 }
 
 #[test]
+#[ignore = "needs caddy and curl"]
 fn caddy_json_access_log() {
     const CADDY: &str = "/usr/bin/caddy";
-    if !installed(CADDY, "caddy") {
-        return;
-    }
+    require_programs(CADDY);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
     let port = free_port();
@@ -387,11 +378,10 @@ fn caddy_json_access_log() {
 }
 
 #[test]
+#[ignore = "needs gunicorn and curl"]
 fn gunicorn_access_log_with_its_timing_field() {
     const GUNICORN: &str = "/usr/bin/gunicorn";
-    if !installed(GUNICORN, "gunicorn") {
-        return;
-    }
+    require_programs(GUNICORN);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("app.py"),
@@ -441,14 +431,7 @@ fn open_anywhere(file: &Path) -> bool {
 
 /// Polls `cond` (bounded) until it holds.
 fn poll_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + limit;
-    while !cond() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what} within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll(what, limit, || cond().then_some(()));
 }
 
 fn count_lines(path: &Path) -> u64 {
@@ -460,13 +443,10 @@ fn count_lines(path: &Path) -> u64 {
 /// reopen it (what logrotate's nginx script does), more requests come, and every request in
 /// nginx's two files is counted, once.
 #[test]
+#[ignore = "needs root, nginx and curl"]
 fn nginx_log_followed_through_rename_and_reopen() {
-    if !installed("/usr/sbin/nginx", "nginx") || !crate::util::is_root() {
-        if !crate::util::is_root() {
-            eprintln!("skipped: nginx runs as root here (CI is root)");
-        }
-        return;
-    }
+    require_root();
+    require_programs("/usr/sbin/nginx");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
     let port = free_port();
@@ -474,8 +454,7 @@ fn nginx_log_followed_through_rename_and_reopen() {
     let root = server.dir.path().to_owned();
     let log = root.join("access.log");
     let old = root.join("access.log.1");
-    let mut tw =
-        crate::fleet::Tw::spawn(&["--log", log.to_str().unwrap(), "--json", "--interval", "1s"]);
+    let mut tw = Monitor::spawn(&["--log", log.to_str().unwrap(), "--json", "--interval", "1s"]);
     tw.wait_stderr("following log", Duration::from_secs(10));
     send(server.port);
     wait_lines(&log, PATHS.len());

@@ -5,11 +5,10 @@
 //! and curl, and that the server counts each answer once, under its protocol.
 
 // Helpers outside `#[test]` functions are test code too; clippy.toml only covers the latter.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 use traffic_watch::demo::load::{self, LoadConfig, Phase, Target, Wire};
@@ -17,6 +16,8 @@ use traffic_watch::demo::serve::{self, ServeConfig, ServerHandle};
 use traffic_watch::demo::{LoadArgs, ServeArgs};
 use traffic_watch::flow::Protocol;
 use traffic_watch::time::parse_duration;
+
+use crate::util::require_program;
 
 fn server(config: ServeConfig) -> ServerHandle {
     serve::start(ServeConfig { port: 0, ..config }).unwrap()
@@ -320,9 +321,9 @@ fn upgrade_with_a_body_or_without_settings_stays_http1() {
     srv.shutdown();
 }
 
-/// `curl ARGS URL` → (status, HTTP version) as curl reports them; `None` without curl.
-fn curl(args: &[&str], url: &str) -> Option<String> {
-    let out = match std::process::Command::new("curl")
+/// `curl ARGS URL` → (status, HTTP version) as curl reports them.
+fn curl(args: &[&str], url: &str) -> String {
+    let out = std::process::Command::new("curl")
         .args([
             "-s",
             "-o",
@@ -333,27 +334,20 @@ fn curl(args: &[&str], url: &str) -> Option<String> {
         .args(args)
         .arg(url)
         .output()
-    {
-        Ok(out) => out,
-        Err(e) => {
-            println!("skipped: cannot run curl ({e})");
-            return None;
-        }
-    };
+        .unwrap();
     assert!(out.status.success(), "curl {args:?}: {out:?}");
-    Some(String::from_utf8(out.stdout).unwrap())
+    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
+#[ignore = "needs curl"]
 fn curl_gets_200_over_h2c_both_ways() {
+    require_program("/usr/bin/curl");
     let srv = server(ServeConfig::default());
     let url = format!("http://{}/zoom/curl", srv.addr());
-    let Some(upgrade) = curl(&["--http2"], &url) else {
-        return;
-    };
-    assert_eq!(upgrade, "200 2");
-    assert_eq!(curl(&["--http2-prior-knowledge"], &url).unwrap(), "200 2");
-    assert_eq!(curl(&["--http1.1"], &url).unwrap(), "200 1.1");
+    assert_eq!(curl(&["--http2"], &url), "200 2");
+    assert_eq!(curl(&["--http2-prior-knowledge"], &url), "200 2");
+    assert_eq!(curl(&["--http1.1"], &url), "200 1.1");
     assert_eq!(srv.served_by(Protocol::H2c), 2);
     assert_eq!(srv.served_by(Protocol::Http11), 1);
     srv.shutdown();
@@ -456,11 +450,14 @@ fn unreachable_target_is_one_line_error() {
             host: "127.0.0.1".into(),
             port,
         },
+        // A generator that kept retrying would run for the whole hour instead of failing.
+        profile: vec![Phase {
+            rate: 20.0,
+            duration: Duration::from_secs(3600),
+        }],
         ..LoadConfig::default()
     };
-    let t0 = Instant::now();
     let e = load::run(config, false).unwrap_err().to_string();
-    assert!(t0.elapsed() < Duration::from_secs(3));
     assert_eq!(
         e,
         format!(

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Access-log line parsing through the library API: Common and Combined lines from nginx and
 //! Apache, IPv6 clients, `-` fields, time zone offsets, and lines that are not entries.
 
