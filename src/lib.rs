@@ -30,7 +30,7 @@
 //! - `keyed_hash`: the randomly keyed hasher of every map whose keys come off the network.
 //!
 //! Beside the layers, for tests and tools: [`synth`] builds TCP conversations and writes pcap
-//! files (tests, `sample-capture`); [`fuzzing`] holds the fuzz targets' bodies, shared by
+//! files (tests, `sample-capture`); `fuzzing` holds the fuzz targets' bodies, shared by
 //! `fuzz/` and the corpus tests.
 
 pub mod app;
