@@ -9,6 +9,7 @@
 //! per exchange; scanning eight bytes at a time and looking only at the headers that frame the
 //! body took a head from ~1,200 instructions to a few hundred.
 
+pub mod chunked;
 pub mod lenient;
 pub mod reference;
 
