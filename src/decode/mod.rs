@@ -26,7 +26,7 @@ pub use http::lenient::{
 #[doc(hidden)]
 pub use http::reference as http_reference;
 pub use http::{
-    BodyLength, MAX_HEADERS, RequestHead, ResponseHead, looks_like_request_start,
+    BodyLength, COMMON_METHODS, MAX_HEADERS, RequestHead, ResponseHead, looks_like_request_start,
     looks_like_response_start, parse_request_head, parse_response_head,
 };
 pub use ip::{Endpoint, TcpFlags, TcpSegment, decode_ip};

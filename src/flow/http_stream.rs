@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 
 use super::h2::{self, H2Conn};
 use super::reassembly::Chunk;
-use super::{FlowConfig, FlowCounters, HttpSink, NonHttpKind};
+use super::{FlowConfig, FlowCounters, HttpSink, NonHttpKind, Side};
 use crate::decode::{self, Endpoint};
 use crate::time::Timestamp;
 use pairing::Shared;
@@ -46,6 +46,7 @@ pub(super) struct Ctx<'a> {
 /// HTTP state of one connection: both directions and the pending requests.
 #[derive(Debug)]
 pub(super) struct HttpConn {
+    /// By the [`Side`] that sends: which side is the client is learnt after bytes arrive.
     streams: [Stream; 2],
     shared: Shared,
     /// Set once the connection speaks HTTP/2: every byte goes there from then on.
@@ -53,7 +54,7 @@ pub(super) struct HttpConn {
 }
 
 impl HttpConn {
-    /// `ends[d]` is the sender of direction `d`. `start_seen`: the handshake was seen, so
+    /// `ends` by [`Side`]: `ends[Side::A.index()]` is the flow key's `a`. `start_seen`: the handshake was seen, so
     /// both streams start at their first byte.
     pub(super) fn new(ends: [Endpoint; 2], start_seen: bool) -> Self {
         let mode = if start_seen { Mode::Sniff } else { Mode::Seek };
@@ -78,38 +79,37 @@ impl HttpConn {
         }
     }
 
-    /// The sender of direction `dir` is the client (it sent the SYN). The first word wins.
-    pub(super) fn set_client(&mut self, dir: usize) {
+    /// `side` is the client (it sent the SYN). The first word wins.
+    pub(super) fn set_client(&mut self, side: Side) {
         if self.shared.client.is_none() {
-            self.shared.client = Some(dir & 1);
+            self.shared.client = Some(side);
         }
     }
 
-    pub(super) fn on_chunk(&mut self, dir: usize, chunk: Chunk<'_>, ctx: &mut Ctx<'_>) {
-        let dir = dir & 1;
+    pub(super) fn on_chunk(&mut self, side: Side, chunk: Chunk<'_>, ctx: &mut Ctx<'_>) {
         if let Some(h2) = &mut self.h2 {
             match chunk {
-                Chunk::Data(bytes, ts) => h2.on_data(dir, bytes, ts, ctx),
+                Chunk::Data(bytes, ts) => h2.on_data(side, bytes, ts, ctx),
                 Chunk::Gap(lost) => {
                     ctx.counters.gaps_skipped += 1;
-                    h2.on_gap(dir, lost, ctx);
+                    h2.on_gap(side, lost, ctx);
                 }
-                Chunk::End => h2.on_end(dir, ctx),
+                Chunk::End => h2.on_end(side, ctx),
             }
             return;
         }
         match chunk {
             Chunk::Data(bytes, ts) => {
                 if !bytes.is_empty() {
-                    self.on_data(dir, bytes, ts, ctx, 0);
-                    self.streams[dir].saw_data = true;
+                    self.on_data(side, bytes, ts, ctx, 0);
+                    self.streams[side.index()].saw_data = true;
                 }
             }
             Chunk::Gap(lost) => {
                 ctx.counters.gaps_skipped += 1;
-                self.on_gap(dir, lost, ctx);
+                self.on_gap(side, lost, ctx);
             }
-            Chunk::End => self.on_end(dir, ctx),
+            Chunk::End => self.on_end(side, ctx),
         }
     }
 
@@ -118,9 +118,9 @@ impl HttpConn {
         if let Some(h2) = &mut self.h2 {
             h2.finish(ctx);
         }
-        for dir in 0..2 {
-            if self.streams[dir].mode != Mode::Closed {
-                self.on_end(dir, ctx);
+        for side in Side::ALL {
+            if self.streams[side.index()].mode != Mode::Closed {
+                self.on_end(side, ctx);
             }
         }
         if self.shared.maybe_other && !self.shared.found_http {
@@ -142,7 +142,7 @@ impl HttpConn {
             }
             st.buf = Vec::new();
         }
-        let client = self.shared.client.unwrap_or(0);
+        let client = self.shared.client.unwrap_or(Side::A);
         Box::new(H2Conn::new(self.shared.ends, client, start_seen, preface))
     }
 
@@ -150,7 +150,7 @@ impl HttpConn {
     /// turned up, both directions delivered chunks that start with well-formed frames.
     fn h2_mid_stream(
         &mut self,
-        dir: usize,
+        side: Side,
         client: bool,
         bytes: &[u8],
         ts: Timestamp,
@@ -158,91 +158,93 @@ impl HttpConn {
     ) -> bool {
         if self.shared.start_seen
             || self.shared.found_http
-            || self.streams[dir].mode != Mode::Seek
+            || self.streams[side.index()].mode != Mode::Seek
             || !h2::looks_like_frames(bytes, client)
         {
             return false;
         }
-        self.shared.h2_evidence[dir] = true;
+        self.shared.h2_evidence[side.index()] = true;
         if self.shared.h2_evidence != [true, true] {
-            if self.shared.h2_held[dir].is_none() && bytes.len() <= ctx.config.max_head_bytes {
-                self.shared.h2_held[dir] = Some((bytes.to_vec(), ts));
+            if self.shared.h2_held[side.index()].is_none()
+                && bytes.len() <= ctx.config.max_head_bytes
+            {
+                self.shared.h2_held[side.index()] = Some((bytes.to_vec(), ts));
             }
             return false;
         }
         let mut h2 = self.start_h2(false, false, ctx);
-        let other = (dir + 1) & 1;
-        if let Some((held, held_ts)) = self.shared.h2_held[other].take() {
+        let other = side.other();
+        if let Some((held, held_ts)) = self.shared.h2_held[other.index()].take() {
             h2.on_data(other, &held, held_ts, ctx);
         }
         self.shared.h2_held = [None, None];
-        h2.on_data(dir, bytes, ts, ctx);
+        h2.on_data(side, bytes, ts, ctx);
         self.h2 = Some(h2);
         true
     }
 
     /// Mid-stream roles (no SYN seen), from the first bytes a direction delivers.
-    fn decide_roles(&mut self, dir: usize, bytes: &[u8]) {
-        let other = (dir + 1) & 1;
+    fn decide_roles(&mut self, side: Side, bytes: &[u8]) {
+        let other = side.other();
         let client = if bytes.starts_with(b"HTTP/1.") {
             other
         } else if decode::looks_like_request_start(bytes) {
-            dir
-        } else if self.shared.ends[dir].port < self.shared.ends[other].port {
+            side
+        } else if self.shared.ends[side.index()].port < self.shared.ends[other.index()].port {
             // A guess: servers usually listen on the lower port.
             other
         } else {
-            dir
+            side
         };
         self.shared.client = Some(client);
     }
 
-    fn on_data(&mut self, dir: usize, bytes: &[u8], ts: Timestamp, ctx: &mut Ctx<'_>, depth: u8) {
+    fn on_data(&mut self, side: Side, bytes: &[u8], ts: Timestamp, ctx: &mut Ctx<'_>, depth: u8) {
         if self.shared.client.is_none() {
-            self.decide_roles(dir, bytes);
+            self.decide_roles(side, bytes);
         }
-        let client = self.shared.client == Some(dir);
-        if !client && self.streams[(dir + 1) & 1].mode == Mode::TlsHello {
+        let client = self.shared.client == Some(side);
+        if !client && self.streams[side.other().index()].mode == Mode::TlsHello {
             // The server spoke: the ClientHello is as complete as it will get.
-            self.report_tls((dir + 1) & 1, ctx);
+            self.report_tls(side.other(), ctx);
         }
-        if self.h2_mid_stream(dir, client, bytes, ts, ctx) {
+        if self.h2_mid_stream(side, client, bytes, ts, ctx) {
             return;
         }
         let mut data = bytes;
         while !data.is_empty() && !self.shared.opaque {
-            let before = (data.len(), self.streams[dir].mode);
-            data = match self.streams[dir].mode {
+            let before = (data.len(), self.streams[side.index()].mode);
+            data = match self.streams[side.index()].mode {
                 Mode::Opaque | Mode::Closed | Mode::ConnectWait => return,
-                Mode::Body(_) => self.body(dir, data, ctx),
-                Mode::SkipHead => self.skip_head(dir, data),
-                Mode::Head => self.head(dir, client, data, ts, ctx, depth),
-                Mode::Seek => self.seek(dir, client, data, ts, ctx),
-                Mode::Sniff => self.sniff(dir, client, data, ts, ctx),
-                Mode::TlsHello => self.tls_hello(dir, data, ctx),
+                Mode::Body(_) => self.body(side, data, ctx),
+                Mode::SkipHead => self.skip_head(side, data),
+                Mode::Head => self.head(side, client, data, ts, ctx, depth),
+                Mode::Seek => self.seek(side, client, data, ts, ctx),
+                Mode::Sniff => self.sniff(side, client, data, ts, ctx),
+                Mode::TlsHello => self.tls_hello(side, data, ctx),
             };
             if let Some((ts0, method, section)) = self.shared.switch_h2.take() {
                 let mut h2 = self.start_h2(true, true, ctx);
                 h2.upgraded_request(ts0, &method, &section);
-                h2.on_data(dir, data, ts, ctx);
+                h2.on_data(side, data, ts, ctx);
                 self.h2 = Some(h2);
                 return;
             }
-            if before == (data.len(), self.streams[dir].mode) {
+            if before == (data.len(), self.streams[side.index()].mode) {
                 // No progress; cannot happen, but a stuck loop must not be possible either.
                 return;
             }
         }
     }
 
-    fn on_gap(&mut self, dir: usize, lost: u32, ctx: &mut Ctx<'_>) {
-        let st = &mut self.streams[dir];
+    fn on_gap(&mut self, side: Side, lost: u32, ctx: &mut Ctx<'_>) {
+        let st = &mut self.streams[side.index()];
         match st.mode {
             Mode::Opaque | Mode::Closed | Mode::ConnectWait | Mode::Body(Body::UntilClose) => {}
-            Mode::TlsHello => self.report_tls(dir, ctx),
+            Mode::TlsHello => self.report_tls(side, ctx),
             // The end of a head was lost: count it from its start.
-            Mode::Head | Mode::Sniff if !st.buf.is_empty() => self.head_cut(dir, ctx),
-            Mode::Seek if st.candidate_after_gap && !st.buf.is_empty() => self.head_cut(dir, ctx),
+            Mode::Head | Mode::Sniff if !st.buf.is_empty() => self.head_cut(side, ctx),
+            Mode::Seek if st.candidate_after_gap && !st.buf.is_empty() => self.head_cut(side, ctx),
             // Still skipping a head already counted: what follows it is unknown.
             Mode::SkipHead => st.seek(true),
             // Bytes lost inside a body of known length: the framing still holds.
@@ -254,20 +256,20 @@ impl HttpConn {
             // (segments often start with a head), so it is tried as one.
             _ => st.seek(true),
         }
-        self.streams[dir].after_gap = self.streams[dir].mode == Mode::Seek;
+        self.streams[side.index()].after_gap = self.streams[side.index()].mode == Mode::Seek;
     }
 
-    fn on_end(&mut self, dir: usize, ctx: &mut Ctx<'_>) {
-        let client = self.shared.client == Some(dir);
-        let st = &mut self.streams[dir];
+    fn on_end(&mut self, side: Side, ctx: &mut Ctx<'_>) {
+        let client = self.shared.client == Some(side);
+        let st = &mut self.streams[side.index()];
         match st.mode {
-            Mode::TlsHello => self.report_tls(dir, ctx),
+            Mode::TlsHello => self.report_tls(side, ctx),
             Mode::Head | Mode::Sniff | Mode::Seek if client && !st.buf.is_empty() => {
                 ctx.counters.requests_cut += 1;
             }
             _ => {}
         }
-        let st = &mut self.streams[dir];
+        let st = &mut self.streams[side.index()];
         st.buf = Vec::new();
         st.mode = Mode::Closed;
     }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::decode::{Endpoint, Malformed};
 use crate::time::Timestamp;
 
+mod direction;
 mod h2;
 mod http_stream;
 mod key;
@@ -20,8 +21,9 @@ mod table;
 #[cfg(test)]
 mod tests;
 
+pub use direction::Direction;
 pub use h2::{UNKNOWN_METHOD, UNKNOWN_SECTION};
-pub use key::FlowKey;
+pub use key::{FlowKey, Side};
 pub use table::FlowTable;
 
 /// Limits on what the flow layer keeps. Defaults are sized for a busy server.

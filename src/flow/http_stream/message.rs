@@ -7,11 +7,12 @@ use super::shape::could_start_message;
 use super::stream::{Body, Mode, scan_head_end};
 use super::{Ctx, HttpConn};
 use crate::decode::{self, BodyLength, Decoded, ResponseHead};
+use crate::flow::Side;
 use crate::time::Timestamp;
 
 impl HttpConn {
-    pub(super) fn body<'d>(&mut self, dir: usize, data: &'d [u8], ctx: &mut Ctx<'_>) -> &'d [u8] {
-        let st = &mut self.streams[dir];
+    pub(super) fn body<'d>(&mut self, side: Side, data: &'d [u8], ctx: &mut Ctx<'_>) -> &'d [u8] {
+        let st = &mut self.streams[side.index()];
         let Mode::Body(body) = &mut st.mode else {
             return data;
         };
@@ -43,7 +44,7 @@ impl HttpConn {
 
     pub(super) fn head<'d>(
         &mut self,
-        dir: usize,
+        side: Side,
         client: bool,
         data: &'d [u8],
         ts: Timestamp,
@@ -51,7 +52,7 @@ impl HttpConn {
         depth: u8,
     ) -> &'d [u8] {
         let max = ctx.config.max_head_bytes.max(1);
-        let st = &mut self.streams[dir];
+        let st = &mut self.streams[side.index()];
         if st.buf.is_empty() {
             // Zero-copy: parse the head straight from the delivered bytes.
             let parsed = if client {
@@ -75,7 +76,7 @@ impl HttpConn {
             };
             match parsed {
                 Ok(Some((mode, resume, n))) => {
-                    self.after_head(dir, mode, resume);
+                    self.after_head(side, mode, resume);
                     return data.get(n..).unwrap_or(&[]);
                 }
                 Ok(None) if data.len() <= max => {
@@ -103,7 +104,7 @@ impl HttpConn {
         let room = max.saturating_sub(st.buf.len());
         if take > room {
             st.buf.extend_from_slice(data.get(..room).unwrap_or(data));
-            return self.too_large(dir, client, data, room, ctx);
+            return self.too_large(side, client, data, room, ctx);
         }
         st.buf.extend_from_slice(data.get(..take).unwrap_or(data));
         st.nl = nl;
@@ -127,30 +128,30 @@ impl HttpConn {
         };
         match parsed {
             Ok(Some((mode, resume))) => {
-                self.streams[dir].clear_buf();
-                self.after_head(dir, mode, resume);
+                self.streams[side.index()].clear_buf();
+                self.after_head(side, mode, resume);
             }
             // Only blank lines so far (httparse skips them before a request line).
             Ok(None) => {}
-            Err(_) => self.refused_head(dir, client, ctx, depth),
+            Err(_) => self.refused_head(side, client, ctx, depth),
         }
         rest
     }
 
     /// A whole head (in `buf`) that the strict grammar refused: counted if a server would
     /// still read it as a message, else skipped to the next line that starts one.
-    pub(super) fn refused_head(&mut self, dir: usize, client: bool, ctx: &mut Ctx<'_>, depth: u8) {
-        let st = &mut self.streams[dir];
+    pub(super) fn refused_head(&mut self, side: Side, client: bool, ctx: &mut Ctx<'_>, depth: u8) {
+        let st = &mut self.streams[side.index()];
         let old = std::mem::take(&mut st.buf);
         let ts = st.buf_ts;
-        if self.count_lenient(dir, client, &old, ts, ctx).is_some() {
+        if self.count_lenient(side, client, &old, ts, ctx).is_some() {
             return;
         }
         ctx.counters.parse_errors += 1;
-        self.streams[dir].seek(false);
+        self.streams[side.index()].seek(false);
         if depth == 0 {
             // The next line may start a good head: look again past the bad one's start.
-            self.on_data(dir, old.get(1..).unwrap_or(&[]), ts, ctx, 1);
+            self.on_data(side, old.get(1..).unwrap_or(&[]), ts, ctx, 1);
         }
     }
 
@@ -160,7 +161,7 @@ impl HttpConn {
     /// to the caller: the mode returned is the one its headers so far imply.
     pub(super) fn count_lenient(
         &mut self,
-        dir: usize,
+        side: Side,
         client: bool,
         head: &[u8],
         ts: Timestamp,
@@ -190,11 +191,11 @@ impl HttpConn {
             Mode::Body(_) | Mode::Head if !framing_known => Mode::Seek,
             m => m,
         };
-        self.after_head(dir, mode, resume);
+        self.after_head(side, mode, resume);
         if mode == Mode::Seek {
-            self.streams[dir].seek(true);
+            self.streams[side.index()].seek(true);
         }
-        Some(self.streams[dir].mode)
+        Some(self.streams[side.index()].mode)
     }
 
     /// The head outgrew `max_head_bytes` (its first `max` bytes are in `buf`): it is counted
@@ -202,20 +203,20 @@ impl HttpConn {
     /// without being kept. `used`: bytes of `data` already in `buf`.
     pub(super) fn too_large<'d>(
         &mut self,
-        dir: usize,
+        side: Side,
         client: bool,
         data: &'d [u8],
         used: usize,
         ctx: &mut Ctx<'_>,
     ) -> &'d [u8] {
         ctx.counters.heads_too_large += 1;
-        let st = &mut self.streams[dir];
+        let st = &mut self.streams[side.index()];
         let head = std::mem::take(&mut st.buf);
         let ts = st.buf_ts;
         let nl = scan_head_end(0, &head).1;
-        match self.count_lenient(dir, client, &head, ts, ctx) {
+        match self.count_lenient(side, client, &head, ts, ctx) {
             Some(mode @ (Mode::Head | Mode::Body(_) | Mode::Seek | Mode::ConnectWait)) => {
-                let st = &mut self.streams[dir];
+                let st = &mut self.streams[side.index()];
                 st.after_skip = mode;
                 st.mode = Mode::SkipHead;
                 st.nl = nl;
@@ -224,7 +225,7 @@ impl HttpConn {
             // Switched to another protocol (or a tunnel): nothing more to parse.
             Some(_) => &[],
             None => {
-                let st = &mut self.streams[dir];
+                let st = &mut self.streams[side.index()];
                 st.seek(false);
                 data.get(used..).unwrap_or(&[])
             }
@@ -232,8 +233,8 @@ impl HttpConn {
     }
 
     /// Skips to the end of a head too large to keep.
-    pub(super) fn skip_head<'d>(&mut self, dir: usize, data: &'d [u8]) -> &'d [u8] {
-        let st = &mut self.streams[dir];
+    pub(super) fn skip_head<'d>(&mut self, side: Side, data: &'d [u8]) -> &'d [u8] {
+        let st = &mut self.streams[side.index()];
         let (end, nl) = scan_head_end(st.nl, data);
         st.nl = nl;
         match end {
@@ -250,27 +251,27 @@ impl HttpConn {
 
     /// A gap cut the head being collected in `buf`: the message is counted from what arrived
     /// (a server received all of it), and the stream resyncs after it.
-    pub(super) fn head_cut(&mut self, dir: usize, ctx: &mut Ctx<'_>) {
-        let client = self.shared.client == Some(dir);
-        let st = &mut self.streams[dir];
+    pub(super) fn head_cut(&mut self, side: Side, ctx: &mut Ctx<'_>) {
+        let client = self.shared.client == Some(side);
+        let st = &mut self.streams[side.index()];
         let head = std::mem::take(&mut st.buf);
         let ts = st.buf_ts;
-        match self.count_lenient(dir, client, &head, ts, ctx) {
+        match self.count_lenient(side, client, &head, ts, ctx) {
             Some(Mode::Head | Mode::Body(_) | Mode::Seek) => {
                 ctx.counters.heads_cut += 1;
-                self.streams[dir].seek(true);
+                self.streams[side.index()].seek(true);
             }
             Some(_) => ctx.counters.heads_cut += 1,
-            None => self.streams[dir].seek(true),
+            None => self.streams[side.index()].seek(true),
         }
     }
 
-    pub(super) fn after_head(&mut self, dir: usize, mode: Mode, resume_client: bool) {
-        self.streams[dir].mode = mode;
+    pub(super) fn after_head(&mut self, side: Side, mode: Mode, resume_client: bool) {
+        self.streams[side.index()].mode = mode;
         if resume_client {
             // A refused CONNECT: the client goes on with requests.
             if let Some(c) = self.shared.client {
-                let cs = &mut self.streams[c & 1];
+                let cs = &mut self.streams[c.index()];
                 if cs.mode == Mode::ConnectWait {
                     cs.mode = Mode::Head;
                 }

@@ -5,11 +5,11 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use super::Ctx;
-use super::shape::METHODS;
 use super::stream::{Mode, mode_after_head};
 use crate::decode::{
     self, BodyLength, Endpoint, LenientRequest, Malformed, RequestHead, ResponseHead,
 };
+use crate::flow::Side;
 use crate::flow::{Protocol, RequestEvent, ResponseEvent};
 use crate::time::Timestamp;
 
@@ -28,7 +28,7 @@ pub(super) struct Pending {
 }
 
 pub(super) fn method_name(m: &str) -> Cow<'static, str> {
-    match METHODS.iter().find(|k| **k == m) {
+    match decode::COMMON_METHODS.iter().find(|k| **k == m) {
         Some(k) => Cow::Borrowed(k),
         None => Cow::Owned(m.to_owned()),
     }
@@ -37,10 +37,10 @@ pub(super) fn method_name(m: &str) -> Cow<'static, str> {
 /// Connection-wide state: roles, pending requests, and whether HTTP parsing stopped.
 #[derive(Debug)]
 pub(super) struct Shared {
-    /// Endpoints by direction: `ends[d]` sends direction `d`.
+    /// Endpoints by [`Side`].
     pub(super) ends: [Endpoint; 2],
-    /// The client's direction, once known.
-    pub(super) client: Option<usize>,
+    /// The client's side, once known.
+    pub(super) client: Option<Side>,
     pub(super) pending: VecDeque<Pending>,
     /// Section buffers of answered requests, reused so that queueing a request does not
     /// allocate; never more than the pending queue once held.
@@ -103,8 +103,8 @@ pub(super) fn plausible_cut_request(r: &LenientRequest<'_>) -> bool {
 
 impl Shared {
     pub(super) fn client_server(&self) -> (Endpoint, Endpoint) {
-        let c = self.client.unwrap_or(0);
-        (self.ends[c & 1], self.ends[(c + 1) & 1])
+        let c = self.client.unwrap_or(Side::A);
+        (self.ends[c.index()], self.ends[c.other().index()])
     }
 
     pub(super) fn on_request(

@@ -8,6 +8,7 @@ use super::stream::{Mode, scan_head_end};
 use super::{Ctx, HttpConn};
 use crate::decode::{MAX_TLS_RECORD, tls_sni};
 use crate::flow::NonHttpKind;
+use crate::flow::Side;
 use crate::time::Timestamp;
 
 impl HttpConn {
@@ -21,14 +22,14 @@ impl HttpConn {
 
     pub(super) fn seek<'d>(
         &mut self,
-        dir: usize,
+        side: Side,
         client: bool,
         data: &'d [u8],
         ts: Timestamp,
         ctx: &mut Ctx<'_>,
     ) -> &'d [u8] {
         let max = ctx.config.max_head_bytes.max(1);
-        let st = &mut self.streams[dir];
+        let st = &mut self.streams[side.index()];
         if !st.buf.is_empty() {
             // A candidate line is buffered: add the rest of its line and judge again.
             let k = data
@@ -95,15 +96,15 @@ impl HttpConn {
     /// The first bytes of a connection whose start we saw.
     pub(super) fn sniff<'d>(
         &mut self,
-        dir: usize,
+        side: Side,
         client: bool,
         data: &'d [u8],
         ts: Timestamp,
         ctx: &mut Ctx<'_>,
     ) -> &'d [u8] {
         let max = ctx.config.max_head_bytes.max(1);
-        let other_saw_data = self.streams[(dir + 1) & 1].saw_data;
-        let st = &mut self.streams[dir];
+        let other_saw_data = self.streams[side.other().index()].saw_data;
+        let st = &mut self.streams[side.index()];
         // Decisions need at most the first line: buffer up to its end.
         let (opening, rest, zero_copy) = if st.buf.is_empty() {
             (opening(client, data, max), data, true)
@@ -148,8 +149,8 @@ impl HttpConn {
                     std::mem::take(&mut st.buf)
                 };
                 let mut h2 = self.start_h2(true, true, ctx);
-                h2.on_data(dir, &first, ts, ctx);
-                h2.on_data(dir, rest, ts, ctx);
+                h2.on_data(side, &first, ts, ctx);
+                h2.on_data(side, rest, ts, ctx);
                 self.h2 = Some(h2);
                 &[]
             }
@@ -157,7 +158,7 @@ impl HttpConn {
                 // A prior-knowledge server may send its SETTINGS before the client's preface
                 // arrives.
                 let mut h2 = self.start_h2(true, true, ctx);
-                h2.on_data(dir, data, ts, ctx);
+                h2.on_data(side, data, ts, ctx);
                 self.h2 = Some(h2);
                 &[]
             }
@@ -190,12 +191,12 @@ impl HttpConn {
 
     pub(super) fn tls_hello<'d>(
         &mut self,
-        dir: usize,
+        side: Side,
         data: &'d [u8],
         ctx: &mut Ctx<'_>,
     ) -> &'d [u8] {
         let cap = ctx.config.max_head_bytes.clamp(5, MAX_TLS_RECORD);
-        let st = &mut self.streams[dir];
+        let st = &mut self.streams[side.index()];
         let room = cap.saturating_sub(st.buf.len());
         st.buf
             .extend_from_slice(data.get(..room.min(data.len())).unwrap_or(data));
@@ -204,13 +205,13 @@ impl HttpConn {
             _ => usize::MAX,
         };
         if st.buf.len() >= record.min(cap) {
-            self.report_tls(dir, ctx);
+            self.report_tls(side, ctx);
         }
         &[]
     }
 
-    pub(super) fn report_tls(&mut self, dir: usize, ctx: &mut Ctx<'_>) {
-        let buf = std::mem::take(&mut self.streams[dir].buf);
+    pub(super) fn report_tls(&mut self, side: Side, ctx: &mut Ctx<'_>) {
+        let buf = std::mem::take(&mut self.streams[side.index()].buf);
         self.report(NonHttpKind::Tls, tls_sni(&buf), ctx);
     }
 

@@ -4,12 +4,6 @@
 use crate::decode::{self, LineShape};
 use crate::flow::NonHttpKind;
 
-/// Methods a seeking client direction accepts as a request line start (the same list as
-/// `decode::looks_like_request_start`). At a connection's start any token method is accepted.
-pub(super) const METHODS: [&str; 9] = [
-    "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
-];
-
 /// Is there a request or status line at the start of the bytes?
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Shape {
@@ -48,7 +42,9 @@ pub(super) fn request_line_shape(p: &[u8], any_method: bool) -> Shape {
         }
     } else {
         let mut found = None;
-        for m in METHODS {
+        // A seeking client direction takes only the common methods as a request line start;
+        // at a connection's start any token method is accepted.
+        for m in decode::COMMON_METHODS {
             let m = m.as_bytes();
             if p.len() <= m.len() {
                 if m.starts_with(p) {
