@@ -33,9 +33,9 @@ use prometheus_client::registry::{Registry, Unit};
 
 use super::SnapshotSlot;
 use crate::error::Error;
-use crate::flow::{FlowCounters, Protocol};
+use crate::flow::{FlowCounters, NonHttpKind, Protocol};
 use crate::output::escape;
-use crate::stats::{GRPC_CODES, OTHER_NAME, Percentiles, Snapshot, grpc_code_name};
+use crate::stats::{GRPC_CODES, OTHER_NAME, Percentiles, Snapshot, StatusClass, grpc_code_name};
 
 /// Content type of [`render`]: the classic Prometheus text format, which every scraper and
 /// `promtool check metrics` read.
@@ -145,7 +145,7 @@ pub fn openmetrics_to_text(om: &str) -> String {
 struct Exposition {
     sections: Vec<(String, u64)>,
     methods: Vec<(String, u64)>,
-    status_classes: [u64; 6],
+    status_classes: [u64; StatusClass::ALL.len()],
     request_bytes: u64,
     response_bytes: u64,
     latency: Option<Percentiles>,
@@ -168,8 +168,8 @@ struct Exposition {
     input_counters: Vec<(&'static str, u64)>,
     flow: FlowCounters,
     flows_tracked: usize,
-    non_http: [u64; 3],
-    protocols: [u64; 3],
+    non_http: [u64; NonHttpKind::ALL.len()],
+    protocols: [u64; Protocol::ALL.len()],
     grpc_status: [u64; GRPC_CODES + 1],
     recording: crate::stats::RecordingHealth,
 }
@@ -313,9 +313,6 @@ fn merge_labels(items: impl Iterator<Item = (String, u64)>) -> Vec<(String, u64)
     out
 }
 
-const STATUS_CLASSES: [&str; 6] = ["other", "1xx", "2xx", "3xx", "4xx", "5xx"];
-const NON_HTTP_KINDS: [&str; 3] = ["tls", "http2", "other"];
-
 fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> fmt::Result {
     let m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
     ConstCounter::new(v).encode(m)
@@ -363,7 +360,9 @@ impl Collector for Exposition {
             "responses",
             "HTTP final responses seen, by status class ('other' outside 100-599)",
             "status_class",
-            STATUS_CLASSES.iter().copied().zip(self.status_classes),
+            StatusClass::ALL
+                .into_iter()
+                .map(|c| (c.as_str(), self.status_classes[c.index()])),
         )?;
         counter(
             e,
@@ -585,7 +584,9 @@ impl Collector for Exposition {
             "non_http_connections",
             "Connections recognised as not HTTP (tls, other; http2 stays 0 now that h2c is parsed), by kind",
             "kind",
-            NON_HTTP_KINDS.iter().copied().zip(self.non_http),
+            NonHttpKind::ALL
+                .into_iter()
+                .map(|k| (k.as_str(), self.non_http[k.index()])),
         )?;
         labelled_counters(
             e,

@@ -151,6 +151,19 @@ pub enum NonHttpKind {
 }
 
 impl NonHttpKind {
+    /// Every kind, in index order.
+    pub const ALL: [NonHttpKind; 3] = [NonHttpKind::Tls, NonHttpKind::Http2, NonHttpKind::Other];
+
+    /// The position of this kind in a per-kind counter array.
+    pub fn index(self) -> usize {
+        match self {
+            NonHttpKind::Tls => 0,
+            NonHttpKind::Http2 => 1,
+            NonHttpKind::Other => 2,
+        }
+    }
+
+    /// The name used as a JSON key and a metric label.
     pub fn as_str(self) -> &'static str {
         match self {
             NonHttpKind::Tls => "tls",
