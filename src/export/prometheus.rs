@@ -1,8 +1,9 @@
 //! The Prometheus exposition of a [`Snapshot`], written with the official `prometheus-client`
-//! crate, and [`MetricsServer`], a one-thread HTTP/1.1 listener that serves it on
-//! `GET /metrics`. The crate writes OpenMetrics text; [`render`] turns it into the classic
-//! Prometheus text format (what `promtool check metrics` and most tools read), and the server
-//! sends OpenMetrics only to a scraper whose `Accept` header asks for it, as Prometheus does.
+//! crate ([`exposition`]), and [`MetricsServer`], hyper's HTTP/1 server on a thread of its own
+//! that serves it on `GET /metrics` ([`server`]). The crate writes OpenMetrics text only;
+//! [`render`] turns it into the classic Prometheus text format (what `promtool check metrics`
+//! and most tools read), and the server sends OpenMetrics only to a scraper whose `Accept`
+//! header asks for it, as Prometheus does.
 //!
 //! Series follow Prometheus naming: prefix `traffic_watch_`, base units (seconds, bytes),
 //! counters end in `_total`. Label cardinality is bounded whatever the traffic: sections are the

@@ -51,6 +51,10 @@ pub fn render_with_latency(
 /// OpenMetrics text as `prometheus-client` writes it → the classic text format. The two differ,
 /// for what we emit, only in that OpenMetrics names a counter family without its `_total`
 /// suffix, has `# UNIT` lines and ends with `# EOF`; samples and escaping are the same.
+///
+/// A rewrite, because `prometheus-client` (0.25) writes nothing but OpenMetrics, and the
+/// classic format is still what `promtool check metrics` checks and what a scraper that does
+/// not ask for OpenMetrics (an older Prometheus, curl, many agents) expects.
 pub fn openmetrics_to_text(om: &str) -> String {
     let counters: std::collections::HashSet<&str> = om
         .lines()
