@@ -8,7 +8,7 @@
 //! when the hooks are built, and the alert's values reach it in environment variables
 //! (`TW_ALERT_KIND`, `TW_ALERT_MESSAGE`, `TW_ALERT_HITS`, `TW_ALERT_TIME`,
 //! `TW_ALERT_LOWER_BOUND`, and `TW_ALERT_RECORDING`, the flight recorder's file, when there is
-//! one). The webhook is a minimal HTTP/1.1 client, over TLS (rustls, the
+//! one). The webhook is a POST with hyper's HTTP/1 client, over TLS (rustls, the
 //! Mozilla roots built in, plus `--alert-webhook-ca` for a private CA) for `https://` URLs such
 //! as Slack's and Discord's. Its JSON body has a Slack-compatible `text` and a
 //! Discord-compatible `content`, both the alert message, plus `kind`, `hits`, `time`,
@@ -24,11 +24,11 @@ pub use webhook::{webhook_json, webhook_json_with_recording};
 use crate::error::Error;
 use crate::stats::AlertKind;
 
-pub(crate) fn config_error(msg: String) -> Error {
+fn config_error(msg: String) -> Error {
     Error::Config(msg)
 }
 
-pub(crate) fn kind_str(kind: AlertKind) -> &'static str {
+fn kind_str(kind: AlertKind) -> &'static str {
     match kind {
         AlertKind::Triggered => "triggered",
         AlertKind::Recovered => "recovered",

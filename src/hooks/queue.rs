@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::config_error;
 use super::exec::{parse_exec, run_exec};
-use super::webhook::{parse_webhook, post_webhook};
+use super::webhook::Webhook;
 use crate::error::Error;
 use crate::stats::AlertEvent;
 
@@ -78,7 +78,7 @@ impl AlertHooks {
         }
         let webhook = webhook
             .as_deref()
-            .map(|url| parse_webhook(url, webhook_ca))
+            .map(|url| Webhook::new(url, webhook_ca))
             .transpose()?;
         let counters = Arc::new(Counters::default());
         if exec.is_none() && webhook.is_none() {
@@ -102,7 +102,7 @@ impl AlertHooks {
                     }
                     for ok in [
                         exec.as_ref().map(|h| run_exec(h, &event, limit)),
-                        webhook.as_ref().map(|w| post_webhook(w, &event, limit)),
+                        webhook.as_ref().map(|w| w.post(&event, limit)),
                     ]
                     .into_iter()
                     .flatten()

@@ -1,13 +1,20 @@
-//! The alert webhook: the URL checked once at start-up, and a JSON POST per alert.
+//! The alert webhook: the URL checked once at start-up (the `url` crate), and a JSON POST per
+//! alert with hyper's HTTP/1 client, over TLS (rustls through tokio-rustls) for `https://`.
+//! Each POST runs on a current-thread runtime owned by the hook, under the delivery time limit.
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::client::conn::http1;
+use hyper::header::{CONNECTION, CONTENT_TYPE, HOST, USER_AGENT};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
+use url::{Host, Position, Url};
 
 use super::queue::Queued;
 use super::{config_error, kind_str};
@@ -16,10 +23,10 @@ use crate::stats::AlertEvent;
 
 /// Where to POST: an `http://` or `https://` URL taken apart.
 #[derive(Debug, Clone)]
-pub(super) struct WebhookTarget {
+struct WebhookTarget {
     /// For `https://`: the client configuration (roots) and the name the certificate must carry.
     tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
-    /// `host:port` to connect to (the host as written, brackets kept for IPv6).
+    /// `host:port` to connect to (brackets kept for IPv6).
     authority: String,
     /// The `Host` header value.
     host_header: String,
@@ -27,69 +34,75 @@ pub(super) struct WebhookTarget {
     path: String,
 }
 
-pub(super) fn parse_webhook(url: &str, ca: Option<&Path>) -> Result<WebhookTarget, Error> {
+/// The webhook and the runtime its requests run on.
+#[derive(Debug)]
+pub(super) struct Webhook {
+    target: WebhookTarget,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Webhook {
+    /// Checks `url` (and reads the CA file `ca`) now.
+    pub(super) fn new(url: &str, ca: Option<&Path>) -> Result<Self, Error> {
+        let target = parse_webhook(url, ca)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Other(format!("cannot start the alert webhook client: {e}")))?;
+        Ok(Webhook { target, runtime })
+    }
+
+    /// POSTs the JSON body; succeeds on a 2xx answer within `limit`.
+    pub(super) fn post(&self, event: &Queued, limit: Duration) -> Result<(), String> {
+        let body = webhook_json_with_recording(&event.event, event.recording.as_deref());
+        let exchange = post(&self.target, body);
+        match self
+            .runtime
+            .block_on(async { tokio::time::timeout(limit, exchange).await })
+        {
+            Ok(answer) => answer,
+            Err(_) => Err("timed out".into()),
+        }
+    }
+}
+
+fn parse_webhook(url: &str, ca: Option<&Path>) -> Result<WebhookTarget, Error> {
     let bad = |why: &str| config_error(format!("bad alert webhook URL '{url}': {why}"));
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| bad("expected http[s]://host[:port]/path"))?;
-    let https = if scheme.eq_ignore_ascii_case("https") {
-        true
-    } else if scheme.eq_ignore_ascii_case("http") {
-        false
-    } else {
-        return Err(bad("only http:// and https:// URLs are supported"));
-    };
-    if !https && ca.is_some() {
-        return Err(bad("--alert-webhook-ca is for https:// URLs"));
-    }
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let path = if path.starts_with('?') {
-        format!("/{path}")
-    } else {
-        path.to_owned()
-    };
-    if authority.is_empty() {
-        return Err(bad("no host"));
-    }
-    if authority.contains('@') {
-        return Err(bad("user info in the URL is not supported"));
-    }
+    // The url crate would percent-encode these; a URL given on the command line with them is
+    // more likely a quoting mistake than meant.
     if url
         .bytes()
         .any(|b| b.is_ascii_control() || b == b' ' || b >= 0x80)
     {
         return Err(bad("spaces and control characters are not allowed"));
     }
-    // host, host:port, [v6], [v6]:port
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed '['"))?;
-        let port = match after {
-            "" => None,
-            p => Some(p.strip_prefix(':').ok_or_else(|| bad("bad port"))?),
-        };
-        (format!("[{h}]"), port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h.to_owned(), Some(p)),
-            None => (authority.to_owned(), None),
-        }
+    let parsed = Url::parse(url).map_err(|e| match e {
+        url::ParseError::EmptyHost => bad("no host"),
+        url::ParseError::InvalidPort => bad("bad port"),
+        url::ParseError::RelativeUrlWithoutBase => bad("expected http[s]://host[:port]/path"),
+        other => bad(&other.to_string()),
+    })?;
+    let https = match parsed.scheme() {
+        "https" => true,
+        "http" => false,
+        _ => return Err(bad("only http:// and https:// URLs are supported")),
     };
-    let default_port = if https { 443 } else { 80 };
-    let port: u16 = match port {
-        None => default_port,
-        Some(p) => p.parse().map_err(|_| bad("bad port"))?,
-    };
-    if host.is_empty() || host == "[]" {
-        return Err(bad("no host"));
+    if !https && ca.is_some() {
+        return Err(bad("--alert-webhook-ca is for https:// URLs"));
     }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad("user info in the URL is not supported"));
+    }
+    let (host, name) = match parsed.host() {
+        Some(Host::Domain(d)) if !d.is_empty() => (d.to_owned(), d.to_owned()),
+        Some(Host::Ipv4(a)) => (a.to_string(), a.to_string()),
+        Some(Host::Ipv6(a)) => (format!("[{a}]"), a.to_string()),
+        _ => return Err(bad("no host")),
+    };
+    let port = parsed
+        .port_or_known_default()
+        .ok_or_else(|| bad("bad port"))?;
     let tls = if https {
-        let name = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
         let name = ServerName::try_from(name).map_err(|_| bad("not a valid host name"))?;
         Some((tls_config(ca)?, name))
     } else {
@@ -98,12 +111,12 @@ pub(super) fn parse_webhook(url: &str, ca: Option<&Path>) -> Result<WebhookTarge
     Ok(WebhookTarget {
         tls,
         authority: format!("{host}:{port}"),
-        host_header: if port == default_port {
-            host
-        } else {
-            format!("{host}:{port}")
+        // `port()` is `None` when the URL gives none or the scheme's default.
+        host_header: match parsed.port() {
+            None => host,
+            Some(p) => format!("{host}:{p}"),
         },
-        path,
+        path: parsed[Position::BeforePath..Position::AfterQuery].to_owned(),
     })
 }
 
@@ -165,117 +178,64 @@ pub fn webhook_json_with_recording(event: &AlertEvent, recording: Option<&Path>)
     .to_string()
 }
 
-/// POSTs the JSON body; succeeds on a 2xx status line within `limit`.
-pub(super) fn post_webhook(
-    target: &WebhookTarget,
-    event: &Queued,
-    limit: Duration,
-) -> Result<(), String> {
-    let deadline = Instant::now() + limit;
-    let addrs: Vec<_> = target
-        .authority
-        .to_socket_addrs()
-        .map_err(|e| e.to_string())?
-        .collect();
-    let mut stream = None;
-    for a in addrs {
-        if Instant::now() >= deadline {
-            break;
-        }
-        if let Ok(s) = TcpStream::connect_timeout(&a, time_left(deadline)) {
-            stream = Some(s);
-            break;
-        }
-    }
-    let stream = stream.ok_or_else(|| "cannot connect".to_owned())?;
+/// Connects (with TLS for `https://`) and sends one request.
+async fn post(target: &WebhookTarget, body: String) -> Result<(), String> {
+    let tcp = tokio::net::TcpStream::connect(&target.authority)
+        .await
+        .map_err(|_| "cannot connect".to_owned())?;
     match &target.tls {
-        None => exchange(stream, target, event, deadline),
+        None => exchange(TokioIo::new(tcp), target, body).await,
         Some((config, name)) => {
-            let conn = rustls::ClientConnection::new(Arc::clone(config), name.clone())
+            let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
+                .connect(name.clone(), tcp)
+                .await
                 .map_err(|e| e.to_string())?;
-            // The handshake happens on the first write, under the same deadline.
-            exchange(
-                rustls::StreamOwned::new(conn, stream),
-                target,
-                event,
-                deadline,
-            )
+            exchange(TokioIo::new(tls), target, body).await
         }
     }
 }
 
-fn time_left(deadline: Instant) -> Duration {
-    deadline
-        .saturating_duration_since(Instant::now())
-        .max(Duration::from_millis(1))
-}
-
-/// A connection to the webhook, plain or TLS, whose socket takes the time limits.
-trait Connection: Read + Write {
-    fn socket(&self) -> &TcpStream;
-}
-
-impl Connection for TcpStream {
-    fn socket(&self) -> &TcpStream {
-        self
-    }
-}
-
-impl Connection for rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
-    fn socket(&self) -> &TcpStream {
-        self.get_ref()
-    }
-}
-
-/// Sends the request and reads the status line.
-fn exchange(
-    mut conn: impl Connection,
-    target: &WebhookTarget,
-    event: &Queued,
-    deadline: Instant,
-) -> Result<(), String> {
-    let body = webhook_json_with_recording(&event.event, event.recording.as_deref());
-    let request = format!(
-        "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: traffic-watch/{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        target.path,
-        target.host_header,
-        env!("CARGO_PKG_VERSION"),
-        body.len()
-    );
-    let timeouts = |conn: &dyn Connection| {
-        let left = Some(time_left(deadline));
-        conn.socket()
-            .set_write_timeout(left)
-            .and_then(|()| conn.socket().set_read_timeout(left))
-            .map_err(|e| e.to_string())
-    };
-    timeouts(&conn)?;
-    conn.write_all(request.as_bytes())
-        .and_then(|()| conn.flush())
+/// Sends the request on `io` and waits for the status of the answer; its body is not read.
+async fn exchange<T>(io: T, target: &WebhookTarget, body: String) -> Result<(), String>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(target.path.as_str())
+        .header(HOST, target.host_header.as_str())
+        .header(
+            USER_AGENT,
+            concat!("traffic-watch/", env!("CARGO_PKG_VERSION")),
+        )
+        .header(CONTENT_TYPE, "application/json")
+        .header(CONNECTION, "close")
+        .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;
-    let mut head = Vec::with_capacity(256);
-    let mut buf = [0u8; 256];
-    while !head.contains(&b'\n') && head.len() < 4096 {
-        if Instant::now() >= deadline {
-            return Err("timed out".into());
-        }
-        timeouts(&conn)?;
-        match conn.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => head.extend_from_slice(buf.get(..n).unwrap_or_default()),
+    let (mut sender, connection) = http1::Builder::new()
+        .title_case_headers(true)
+        .handshake(io)
+        .await
+        .map_err(|e| e.to_string())?;
+    // The connection is driven here, beside the request, so nothing outlives this call. It
+    // may end (we asked it to close) in the same poll that hands over the answer: the answer
+    // is then still waiting in `answer`.
+    let mut connection = std::pin::pin!(connection);
+    let mut answer = std::pin::pin!(sender.send_request(request));
+    let response = tokio::select! {
+        biased;
+        got = &mut answer => got,
+        ended = &mut connection => match ended {
+            Ok(()) => answer.await,
             Err(e) => return Err(e.to_string()),
-        }
+        },
     }
-    // "HTTP/1.1 204 No Content"
-    let status = head
-        .split(|&b| b == b' ')
-        .nth(1)
-        .and_then(|s| std::str::from_utf8(s).ok())
-        .and_then(|s| s.trim().parse::<u16>().ok());
-    match status {
-        Some(s) if (200..300).contains(&s) => Ok(()),
-        Some(s) => Err(format!("HTTP status {s}")),
-        None => Err("no HTTP answer".into()),
+    .map_err(|e| e.to_string())?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("HTTP status {}", status.as_u16()))
     }
 }
 
@@ -323,6 +283,18 @@ mod tests {
             ("[::1]:8443", "[::1]:8443")
         );
         assert_eq!(t.tls.unwrap().1.to_str(), "::1");
+        // The scheme's own port is not repeated in `Host`; a fragment is never sent.
+        let t = parse_webhook("http://Example.COM:80/a#frag", None).unwrap();
+        assert_eq!(
+            (
+                t.authority.as_str(),
+                t.host_header.as_str(),
+                t.path.as_str()
+            ),
+            ("example.com:80", "example.com", "/a")
+        );
+        let t = parse_webhook("http://h?q", None).unwrap();
+        assert_eq!(t.path, "/?q");
         for bad in [
             "ftp://x",
             "http://",
