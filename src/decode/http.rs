@@ -9,6 +9,7 @@
 //! per exchange; scanning eight bytes at a time and looking only at the headers that frame the
 //! body took a head from ~1,200 instructions to a few hundred.
 
+pub mod chunked;
 pub mod lenient;
 pub mod reference;
 
@@ -430,25 +431,19 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Option<ResponseHead>, HeadError
     }))
 }
 
-/// Methods we recognise when looking for a request line in the middle of a stream.
-const METHODS: [&[u8]; 9] = [
-    b"GET ",
-    b"POST ",
-    b"PUT ",
-    b"DELETE ",
-    b"HEAD ",
-    b"OPTIONS ",
-    b"PATCH ",
-    b"CONNECT ",
-    b"TRACE ",
+/// Methods we recognise when looking for a request line in the middle of a stream, where any
+/// token could be a method and a body's text must seldom pass for one.
+pub const COMMON_METHODS: [&str; 9] = [
+    "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
 ];
 
 /// Does `buf` start like a request line (`METHOD SP`)? A prefix of one counts as "maybe" (true),
 /// so a request split after its first byte is not misjudged.
 pub fn looks_like_request_start(buf: &[u8]) -> bool {
-    METHODS.iter().any(|m| {
+    COMMON_METHODS.iter().any(|m| {
+        let m = m.as_bytes();
         let n = m.len().min(buf.len());
-        buf[..n] == m[..n]
+        buf[..n] == m[..n] && buf.get(m.len()).is_none_or(|b| *b == b' ')
     })
 }
 

@@ -24,6 +24,29 @@ pub enum LinkType {
 }
 
 impl LinkType {
+    /// Every link type we decode (not `Other`), in a stable order.
+    pub const ALL: [LinkType; 6] = [
+        LinkType::Ethernet,
+        LinkType::LinuxSll,
+        LinkType::LinuxSll2,
+        LinkType::Null,
+        LinkType::Loop,
+        LinkType::RawIp,
+    ];
+
+    /// A short name for messages and labels; `other` for any link type we do not decode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkType::Ethernet => "ethernet",
+            LinkType::LinuxSll => "linux_sll",
+            LinkType::LinuxSll2 => "linux_sll2",
+            LinkType::Null => "null",
+            LinkType::Loop => "loop",
+            LinkType::RawIp => "raw_ip",
+            LinkType::Other(_) => "other",
+        }
+    }
+
     pub fn from_linktype(n: i32) -> LinkType {
         match n {
             1 => LinkType::Ethernet,
@@ -142,6 +165,16 @@ mod tests {
         }
         f.extend_from_slice(&IP);
         f
+    }
+
+    #[test]
+    fn link_types_round_trip_their_numbers() {
+        for link in LinkType::ALL {
+            assert_eq!(LinkType::from_linktype(link.linktype()), link);
+            assert_ne!(link.as_str(), "other");
+        }
+        assert_eq!(LinkType::from_linktype(147), LinkType::Other(147));
+        assert_eq!(LinkType::Other(147).as_str(), "other");
     }
 
     #[test]

@@ -15,7 +15,9 @@ pub mod http2;
 mod ip;
 mod link;
 mod section;
+mod tls;
 
+pub use http::chunked::{ChunkDecoder, Decoded};
 pub use http::lenient::{
     LenientRequest, LenientResponse, LineShape, Malformed, read_request as read_request_lenient,
     read_response as read_response_lenient, request_line_shape as lenient_request_line_shape,
@@ -24,12 +26,13 @@ pub use http::lenient::{
 #[doc(hidden)]
 pub use http::reference as http_reference;
 pub use http::{
-    BodyLength, MAX_HEADERS, RequestHead, ResponseHead, looks_like_request_start,
+    BodyLength, COMMON_METHODS, MAX_HEADERS, RequestHead, ResponseHead, looks_like_request_start,
     looks_like_response_start, parse_request_head, parse_response_head,
 };
 pub use ip::{Endpoint, TcpFlags, TcpSegment, decode_ip};
 pub use link::{LinkType, strip_link};
 pub use section::{MAX_SECTION_LEN, section_of};
+pub use tls::{MAX_TLS_RECORD, tls_sni};
 
 /// Why a frame was not decoded to a TCP segment. Each kind is counted, not logged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,5 +1,5 @@
-//! Exports for other tools: the Prometheus exposition of a [`Snapshot`] and the small HTTP
-//! listener that serves it. Rendering is a pure function of a snapshot, like the plain and JSON
+//! Exports for other tools: the Prometheus exposition of a [`Snapshot`] and the HTTP endpoint
+//! that serves it (hyper, on its own thread: this room opens a socket). Rendering is a pure function of a snapshot, like the plain and JSON
 //! outputs; the listener only reads the latest snapshot the run loop published in a
 //! [`SnapshotSlot`]. Nothing here computes statistics or reads the clock.
 

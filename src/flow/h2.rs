@@ -16,7 +16,7 @@
 //! frame header, and the HPACK tables of that direction become partly unknown.
 
 use super::http_stream::Ctx;
-use super::{Protocol, RequestEvent, ResponseEvent};
+use super::{Direction, Protocol, RequestEvent, ResponseEvent, Side};
 use crate::decode::http2::frame::{
     self, DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_LEN, FrameHeader, FrameType, MAX_MAX_FRAME_SIZE,
     PREFACE, flags, setting,
@@ -170,9 +170,11 @@ pub(super) fn looks_like_frames(data: &[u8], from_client: bool) -> bool {
 /// HTTP/2 state of one connection.
 #[derive(Debug)]
 pub(super) struct H2Conn {
-    /// Endpoints by direction, and which direction is the client's.
+    /// Endpoints by [`Direction`] (the sender of each).
     ends: [Endpoint; 2],
-    client: usize,
+    /// Which side of the flow key is the client: the table delivers bytes by side.
+    client: Side,
+    /// Frame readers by [`Direction`].
     readers: [Reader; 2],
     /// HPACK decoders by the direction whose header blocks they decode.
     decoders: [hpack::Decoder; 2],
@@ -183,13 +185,12 @@ pub(super) struct H2Conn {
 impl H2Conn {
     /// `start_seen`: the connection preface (or the Upgrade) was seen, so both directions start
     /// at a frame boundary with empty HPACK tables.
-    pub(super) fn new(ends: [Endpoint; 2], client: usize, start_seen: bool, preface: bool) -> Self {
-        let client = client & 1;
+    pub(super) fn new(ends: [Endpoint; 2], client: Side, start_seen: bool, preface: bool) -> Self {
         let mut readers = [
             Reader::new(false, start_seen),
             Reader::new(false, start_seen),
         ];
-        readers[client].preface_left = if preface { PREFACE.len() } else { 0 };
+        readers[Direction::Client.index()].preface_left = if preface { PREFACE.len() } else { 0 };
         let decoder = || {
             if start_seen {
                 hpack::Decoder::new()
@@ -198,7 +199,7 @@ impl H2Conn {
             }
         };
         H2Conn {
-            ends,
+            ends: [ends[client.index()], ends[client.other().index()]],
             client,
             readers,
             decoders: [decoder(), decoder()],
@@ -221,20 +222,32 @@ impl H2Conn {
     }
 
     fn client_server(&self) -> (Endpoint, Endpoint) {
-        (self.ends[self.client], self.ends[(self.client + 1) & 1])
+        (
+            self.ends[Direction::Client.index()],
+            self.ends[Direction::Server.index()],
+        )
+    }
+
+    /// The direction a side of the flow key sends.
+    fn direction(&self, side: Side) -> Direction {
+        if side == self.client {
+            Direction::Client
+        } else {
+            Direction::Server
+        }
     }
 
     pub(super) fn on_data(
         &mut self,
-        dir: usize,
+        side: Side,
         mut data: &[u8],
         ts: Timestamp,
         ctx: &mut Ctx<'_>,
     ) {
-        let dir = dir & 1;
-        let from_client = dir == self.client;
+        let dir = self.direction(side);
+        let from_client = dir == Direction::Client;
         {
-            let r = &mut self.readers[dir];
+            let r = &mut self.readers[dir.index()];
             if r.ended {
                 return;
             }
@@ -260,7 +273,7 @@ impl H2Conn {
             }
         }
         while !data.is_empty() {
-            let r = &mut self.readers[dir];
+            let r = &mut self.readers[dir.index()];
             let Some((h, left)) = r.frame else {
                 let n = (FRAME_HEADER_LEN - r.header_len).min(data.len());
                 r.header[r.header_len..r.header_len + n].copy_from_slice(&data[..n]);
@@ -299,10 +312,10 @@ impl H2Conn {
         }
     }
 
-    /// Bytes lost in direction `dir`.
-    pub(super) fn on_gap(&mut self, dir: usize, lost: u32, ctx: &mut Ctx<'_>) {
-        let dir = dir & 1;
-        let r = &mut self.readers[dir];
+    /// Bytes lost in what `side` sends.
+    pub(super) fn on_gap(&mut self, side: Side, lost: u32, ctx: &mut Ctx<'_>) {
+        let dir = self.direction(side);
+        let r = &mut self.readers[dir.index()];
         match r.frame {
             // Inside a DATA payload: the frame's length still says where the next one starts.
             Some((h, left)) if h.kind == FrameType::Data && left > lost => {
@@ -324,31 +337,34 @@ impl H2Conn {
         r.preface_left = 0;
         r.payload = Vec::new();
         // A header block may have been lost: the table is no longer fully known.
-        self.decoders[dir] = hpack::Decoder::mid_stream();
-        if let Some(block) = self.readers[dir].block.take()
+        self.decoders[dir.index()] = hpack::Decoder::mid_stream();
+        if let Some(block) = self.readers[dir.index()].block.take()
             && !block.counted
         {
             self.finish_block(dir, &block, Fields::unknown(), ctx);
         }
     }
 
-    /// The direction ended (FIN, RST, or the capture's end).
-    pub(super) fn on_end(&mut self, dir: usize, ctx: &mut Ctx<'_>) {
-        let dir = dir & 1;
-        if let Some(block) = self.readers[dir].block.take() {
+    /// What `side` sends ended (FIN, RST, or the capture's end).
+    pub(super) fn on_end(&mut self, side: Side, ctx: &mut Ctx<'_>) {
+        self.end(self.direction(side), ctx);
+    }
+
+    fn end(&mut self, dir: Direction, ctx: &mut Ctx<'_>) {
+        if let Some(block) = self.readers[dir.index()].block.take() {
             // A request whose header block never ended still reached the server.
             if !block.counted {
                 self.finish_block(dir, &block, Fields::unknown(), ctx);
             }
         }
-        self.readers[dir].ended = true;
+        self.readers[dir.index()].ended = true;
     }
 
     /// End of the connection: what is still open was never answered.
     pub(super) fn finish(&mut self, ctx: &mut Ctx<'_>) {
-        for dir in 0..2 {
-            if !self.readers[dir].ended {
-                self.on_end(dir, ctx);
+        for dir in Direction::ALL {
+            if !self.readers[dir.index()].ended {
+                self.end(dir, ctx);
             }
         }
         for s in std::mem::take(&mut self.streams) {
@@ -359,14 +375,14 @@ impl H2Conn {
         }
     }
 
-    fn on_frame(&mut self, dir: usize, h: FrameHeader, ctx: &mut Ctx<'_>) {
-        let from_client = dir == self.client;
-        let payload = std::mem::take(&mut self.readers[dir].payload);
-        let ts = self.readers[dir].payload_ts;
+    fn on_frame(&mut self, dir: Direction, h: FrameHeader, ctx: &mut Ctx<'_>) {
+        let from_client = dir == Direction::Client;
+        let payload = std::mem::take(&mut self.readers[dir.index()].payload);
+        let ts = self.readers[dir.index()].payload_ts;
         // A header block is a run of HEADERS/PUSH_PROMISE and CONTINUATION frames on one
         // stream; any other frame in between is a connection error (RFC 9113 §6.10).
         if h.kind != FrameType::Continuation
-            && let Some(block) = self.readers[dir].block.take()
+            && let Some(block) = self.readers[dir.index()].block.take()
         {
             ctx.counters.h2.protocol_errors += 1;
             if !block.counted {
@@ -376,12 +392,14 @@ impl H2Conn {
         match h.kind {
             FrameType::Settings if !h.has(flags::ACK) => {
                 // What a side announces governs what the other side sends it.
-                let other = (dir + 1) & 1;
+                let other = dir.other();
                 for (id, v) in frame::settings(&payload) {
                     match id {
-                        setting::HEADER_TABLE_SIZE => self.decoders[other].set_max_allowed(v),
+                        setting::HEADER_TABLE_SIZE => {
+                            self.decoders[other.index()].set_max_allowed(v)
+                        }
                         setting::MAX_FRAME_SIZE => {
-                            self.readers[other].max_frame =
+                            self.readers[other.index()].max_frame =
                                 v.clamp(DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE);
                         }
                         _ => {}
@@ -407,7 +425,7 @@ impl H2Conn {
                 self.start_block(dir, h, id, true, fragment, too_large, ts, ctx);
             }
             FrameType::Continuation => {
-                let Some(mut block) = self.readers[dir].block.take() else {
+                let Some(mut block) = self.readers[dir.index()].block.take() else {
                     ctx.counters.h2.protocol_errors += 1;
                     return;
                 };
@@ -434,20 +452,20 @@ impl H2Conn {
 
     /// A block continues in the next frame. One that outgrew the cap is counted now, once:
     /// a CONTINUATION flood may never end it, and its stream still reached the server.
-    fn hold_block(&mut self, dir: usize, mut block: Block, ctx: &mut Ctx<'_>) {
+    fn hold_block(&mut self, dir: Direction, mut block: Block, ctx: &mut Ctx<'_>) {
         if block.too_large && !block.counted {
             block.counted = true;
             ctx.counters.h2.header_blocks_too_large += 1;
-            self.decoders[dir] = hpack::Decoder::mid_stream();
+            self.decoders[dir.index()] = hpack::Decoder::mid_stream();
             self.finish_block(dir, &block, Fields::unknown(), ctx);
         }
-        self.readers[dir].block = Some(block);
+        self.readers[dir.index()].block = Some(block);
     }
 
     #[allow(clippy::too_many_arguments)]
     fn start_block(
         &mut self,
-        dir: usize,
+        dir: Direction,
         h: FrameHeader,
         stream: u32,
         push: bool,
@@ -476,25 +494,25 @@ impl H2Conn {
         }
     }
 
-    fn complete_block(&mut self, dir: usize, block: Block, ctx: &mut Ctx<'_>) {
+    fn complete_block(&mut self, dir: Direction, block: Block, ctx: &mut Ctx<'_>) {
         if block.counted {
             return;
         }
         if block.too_large {
             ctx.counters.h2.header_blocks_too_large += 1;
             // The block may have changed the table: what it holds is unknown from now on.
-            self.decoders[dir] = hpack::Decoder::mid_stream();
+            self.decoders[dir.index()] = hpack::Decoder::mid_stream();
             self.finish_block(dir, &block, Fields::unknown(), ctx);
             return;
         }
         let mut fields = Fields::default();
-        if self.decoders[dir]
+        if self.decoders[dir.index()]
             .decode(&block.bytes, |f| fields.take(f))
             .is_err()
         {
             ctx.counters.h2.hpack_errors += 1;
             fields.unknown = true;
-            self.decoders[dir] = hpack::Decoder::mid_stream();
+            self.decoders[dir.index()] = hpack::Decoder::mid_stream();
         }
         if fields.unknown {
             ctx.counters.h2.unknown_headers += 1;
@@ -502,11 +520,11 @@ impl H2Conn {
         self.finish_block(dir, &block, fields, ctx);
     }
 
-    fn finish_block(&mut self, dir: usize, block: &Block, fields: Fields, ctx: &mut Ctx<'_>) {
+    fn finish_block(&mut self, dir: Direction, block: &Block, fields: Fields, ctx: &mut Ctx<'_>) {
         if block.push {
             return;
         }
-        if dir == self.client {
+        if dir == Direction::Client {
             self.client_headers(block, fields, ctx);
         } else {
             self.server_headers(block, fields, ctx);
@@ -643,8 +661,8 @@ impl H2Conn {
     }
 
     /// END_STREAM on DATA: a gRPC response held for trailers that never came ends here.
-    fn end_stream(&mut self, dir: usize, id: u32, ctx: &mut Ctx<'_>) {
-        if dir == self.client {
+    fn end_stream(&mut self, dir: Direction, id: u32, ctx: &mut Ctx<'_>) {
+        if dir == Direction::Client {
             return;
         }
         if let Some(i) = self

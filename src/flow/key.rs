@@ -16,10 +16,9 @@ impl FlowKey {
         Self::oriented(src, dst).0
     }
 
-    /// The key of a segment from `src` to `dst`, and its direction: 0 when `src` is `a`, 1
-    /// when it is `b`.
+    /// The key of a segment from `src` to `dst`, and which of its endpoints sent it.
     #[inline]
-    pub(super) fn oriented(src: Endpoint, dst: Endpoint) -> (Self, usize) {
+    pub(super) fn oriented(src: Endpoint, dst: Endpoint) -> (Self, Side) {
         let src_first = match (src.ip, dst.ip) {
             // The usual case, compared as two integers. Same order as the derived `Ord`
             // (address bits, then port), which still decides every other case.
@@ -32,9 +31,42 @@ impl FlowKey {
             _ => src <= dst,
         };
         if src_first {
-            (FlowKey { a: src, b: dst }, 0)
+            (FlowKey { a: src, b: dst }, Side::A)
         } else {
-            (FlowKey { a: dst, b: src }, 1)
+            (FlowKey { a: dst, b: src }, Side::B)
+        }
+    }
+}
+
+/// Which endpoint of a [`FlowKey`] sent a segment: the orientation known from the addresses
+/// alone, before anything says which end is the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// Sent by `FlowKey::a`.
+    A,
+    /// Sent by `FlowKey::b`.
+    B,
+}
+
+impl Side {
+    /// Both sides, in index order.
+    pub const ALL: [Side; 2] = [Side::A, Side::B];
+
+    /// The position of this side in a per-side `[T; 2]`.
+    #[inline]
+    pub fn index(self) -> usize {
+        match self {
+            Side::A => 0,
+            Side::B => 1,
+        }
+    }
+
+    /// The sender of the opposite stream.
+    #[inline]
+    pub fn other(self) -> Self {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
         }
     }
 }
@@ -71,7 +103,8 @@ mod tests {
                 let (k, dir) = FlowKey::oriented(s, d);
                 let want = if s <= d { (s, d) } else { (d, s) };
                 assert_eq!((k.a, k.b), want, "{s} {d}");
-                assert_eq!(dir, usize::from(s != k.a), "{s} {d}");
+                let want = if s == k.a { Side::A } else { Side::B };
+                assert_eq!(dir, want, "{s} {d}");
             }
         }
     }

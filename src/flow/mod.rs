@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::decode::{Endpoint, Malformed};
 use crate::time::Timestamp;
 
+mod direction;
 mod h2;
 mod http_stream;
 mod key;
@@ -20,8 +21,9 @@ mod table;
 #[cfg(test)]
 mod tests;
 
+pub use direction::Direction;
 pub use h2::{UNKNOWN_METHOD, UNKNOWN_SECTION};
-pub use key::FlowKey;
+pub use key::{FlowKey, Side};
 pub use table::FlowTable;
 
 /// Limits on what the flow layer keeps. Defaults are sized for a busy server.
@@ -149,6 +151,19 @@ pub enum NonHttpKind {
 }
 
 impl NonHttpKind {
+    /// Every kind, in index order.
+    pub const ALL: [NonHttpKind; 3] = [NonHttpKind::Tls, NonHttpKind::Http2, NonHttpKind::Other];
+
+    /// The position of this kind in a per-kind counter array.
+    pub fn index(self) -> usize {
+        match self {
+            NonHttpKind::Tls => 0,
+            NonHttpKind::Http2 => 1,
+            NonHttpKind::Other => 2,
+        }
+    }
+
+    /// The name used as a JSON key and a metric label.
     pub fn as_str(self) -> &'static str {
         match self {
             NonHttpKind::Tls => "tls",

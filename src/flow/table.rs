@@ -14,6 +14,7 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use super::http_stream::{Ctx, HttpConn};
+use super::key::Side;
 use super::reassembly::{Chunk, Reassembler, Segment};
 use super::{FlowConfig, FlowCounters, FlowKey, HttpSink};
 use crate::decode::TcpSegment;
@@ -64,7 +65,7 @@ impl Hash for TableKey {
 
 #[derive(Debug)]
 struct Connection {
-    /// `reasm[0]` carries `key.a` → `key.b`, `reasm[1]` the other way.
+    /// By the [`Side`] that sends: `reasm[Side::A.index()]` carries `key.a` → `key.b`.
     reasm: [Reassembler; 2],
     http: HttpConn,
     last_seen: Timestamp,
@@ -93,8 +94,8 @@ impl Connection {
     }
 
     /// Does this segment start a new connection on the same tuple?
-    fn is_restart(&self, dir: usize, seg: &TcpSegment<'_>) -> bool {
-        let r = &self.reasm[dir];
+    fn is_restart(&self, side: Side, seg: &TcpSegment<'_>) -> bool {
+        let r = &self.reasm[side.index()];
         if seg.flags.syn && !seg.flags.ack {
             // A retransmitted SYN carries the same ISN; any other SYN is a new connection
             // (RFC 9293 §3.4.1: a new incarnation picks a new ISN).
@@ -110,7 +111,7 @@ impl Connection {
         false
     }
 
-    fn process(&mut self, dir: usize, seg: &TcpSegment<'_>, ts: Timestamp, ctx: &mut Ctx<'_>) {
+    fn process(&mut self, side: Side, seg: &TcpSegment<'_>, ts: Timestamp, ctx: &mut Ctx<'_>) {
         self.last_seen = ts;
         if self.closed {
             return;
@@ -119,14 +120,14 @@ impl Connection {
             self.finalize(ctx);
             return;
         }
-        let other = (dir + 1) & 1;
+        let other = side.other();
         let Connection { reasm, http, .. } = self;
         if seg.flags.syn {
-            reasm[dir].syn(seg.seq);
-            http.set_client(if seg.flags.ack { other } else { dir });
+            reasm[side.index()].syn(seg.seq);
+            http.set_client(if seg.flags.ack { other } else { side });
         }
         if seg.flags.ack {
-            reasm[other].peer_acked(seg.ack, &mut |c| http.on_chunk(other, c, ctx));
+            reasm[other.index()].peer_acked(seg.ack, &mut |c| http.on_chunk(other, c, ctx));
         }
         if seg.carries_data() || seg.flags.fin {
             self.had_data |= seg.carries_data();
@@ -137,14 +138,14 @@ impl Connection {
                 seg.seq
             };
             let max_ooo = ctx.config.max_ooo_bytes;
-            let mut deliver = |c: Chunk<'_>| http.on_chunk(dir, c, ctx);
+            let mut deliver = |c: Chunk<'_>| http.on_chunk(side, c, ctx);
             let piece = Segment {
                 seq,
                 payload: seg.payload,
                 missing: seg.missing,
                 fin: seg.flags.fin,
             };
-            let overflows = reasm[dir].segment(piece, ts, max_ooo, &mut deliver);
+            let overflows = reasm[side.index()].segment(piece, ts, max_ooo, &mut deliver);
             ctx.counters.ooo_overflows += overflows;
         }
         if self.reasm.iter().all(Reassembler::is_ended) {
@@ -158,8 +159,8 @@ impl Connection {
             return;
         }
         let Connection { reasm, http, .. } = self;
-        for (dir, r) in reasm.iter_mut().enumerate() {
-            r.flush(&mut |c| http.on_chunk(dir, c, ctx));
+        for (side, r) in Side::ALL.into_iter().zip(reasm.iter_mut()) {
+            r.flush(&mut |c| http.on_chunk(side, c, ctx));
         }
         http.finish(ctx);
         self.closed = true;
@@ -204,18 +205,18 @@ impl FlowTable {
     pub fn ingest(&mut self, seg: &TcpSegment<'_>, ts: Timestamp, sink: &mut impl HttpSink) {
         let sink: &mut dyn HttpSink = sink;
         self.tick += 1;
-        let (flow, dir) = FlowKey::oriented(seg.src, seg.dst);
+        let (flow, side) = FlowKey::oriented(seg.src, seg.dst);
         let key = TableKey(flow);
         // The common case, a packet of a known connection, costs one hash lookup.
         let restart = match self.flows.get_mut(&key) {
-            Some(conn) if !conn.is_restart(dir, seg) => {
+            Some(conn) if !conn.is_restart(side, seg) => {
                 conn.touched = self.tick;
                 let mut ctx = Ctx {
                     config: &self.config,
                     counters: &mut self.counters,
                     sink,
                 };
-                conn.process(dir, seg, ts, &mut ctx);
+                conn.process(side, seg, ts, &mut ctx);
                 return;
             }
             Some(_) => true,
@@ -251,7 +252,7 @@ impl FlowTable {
             counters: &mut self.counters,
             sink,
         };
-        conn.process(dir, seg, ts, &mut ctx);
+        conn.process(side, seg, ts, &mut ctx);
         self.flows.insert(key, conn);
     }
 

@@ -5,8 +5,10 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 
 use super::escape;
-use crate::flow::Protocol;
-use crate::stats::{AlertEvent, AlertKind, Percentiles, SectionRow, Snapshot, grpc_code_name};
+use crate::flow::{NonHttpKind, Protocol};
+use crate::stats::{
+    AlertEvent, AlertKind, Percentiles, SectionRow, Snapshot, StatusClass, grpc_code_name,
+};
 
 fn ms(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
@@ -36,8 +38,11 @@ fn rows(rows: &[SectionRow]) -> Value {
 }
 
 fn status(s: &Snapshot) -> Value {
-    let c = s.status_classes;
-    json!({"1xx": c[1], "2xx": c[2], "3xx": c[3], "4xx": c[4], "5xx": c[5], "other": c[0]})
+    let by_class: Map<String, Value> = StatusClass::REPORT_ORDER
+        .into_iter()
+        .map(|c| (c.as_str().to_owned(), Value::from(s.status_count(c))))
+        .collect();
+    Value::Object(by_class)
 }
 
 /// `{"snaplen": N, "packets": cut}` when the capture cut packets short, else null.
@@ -139,7 +144,11 @@ pub fn alert(e: &AlertEvent, recording: Option<&Path>) -> String {
 }
 
 fn non_http(s: &Snapshot) -> Value {
-    json!({"tls": s.non_http[0], "http2": s.non_http[1], "other": s.non_http[2]})
+    let by_kind: Map<String, Value> = NonHttpKind::ALL
+        .into_iter()
+        .map(|k| (k.as_str().to_owned(), Value::from(s.non_http_count(k))))
+        .collect();
+    Value::Object(by_kind)
 }
 
 fn h2(h2: &crate::flow::H2Counters) -> Value {

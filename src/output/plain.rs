@@ -5,8 +5,8 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::escape;
-use crate::flow::Protocol;
-use crate::stats::{AlertEvent, Percentiles, SectionRow, Snapshot, grpc_code_name};
+use crate::flow::{NonHttpKind, Protocol};
+use crate::stats::{AlertEvent, Percentiles, SectionRow, Snapshot, StatusClass, grpc_code_name};
 
 pub fn fmt_latency(p: Option<Percentiles>) -> String {
     match p {
@@ -57,15 +57,14 @@ pub fn grpc_line(s: &Snapshot) -> String {
 }
 
 fn status_line(s: &Snapshot) -> String {
-    let c = s.status_classes;
-    let mut out = format!(
-        "1xx {}  2xx {}  3xx {}  4xx {}  5xx {}",
-        c[1], c[2], c[3], c[4], c[5]
-    );
-    if c[0] > 0 {
-        let _ = write!(out, "  other {}", c[0]);
+    let mut parts = Vec::new();
+    for class in StatusClass::REPORT_ORDER {
+        let n = s.status_count(class);
+        if class != StatusClass::Other || n > 0 {
+            parts.push(format!("{} {n}", class.as_str()));
+        }
     }
-    out
+    parts.join("  ")
 }
 
 fn section_table(out: &mut String, title: &str, rows: &[SectionRow]) {
@@ -121,7 +120,9 @@ pub fn report(s: &Snapshot) -> String {
 }
 
 fn non_http_line(out: &mut String, s: &Snapshot) {
-    let [tls, h2, other] = s.non_http;
+    let tls = s.non_http_count(NonHttpKind::Tls);
+    let h2 = s.non_http_count(NonHttpKind::Http2);
+    let other = s.non_http_count(NonHttpKind::Other);
     if tls + h2 + other > 0 {
         let _ = write!(
             out,
@@ -264,7 +265,8 @@ pub fn summary(s: &Snapshot) -> String {
         let _ = writeln!(out, "  clients     {}", c.join(", "));
     }
     // HTTP/2 without TLS is parsed; `http2` stays in the JSON for old readers.
-    let [tls, _, other] = s.non_http;
+    let tls = s.non_http_count(NonHttpKind::Tls);
+    let other = s.non_http_count(NonHttpKind::Other);
     let _ = writeln!(out, "  not HTTP    tls {tls}, other {other} connections");
     let undecoded: Vec<String> = h
         .undecoded

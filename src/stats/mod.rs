@@ -12,6 +12,7 @@ mod sections;
 #[cfg(test)]
 mod sections_reference;
 mod snapshot;
+mod status_class;
 mod topk;
 mod window;
 
@@ -25,6 +26,7 @@ pub use snapshot::{
     Health, HookHealth, LATENCY_BOUNDS, LogHealth, RecordingCounters, RecordingHealth, SectionRow,
     Snapshot,
 };
+pub use status_class::StatusClass;
 pub use topk::{Recorded, TopK};
 pub use window::{SecondCounts, second_of};
 
@@ -71,10 +73,11 @@ pub struct Totals {
     pub responses: u64,
     pub request_bytes: u64,
     pub response_bytes: u64,
-    /// Responses by class: index 0 for anything outside 1xx-5xx, then 1xx..5xx.
-    pub status_classes: [u64; 6],
+    /// Responses by [`StatusClass::index`].
+    pub status_classes: [u64; StatusClass::ALL.len()],
     pub latency: LatencyHistogram,
-    pub non_http: [u64; 3],
+    /// Connections not HTTP/1 by [`NonHttpKind::index`].
+    pub non_http: [u64; NonHttpKind::ALL.len()],
     /// Requests by [`Protocol::index`].
     pub protocols: [u64; Protocol::ALL.len()],
     /// gRPC responses by `grpc-status` code (0..=16), the last slot for any other code.
@@ -221,17 +224,13 @@ impl Stats {
         if resp.interim {
             // 100 Continue or 103 Early Hints: seen in the 1xx class, but the request's
             // answer (and its latency) is the final response that follows.
-            self.totals.status_classes[1] += 1;
+            self.totals.status_classes[StatusClass::Informational.index()] += 1;
             return;
         }
         let sec = second_of(resp.ts);
         self.totals.responses += 1;
         self.totals.response_bytes += resp.bytes;
-        let class = match resp.status {
-            100..=599 => usize::from(resp.status / 100),
-            _ => 0,
-        };
-        self.totals.status_classes[class] += 1;
+        self.totals.status_classes[StatusClass::of(resp.status).index()] += 1;
         if let Some(l) = resp.latency {
             self.totals.latency.record(l);
         }
@@ -254,12 +253,7 @@ impl Stats {
 
     /// Counts a connection that is not HTTP/1.
     pub fn record_non_http(&mut self, kind: NonHttpKind, server_name: Option<&[u8]>) {
-        let i = match kind {
-            NonHttpKind::Tls => 0,
-            NonHttpKind::Http2 => 1,
-            NonHttpKind::Other => 2,
-        };
-        self.totals.non_http[i] += 1;
+        self.totals.non_http[kind.index()] += 1;
         if let Some(name) = server_name {
             let name = String::from_utf8_lossy(name);
             if self.tls_names.len() < MAX_TLS_NAMES && !self.tls_names.iter().any(|n| *n == name) {

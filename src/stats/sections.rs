@@ -20,6 +20,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::StatusClass;
 use super::histogram::{LatencyHistogram, bucket_of};
 use super::topk::{Recorded, TopK};
 use crate::keyed_hash::KeyedState;
@@ -178,14 +179,90 @@ impl SectionAgg {
     }
 }
 
-// What a bucket entry counts: a latency bucket (0..128), or one of these.
-const KIND_HIT: u8 = 200;
-const KIND_RESPONSE: u8 = 201;
-const KIND_4XX: u8 = 202;
-const KIND_5XX: u8 = 203;
+/// One of a section's counters in a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counter {
+    Hits,
+    Responses,
+    ClientErrors,
+    ServerErrors,
+}
 
-fn key(id: u32, kind: u8) -> u64 {
-    (u64::from(id) << 8) | u64::from(kind)
+impl Counter {
+    /// Every counter, in index order.
+    const ALL: [Counter; 4] = [
+        Counter::Hits,
+        Counter::Responses,
+        Counter::ClientErrors,
+        Counter::ServerErrors,
+    ];
+
+    /// The name of the [`SectionAgg`] field it adds to.
+    #[cfg(test)]
+    fn as_str(self) -> &'static str {
+        match self {
+            Counter::Hits => "hits",
+            Counter::Responses => "responses",
+            Counter::ClientErrors => "client_errors",
+            Counter::ServerErrors => "server_errors",
+        }
+    }
+
+    #[inline]
+    fn index(self) -> usize {
+        match self {
+            Counter::Hits => 0,
+            Counter::Responses => 1,
+            Counter::ClientErrors => 2,
+            Counter::ServerErrors => 3,
+        }
+    }
+}
+
+/// What a bucket entry counts for a section: a counter, or one latency histogram bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Counter(Counter),
+    /// A [`bucket_of`] latency bucket, below 128.
+    Latency(u8),
+}
+
+/// The byte of a map key that says which counter it is; latency buckets are their own number
+/// (below 128), so one byte holds either.
+const COUNTER_CODE: u8 = 200;
+
+impl Kind {
+    /// The byte stored in a [`key`].
+    #[inline]
+    fn code(self) -> u8 {
+        match self {
+            // At most 3: cannot overflow.
+            Kind::Counter(c) => COUNTER_CODE + c.index() as u8,
+            Kind::Latency(b) => b,
+        }
+    }
+
+    /// The kind a key's byte stands for.
+    #[inline]
+    fn from_code(code: u8) -> Kind {
+        match Counter::ALL.get(usize::from(code.wrapping_sub(COUNTER_CODE))) {
+            Some(c) if code >= COUNTER_CODE => Kind::Counter(*c),
+            _ => Kind::Latency(code),
+        }
+    }
+
+    /// A short name for test failures and debugging.
+    #[cfg(test)]
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter(c) => c.as_str(),
+            Kind::Latency(_) => "latency",
+        }
+    }
+}
+
+fn key(id: u32, kind: Kind) -> u64 {
+    (u64::from(id) << 8) | u64::from(kind.code())
 }
 
 /// Distinct (section, kind) entries one bucket holds before it counts the rest under
@@ -201,43 +278,51 @@ const MAX_BUCKET_ENTRIES: usize = 16_384;
 /// with the whole record.
 #[derive(Debug, Clone, Copy, Default)]
 struct Newest {
-    /// Indexed by `kind - KIND_HIT`: hits, responses, 4xx, 5xx.
-    counts: [u32; 4],
+    /// Indexed by [`Counter::index`].
+    counts: [u32; Counter::ALL.len()],
     latency: u8,
     latency_n: u32,
 }
 
 impl Newest {
-    fn holds(&self, kind: u8) -> bool {
+    fn holds(&self, kind: Kind) -> bool {
         match kind {
-            KIND_HIT..=KIND_5XX => self.counts[usize::from(kind - KIND_HIT)] > 0,
-            lat => self.latency_n > 0 && self.latency == lat,
+            Kind::Counter(c) => self.counts[c.index()] > 0,
+            Kind::Latency(b) => self.latency_n > 0 && self.latency == b,
         }
     }
 
     /// The pairs held, as `(kind, count)`.
-    fn pairs(&self) -> impl Iterator<Item = (u8, u32)> {
-        (KIND_HIT..=KIND_5XX)
+    fn pairs(&self) -> impl Iterator<Item = (Kind, u32)> {
+        Counter::ALL
+            .map(Kind::Counter)
+            .into_iter()
             .zip(self.counts)
-            .chain(std::iter::once((self.latency, self.latency_n)))
+            .chain(std::iter::once((
+                Kind::Latency(self.latency),
+                self.latency_n,
+            )))
             .filter(|(_, n)| *n > 0)
     }
 
     /// Adds `n` (> 0) to `kind` of this record of `id`, whose bucket keeps other latencies
     /// in `map`. Returns whether the pair is new.
-    fn bump(&mut self, map: &mut Deltas, id: u32, kind: u8, n: u32) -> bool {
-        if let KIND_HIT..=KIND_5XX = kind {
-            let c = &mut self.counts[usize::from(kind - KIND_HIT)];
-            let fresh = *c == 0;
-            *c = c.saturating_add(n);
-            return fresh;
-        }
+    fn bump(&mut self, map: &mut Deltas, id: u32, kind: Kind, n: u32) -> bool {
+        let bucket = match kind {
+            Kind::Counter(counter) => {
+                let c = &mut self.counts[counter.index()];
+                let fresh = *c == 0;
+                *c = c.saturating_add(n);
+                return fresh;
+            }
+            Kind::Latency(b) => b,
+        };
         if self.latency_n == 0 {
-            self.latency = kind;
+            self.latency = bucket;
             self.latency_n = n;
             return true;
         }
-        if self.latency == kind {
+        if self.latency == bucket {
             self.latency_n = self.latency_n.saturating_add(n);
             return false;
         }
@@ -314,10 +399,12 @@ impl Entry {
     }
 
     /// Counts one of `kind` held in bucket slot `slot`.
-    fn add(&mut self, slot: usize, kind: u8) {
+    fn add(&mut self, slot: usize, kind: Kind) {
         self.buckets |= 1 << (slot % 64);
-        if kind < 128 {
-            self.latencies |= 1 << kind;
+        if let Kind::Latency(b) = kind
+            && b < 128
+        {
+            self.latencies |= 1 << b;
         }
         apply(&mut self.agg, kind, 1, true);
     }
@@ -402,7 +489,7 @@ impl SectionWindow {
             }
             for (k, n) in bucket.deltas.drain() {
                 let id = (k >> 8) as usize;
-                let kind = (k & 0xff) as u8;
+                let kind = Kind::from_code((k & 0xff) as u8);
                 if let Some(e) = self.agg.get_mut(id)
                     && e.buckets != 0
                 {
@@ -472,7 +559,7 @@ impl SectionWindow {
     }
 
     /// Counts one of each of `kinds` for `id` at `second`, in order.
-    fn record(&mut self, second: u64, id: u32, kinds: &[u8]) {
+    fn record(&mut self, second: u64, id: u32, kinds: &[Kind]) {
         let Some(slot) = self.slot_for(second) else {
             return;
         };
@@ -502,7 +589,7 @@ impl SectionWindow {
 
     /// Counts one of `kind` for `id` in `slot`, or for `(other)` when the bucket is full and
     /// does not hold that pair yet: totals stay exact, memory bounded.
-    fn add(&mut self, slot: Slot, id: u32, kind: u8) {
+    fn add(&mut self, slot: Slot, id: u32, kind: Kind) {
         let Some(bucket) = self.buckets.get_mut(slot.index) else {
             return;
         };
@@ -548,7 +635,10 @@ impl SectionWindow {
         let (Some(other), Some(e)) = (head.first_mut(), tail.first_mut()) else {
             return;
         };
-        let kinds = (KIND_HIT..=KIND_5XX).chain(bits(e.latencies));
+        let kinds = Counter::ALL
+            .map(Kind::Counter)
+            .into_iter()
+            .chain(bits(e.latencies).map(Kind::Latency));
         for (slot, bucket) in self.buckets.iter_mut().enumerate() {
             if e.buckets & (1 << (slot % 64)) == 0 || bucket.index == u64::MAX {
                 continue;
@@ -590,7 +680,7 @@ impl SectionWindow {
     }
 
     pub fn record_hit(&mut self, second: u64, id: u32) {
-        self.record(second, id, &[KIND_HIT]);
+        self.record(second, id, &[Kind::Counter(Counter::Hits)]);
     }
 
     pub fn record_response(
@@ -600,14 +690,15 @@ impl SectionWindow {
         status: u16,
         latency: Option<Duration>,
     ) {
-        let mut kinds = [KIND_RESPONSE; 3];
+        let mut kinds = [Kind::Counter(Counter::Responses); 3];
         let mut n = 1;
-        let error = match status {
-            400..=499 => Some(KIND_4XX),
-            500..=599 => Some(KIND_5XX),
+        let error = match StatusClass::of(status) {
+            StatusClass::ClientError => Some(Kind::Counter(Counter::ClientErrors)),
+            StatusClass::ServerError => Some(Kind::Counter(Counter::ServerErrors)),
             _ => None,
         };
-        for kind in [error, latency.map(bucket_of)].into_iter().flatten() {
+        let latency = latency.map(|l| Kind::Latency(bucket_of(l)));
+        for kind in [error, latency].into_iter().flatten() {
             kinds[n] = kind;
             n += 1;
         }
@@ -655,7 +746,7 @@ impl SectionWindow {
                     out.extend(
                         e.newest
                             .pairs()
-                            .map(|(kind, n)| (b.index, id as u32, kind, n)),
+                            .map(|(kind, n)| (b.index, id as u32, kind.code(), n)),
                     );
                 }
             }
@@ -668,14 +759,14 @@ impl SectionWindow {
     }
 }
 
-fn apply(agg: &mut SectionAgg, kind: u8, n: u32, add: bool) {
+fn apply(agg: &mut SectionAgg, kind: Kind, n: u32, add: bool) {
     let n64 = u64::from(n);
     let field = match kind {
-        KIND_HIT => &mut agg.hits,
-        KIND_RESPONSE => &mut agg.responses,
-        KIND_4XX => &mut agg.client_errors,
-        KIND_5XX => &mut agg.server_errors,
-        lat => {
+        Kind::Counter(Counter::Hits) => &mut agg.hits,
+        Kind::Counter(Counter::Responses) => &mut agg.responses,
+        Kind::Counter(Counter::ClientErrors) => &mut agg.client_errors,
+        Kind::Counter(Counter::ServerErrors) => &mut agg.server_errors,
+        Kind::Latency(lat) => {
             if add {
                 agg.latency.add_bucket(lat, n);
             } else {
@@ -743,6 +834,21 @@ mod tests {
     }
 
     #[test]
+    fn window_kinds_survive_the_key_byte() {
+        let mut kinds: Vec<Kind> = Counter::ALL.map(Kind::Counter).to_vec();
+        kinds.extend((0..128).map(Kind::Latency));
+        for (i, kind) in kinds.iter().enumerate() {
+            assert_eq!(Kind::from_code(kind.code()), *kind, "{}", kind.as_str());
+            assert_eq!(key(7, *kind) >> 8, 7);
+            // Distinct kinds, distinct keys.
+            assert!(kinds[..i].iter().all(|k| k.code() != kind.code()));
+        }
+        for (i, c) in Counter::ALL.into_iter().enumerate() {
+            assert_eq!(c.index(), i);
+        }
+    }
+
+    #[test]
     fn folding_moves_every_latency_a_bucket_holds() {
         for late in [false, true] {
             let mut w = SectionWindow::new(1, 10);
@@ -759,10 +865,10 @@ mod tests {
                 (20, OTHER_ID, lat(1), 1),
                 (20, OTHER_ID, lat(100), 2),
                 (20, OTHER_ID, lat(9), 3),
-                (20, OTHER_ID, KIND_RESPONSE, 6),
+                (20, OTHER_ID, Kind::Counter(Counter::Responses).code(), 6),
             ];
             if late {
-                want.push((21, 2, KIND_HIT, 1));
+                want.push((21, 2, Kind::Counter(Counter::Hits).code(), 1));
             }
             want.sort_unstable();
             assert_eq!(w.pairs(), want, "late {late}");

@@ -3,11 +3,11 @@
 
 use std::net::IpAddr;
 
-use super::Stats;
 use super::alert::AlertEvent;
 use super::histogram::Percentiles;
 use super::sections::SectionAgg;
-use crate::flow::FlowCounters;
+use super::{Stats, StatusClass};
+use crate::flow::{FlowCounters, NonHttpKind, Protocol};
 use crate::time::Timestamp;
 
 /// Upper bounds (seconds) of the latency histogram in snapshots and metrics.
@@ -202,22 +202,34 @@ pub struct Snapshot {
     /// table was full.
     pub sections_folded: u64,
     pub methods: Vec<(String, u64)>,
-    /// Index 0: other; 1..=5: 1xx..5xx.
-    pub status_classes: [u64; 6],
+    /// Responses by [`StatusClass::index`]; read with [`Snapshot::status_count`].
+    pub status_classes: [u64; StatusClass::ALL.len()],
     pub latency: Option<Percentiles>,
     /// Cumulative response counts at [`LATENCY_BOUNDS`] seconds, their total and sum.
     pub latency_buckets: Vec<(f64, u64)>,
     pub latency_count: u64,
     pub latency_sum_seconds: f64,
     pub top_clients: Vec<(IpAddr, u64)>,
-    /// Connections that were TLS, HTTP/2, other.
-    pub non_http: [u64; 3],
-    /// Requests by protocol (`flow::Protocol::ALL` order).
-    pub protocols: [u64; 3],
+    /// Connections not HTTP/1 by [`NonHttpKind::index`]; read with [`Snapshot::non_http_count`].
+    pub non_http: [u64; NonHttpKind::ALL.len()],
+    /// Requests by [`Protocol::index`].
+    pub protocols: [u64; Protocol::ALL.len()],
     /// gRPC responses by status code, the last slot for codes past 16 (see `grpc_code_name`).
     pub grpc_status: [u64; super::GRPC_CODES + 1],
     pub tls_names: Vec<String>,
     pub health: Health,
+}
+
+impl Snapshot {
+    /// Responses of one status class.
+    pub fn status_count(&self, class: StatusClass) -> u64 {
+        self.status_classes[class.index()]
+    }
+
+    /// Connections of one kind that were not HTTP/1.
+    pub fn non_http_count(&self, kind: NonHttpKind) -> u64 {
+        self.non_http[kind.index()]
+    }
 }
 
 fn rows(top: Vec<(u32, &SectionAgg)>, total: u64, name: impl Fn(u32) -> String) -> Vec<SectionRow> {

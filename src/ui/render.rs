@@ -15,9 +15,10 @@ use ratatui::widgets::{
 };
 
 use super::app::App;
+use crate::flow::NonHttpKind;
 use crate::output::escape;
 use crate::output::plain::{fmt_duration, fmt_latency};
-use crate::stats::{AlertEvent, AlertKind, SectionRow, Snapshot};
+use crate::stats::{AlertEvent, AlertKind, SectionRow, Snapshot, StatusClass};
 
 /// Smallest terminal the dashboard draws into; below it a message says so.
 pub const MIN_WIDTH: u16 = 60;
@@ -230,7 +231,9 @@ fn render_banner(frame: &mut Frame, area: Rect, s: &Snapshot) {
 
 /// The plain-words explanation of traffic that traffic-watch cannot read.
 fn non_http_text(s: &Snapshot) -> String {
-    let [tls, h2, other] = s.non_http;
+    let tls = s.non_http_count(NonHttpKind::Tls);
+    let h2 = s.non_http_count(NonHttpKind::Http2);
+    let other = s.non_http_count(NonHttpKind::Other);
     let mut parts = Vec::new();
     if tls > 0 {
         let mut p = format!("TLS ({tls} connection{}", plural(tls));
@@ -387,21 +390,20 @@ fn render_sections(frame: &mut Frame, area: Rect, title: &str, rows: &[SectionRo
 }
 
 fn render_traffic(frame: &mut Frame, area: Rect, s: &Snapshot) {
-    let c = s.status_classes;
     let mut spans = vec![Span::styled("status ", bold())];
-    for (label, n, color) in [
-        ("1xx", c[1], Color::Reset),
-        ("2xx", c[2], Color::Green),
-        ("3xx", c[3], Color::Reset),
-        ("4xx", c[4], Color::Yellow),
-        ("5xx", c[5], Color::Red),
-        ("other", c[0], Color::Reset),
-    ] {
-        if label == "other" && n == 0 {
+    for class in StatusClass::REPORT_ORDER {
+        let n = s.status_count(class);
+        if class == StatusClass::Other && n == 0 {
             continue;
         }
+        let color = match class {
+            StatusClass::Successful => Color::Green,
+            StatusClass::ClientError => Color::Yellow,
+            StatusClass::ServerError => Color::Red,
+            _ => Color::Reset,
+        };
         let style = if n > 0 { Style::new().fg(color) } else { dim() };
-        spans.push(Span::styled(format!("{label} {n}  "), style));
+        spans.push(Span::styled(format!("{} {n}  ", class.as_str()), style));
     }
     spans.push(Span::styled("· latency ", bold()));
     spans.push(Span::raw(format!("{}  ", fmt_latency(s.latency))));
