@@ -9,6 +9,7 @@
 //!   bounded by caps whose every bite is counted.
 //! - [`stats`]: per-second windows, top sections, alerting. Never reads the clock: every call
 //!   takes `now` (packet time, or a tick from the run loop).
+//! - [`routes`]: the route template of a request path (`/users/{id}`), inferred or from a spec.
 //! - [`pipeline`]: glues decode → flow → stats for one packet stream, single-threaded.
 //! - [`record`]: `-w` files with tcpdump's rotation, and the flight recorder that saves the
 //!   packets around an alert; a writer thread behind a bounded queue does the I/O.
@@ -31,6 +32,7 @@ pub mod logs;
 pub mod output;
 pub mod pipeline;
 pub mod record;
+pub mod routes;
 pub mod run;
 pub mod stats;
 pub mod synth;
