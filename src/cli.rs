@@ -348,6 +348,7 @@ impl Args {
                 threshold,
                 max_sections: self.max_sections,
                 top_n: self.top.clamp(1, 100),
+                ..StatsConfig::default()
             },
             record,
         })

@@ -29,6 +29,21 @@ pub struct SectionRow {
     pub latency: Option<Percentiles>,
 }
 
+/// One route over the whole run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteTotal {
+    /// Built from the wire's path: escape before printing.
+    pub route: String,
+    pub hits: u64,
+    /// Index 0: other; 1..=5: 1xx..5xx.
+    pub status_classes: [u64; 6],
+    pub latency: Option<Percentiles>,
+    /// Cumulative response counts at [`LATENCY_BOUNDS`] seconds, their total and sum.
+    pub latency_buckets: Vec<(f64, u64)>,
+    pub latency_count: u64,
+    pub latency_sum_seconds: f64,
+}
+
 /// What the capture and the lower layers saw and gave up on. Filled by the pipeline.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Health {
@@ -156,6 +171,17 @@ pub struct Snapshot {
     /// Requests counted under `(other)`: those of sections whose slot was taken over when the
     /// table was full.
     pub sections_folded: u64,
+    /// Top routes over the last 10 s and 10 min, as the section rows (named by route).
+    pub top_routes_10s: Vec<SectionRow>,
+    pub top_routes_10m: Vec<SectionRow>,
+    /// Every tracked route over the whole run, most hits first, plus `(other)` for the
+    /// requests of routes whose slot was taken over.
+    pub routes: Vec<RouteTotal>,
+    pub routes_tracked: usize,
+    /// Requests counted under `(other)`.
+    pub routes_folded: u64,
+    /// Routes merged into another when the engine folded them.
+    pub routes_merged: u64,
     pub methods: Vec<(String, u64)>,
     /// Index 0: other; 1..=5: 1xx..5xx.
     pub status_classes: [u64; 6],
@@ -208,6 +234,25 @@ pub(super) fn build(s: &Stats) -> Snapshot {
         sections.push((super::OTHER_NAME.to_owned(), s.sections.folded()));
     }
     sections.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let r = &s.routes;
+    let route_name = |id: u32| r.table.name(id).to_owned();
+    let mut routes: Vec<RouteTotal> = r
+        .run
+        .iter()
+        .enumerate()
+        .filter(|(id, run)| *id != 0 || run.hits > 0 || run.latency.count() > 0)
+        .filter(|(id, _)| *id == 0 || r.table.name(*id as u32) != super::OTHER_NAME)
+        .map(|(id, run)| RouteTotal {
+            route: route_name(id as u32),
+            hits: run.hits,
+            status_classes: run.status_classes,
+            latency: run.latency.percentiles(),
+            latency_buckets: run.latency.cumulative(&LATENCY_BOUNDS),
+            latency_count: run.latency.count(),
+            latency_sum_seconds: run.latency.approx_sum().as_secs_f64(),
+        })
+        .collect();
+    routes.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.route.cmp(&b.route)));
     let mut methods: Vec<(String, u64)> = s.methods.iter().map(|(k, v)| (k.clone(), *v)).collect();
     methods.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let mut clients: Vec<(IpAddr, u64)> = s.clients.iter().map(|(k, v)| (*k, *v)).collect();
@@ -244,6 +289,20 @@ pub(super) fn build(s: &Stats) -> Snapshot {
         sections,
         sections_tracked: s.sections.len(),
         sections_folded: s.sections.folded(),
+        top_routes_10s: rows(
+            r.last_10s.top(s.config.top_n),
+            r.last_10s.total_hits(),
+            route_name,
+        ),
+        top_routes_10m: rows(
+            r.last_10m.top(s.config.top_n),
+            r.last_10m.total_hits(),
+            route_name,
+        ),
+        routes_folded: r.run.first().map_or(0, |o| o.hits),
+        routes,
+        routes_tracked: r.table.len(),
+        routes_merged: r.merged,
         methods,
         status_classes: s.totals.status_classes,
         latency: s.totals.latency.percentiles(),
