@@ -157,6 +157,9 @@ pub struct Args {
     #[command(flatten)]
     pub record: RecordArgs,
 
+    #[command(flatten)]
+    pub routes: crate::route_args::RouteArgs,
+
     /// After opening the capture, switch to this user (default: the sudo user, else 'nobody').
     #[arg(short = 'Z', long = "user", value_name = "USER")]
     pub user: Option<String>,
@@ -246,6 +249,8 @@ pub struct Config {
     pub stats: StatsConfig,
     /// `-w` and the flight recorder (live capture only).
     pub record: RecordConfig,
+    /// `--routes FILE`, read and checked.
+    pub routes: Option<crate::route_args::RoutesInput>,
 }
 
 impl Args {
@@ -348,9 +353,10 @@ impl Args {
                 threshold,
                 max_sections: self.max_sections,
                 top_n: self.top.clamp(1, 100),
-                ..StatsConfig::default()
+                max_routes: self.routes.max_routes,
             },
             record,
+            routes: self.routes.to_input()?,
         })
     }
 }

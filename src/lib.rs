@@ -32,6 +32,7 @@ pub mod logs;
 pub mod output;
 pub mod pipeline;
 pub mod record;
+pub mod route_args;
 pub mod routes;
 pub mod run;
 pub mod stats;

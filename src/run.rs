@@ -273,6 +273,7 @@ pub fn replay_source(
         config.stats.clone(),
     );
     pipe.health.source = path.display().to_string();
+    pipe.set_routes(config.routes.as_ref());
     let mut run = Offline::new(config, out, sinks);
     let read_result = source.for_each(|ts, frame| {
         pipe.ingest(ts, frame);
@@ -291,6 +292,7 @@ pub fn replay_log(
 ) -> Result<()> {
     let mut pipe = Pipeline::new(LinkType::RawIp, config.flow.clone(), config.stats.clone());
     pipe.health.source = input.describe();
+    pipe.set_routes(config.routes.as_ref());
     let mut run = Offline::new(config, out, sinks);
     loop {
         match input.next(Duration::from_millis(200))? {
@@ -569,6 +571,7 @@ pub fn live_with_banner(
     };
     let mut pipe = Pipeline::new(link, config.flow.clone(), config.stats.clone());
     pipe.health.source = description.clone();
+    pipe.set_routes(config.routes.as_ref());
 
     let (ui_tx, ui_thread) = if config.output == OutputMode::Dashboard {
         let (ui_tx, ui_rx) = mpsc::channel::<Snapshot>();

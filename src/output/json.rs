@@ -90,7 +90,7 @@ fn drops(s: &Snapshot) -> Value {
 
 /// The periodic report.
 pub fn report(s: &Snapshot) -> String {
-    json!({
+    let mut v = json!({
         "type": "report",
         "time": s.now.rfc3339_utc(),
         "requests": s.requests,
@@ -113,8 +113,9 @@ pub fn report(s: &Snapshot) -> String {
         "drops": drops(s),
         "truncated": truncated(s),
         "recording": recording(s),
-    })
-    .to_string()
+    });
+    super::routes::add_to_report(&mut v, s);
+    v.to_string()
 }
 
 fn clients(s: &Snapshot) -> Value {
@@ -200,7 +201,7 @@ pub fn summary(s: &Snapshot) -> String {
         Some(first) => s.now.saturating_sub(first).as_secs_f64(),
         None => 0.0,
     };
-    json!({
+    let mut v = json!({
         "type": "summary",
         "source": h.source,
         "first": s.first.map(|t| t.rfc3339_utc()),
@@ -248,8 +249,9 @@ pub fn summary(s: &Snapshot) -> String {
         "drops": drops(s),
         "truncated": truncated(s),
         "recording": recording(s),
-    })
-    .to_string()
+    });
+    super::routes::add_to_summary(&mut v, s);
+    v.to_string()
 }
 
 #[cfg(test)]

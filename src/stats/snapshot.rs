@@ -182,6 +182,8 @@ pub struct Snapshot {
     pub routes_folded: u64,
     /// Routes merged into another when the engine folded them.
     pub routes_merged: u64,
+    /// Rows the top lists hold (`--top`).
+    pub top_n: usize,
     pub methods: Vec<(String, u64)>,
     /// Index 0: other; 1..=5: 1xx..5xx.
     pub status_classes: [u64; 6],
@@ -303,6 +305,7 @@ pub(super) fn build(s: &Stats) -> Snapshot {
         routes,
         routes_tracked: r.table.len(),
         routes_merged: r.merged,
+        top_n: s.config.top_n,
         methods,
         status_classes: s.totals.status_classes,
         latency: s.totals.latency.percentiles(),
