@@ -172,6 +172,7 @@ struct Exposition {
     protocols: [u64; 3],
     grpc_status: [u64; GRPC_CODES + 1],
     recording: crate::stats::RecordingHealth,
+    routes: super::route_metrics::RouteSeries,
 }
 
 impl Exposition {
@@ -206,6 +207,7 @@ impl Exposition {
             protocols: s.protocols,
             grpc_status: s.grpc_status,
             recording: s.health.recording.clone(),
+            routes: super::route_metrics::RouteSeries::new(s, top_n),
         }
     }
 
@@ -658,6 +660,7 @@ impl Collector for Exposition {
         ] {
             counter(e, name, help, v)?;
         }
+        self.routes.encode(e)?;
         // A gauge rather than an OpenMetrics `info`, which the classic text parsers reject.
         let mut m = e.encode_descriptor(
             "build_info",
