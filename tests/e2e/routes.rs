@@ -283,3 +283,42 @@ fn bad_routes_file_is_one_line_naming_it() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// One request on its own connection; the server's status code.
+fn get(port: u16, target: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let req = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn live_capture_counts_routes_exactly() {
+    if !crate::live::can_capture() {
+        return;
+    }
+    let srv = crate::live::server();
+    let port = srv.addr().port();
+    let mon = crate::live::Monitor::start(&["--port", &port.to_string(), "--interval", "1s"]);
+    let mut targets: Vec<String> = (0..5).map(|i| format!("/users/{}", 100 + i)).collect();
+    targets.extend(UUIDS.iter().map(|u| format!("/orders/{u}?expand=items")));
+    targets.push("/users/7/repos".into());
+    for t in &targets {
+        assert_eq!(get(port, t), 200, "{t}");
+    }
+    let s = mon.stop();
+    assert_eq!(srv.served(), targets.len() as u64);
+    assert_eq!(s["requests"], targets.len() as u64, "{s}");
+    assert_eq!(
+        routes(&s),
+        owned(&[
+            ("/orders/{id}", 3),
+            ("/users/{id}", 5),
+            ("/users/{id}/repos", 1)
+        ])
+    );
+    assert_eq!(route(&s, "/users/{id}")["status"]["2xx"], 5);
+}
