@@ -322,3 +322,99 @@ fn live_capture_counts_routes_exactly() {
     );
     assert_eq!(route(&s, "/users/{id}")["status"]["2xx"], 5);
 }
+
+/// `GET /metrics` on `addr`, when it answers 200.
+fn scrape(addr: SocketAddr) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    let (head, body) = resp.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+}
+
+/// The value of one series (`name{labels}`) in a text exposition.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn metrics_label_the_top_routes_and_fold_the_rest_into_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let mut text = String::new();
+    for (i, (target, status)) in http1_requests().iter().enumerate() {
+        text.push_str(&format!(
+            "192.0.2.1 - - [30/Nov/2026:10:00:{i:02} +0000] \"GET {target} HTTP/1.1\" {status} 12 \"-\" \"e2e\"\n"
+        ));
+    }
+    std::fs::write(&log, text).unwrap();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut child = std::process::Command::new(bin().get_program())
+        .args([
+            "--log",
+            log.to_str().unwrap(),
+            "--json",
+            "--summary-only",
+            "--top",
+            "2",
+        ])
+        .args(["--metrics-addr", &addr.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Followed: poll (bounded) until every line is counted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let body = loop {
+        if let Some(b) = scrape(addr)
+            && b.contains("traffic_watch_route_requests_total{route=\"other\"} 6")
+        {
+            break b;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "metrics never counted 16 requests"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let requests = |route: &str| {
+        sample(
+            &body,
+            &format!("traffic_watch_route_requests_total{{route=\"{route}\"}}"),
+        )
+    };
+    // Top 2 by hits (ties by name), then everything else.
+    assert_eq!(requests("/users/{id}"), Some(6.0), "{body}");
+    assert_eq!(requests("/orders/{id}"), Some(4.0), "{body}");
+    assert_eq!(requests("/users/{id}/repos"), None, "{body}");
+    assert_eq!(requests("/health"), None, "{body}");
+    assert_eq!(
+        body.matches("traffic_watch_route_requests_total{").count(),
+        3
+    );
+    assert_eq!(
+        sample(
+            &body,
+            "traffic_watch_route_responses_total{route=\"/orders/{id}\",status_class=\"5xx\"}"
+        ),
+        Some(2.0),
+        "{body}"
+    );
+    assert!(
+        body.contains("# TYPE traffic_watch_route_response_latency_seconds histogram"),
+        "{body}"
+    );
+    assert!(
+        body.contains("traffic_watch_route_response_latency_seconds_count{route=\"other\"} 0"),
+        "{body}"
+    );
+}
