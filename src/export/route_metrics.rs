@@ -5,8 +5,10 @@
 //!
 //! Cardinality is bounded whatever the traffic: only the top N routes by requests over the run
 //! get a label value of their own; every other route (and the engine's `(other)`) is summed
-//! into `route="other"`, so the route series add up to the totals. With N = 10 that is at most
-//! 11 route values, 66 status series and 11 × 16 histogram series.
+//! into `route="other"`, so the route series add up to the totals. Only the status classes a
+//! route has seen are series, and only routes with a timed response have a histogram (a log
+//! without a timing field has none): with N = 10, at most 11 route values, 66 status series
+//! and 11 histograms, and usually far fewer.
 
 use std::fmt;
 
@@ -95,6 +97,10 @@ impl RouteSeries {
                 other.add(r);
             }
         }
+        // Routes without buckets of their own are summed in the snapshot.
+        for (a, (_, b)) in other.cumulative.iter_mut().zip(&s.routes_rest_latency) {
+            *a += b;
+        }
         rows.push(other);
         RouteSeries { rows }
     }
@@ -120,10 +126,13 @@ impl RouteSeries {
             MetricType::Counter,
         )?;
         for r in &self.rows {
-            for (class, n) in STATUS_CLASSES.iter().zip(r.status) {
+            for (class, n) in STATUS_CLASSES.iter().zip(r.status).filter(|(_, n)| *n > 0) {
                 let labels = [("route", r.label.as_str()), ("status_class", class)];
                 ConstCounter::new(n).encode(m.encode_family(&labels)?)?;
             }
+        }
+        if self.rows.iter().all(|r| r.count == 0) {
+            return Ok(());
         }
         let mut m = e.encode_descriptor(
             "route_response_latency",
@@ -131,7 +140,7 @@ impl RouteSeries {
             Some(&Unit::Seconds),
             MetricType::Histogram,
         )?;
-        for r in &self.rows {
+        for r in self.rows.iter().filter(|r| r.count > 0) {
             let labels = [("route", r.label.as_str())];
             let mut per_bucket = Vec::with_capacity(LATENCY_BOUNDS.len() + 1);
             let mut prev = 0u64;
@@ -219,6 +228,15 @@ mod tests {
         ] {
             assert!(text.contains(want), "{want} not in\n{text}");
         }
+        // Classes not seen and routes with no timed response add no series.
+        assert!(
+            !text.contains("route=\"/orders/{id}\",status_class=\"2xx\""),
+            "{text}"
+        );
+        assert!(
+            !text.contains("latency_seconds_count{route=\"other\"}"),
+            "{text}"
+        );
         // The hostile route is escaped before it is a label value.
         assert!(!text.contains('\u{1b}'), "{text}");
         assert_eq!(text.matches("route_requests_total{").count(), 4);

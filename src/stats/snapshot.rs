@@ -38,7 +38,9 @@ pub struct RouteTotal {
     /// Index 0: other; 1..=5: 1xx..5xx.
     pub status_classes: [u64; 6],
     pub latency: Option<Percentiles>,
-    /// Cumulative response counts at [`LATENCY_BOUNDS`] seconds, their total and sum.
+    /// Cumulative response counts at [`LATENCY_BOUNDS`] seconds: only for the top `top_n`
+    /// routes (the others are summed in [`Snapshot::routes_rest_latency`]), so a snapshot
+    /// costs little however many routes are tracked.
     pub latency_buckets: Vec<(f64, u64)>,
     pub latency_count: u64,
     pub latency_sum_seconds: f64,
@@ -182,6 +184,9 @@ pub struct Snapshot {
     pub routes_folded: u64,
     /// Routes merged into another when the engine folded them.
     pub routes_merged: u64,
+    /// Cumulative latency counts at [`LATENCY_BOUNDS`] of every route without buckets of its
+    /// own (all but the top `top_n`, and `(other)`).
+    pub routes_rest_latency: Vec<(f64, u64)>,
     /// Rows the top lists hold (`--top`).
     pub top_n: usize,
     pub methods: Vec<(String, u64)>,
@@ -238,23 +243,53 @@ pub(super) fn build(s: &Stats) -> Snapshot {
     sections.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let r = &s.routes;
     let route_name = |id: u32| r.table.name(id).to_owned();
-    let mut routes: Vec<RouteTotal> = r
+    let mut ranked: Vec<(u32, &super::RouteRun)> = r
         .run
         .iter()
         .enumerate()
+        .map(|(id, run)| (id as u32, run))
         .filter(|(id, run)| *id != 0 || run.hits > 0 || run.latency.count() > 0)
-        .filter(|(id, _)| *id == 0 || r.table.name(*id as u32) != super::OTHER_NAME)
-        .map(|(id, run)| RouteTotal {
-            route: route_name(id as u32),
-            hits: run.hits,
-            status_classes: run.status_classes,
-            latency: run.latency.percentiles(),
-            latency_buckets: run.latency.cumulative(&LATENCY_BOUNDS),
-            latency_count: run.latency.count(),
-            latency_sum_seconds: run.latency.approx_sum().as_secs_f64(),
+        .filter(|(id, _)| *id == 0 || r.table.name(*id) != super::OTHER_NAME)
+        .collect();
+    ranked.sort_by(|a, b| {
+        let name = |id| r.table.name(id);
+        b.1.hits
+            .cmp(&a.1.hits)
+            .then_with(|| name(a.0).cmp(name(b.0)))
+    });
+    // Only the top routes get buckets of their own (what /metrics labels); the rest are
+    // summed once, so a snapshot of thousands of routes stays cheap.
+    let mut rest = super::LatencyHistogram::default();
+    let mut own = 0;
+    let routes: Vec<RouteTotal> = ranked
+        .into_iter()
+        .map(|(id, run)| {
+            let h = &run.latency;
+            let timed = h.count() > 0;
+            let buckets = id != 0 && own < s.config.top_n;
+            own += usize::from(id != 0);
+            if timed && !buckets {
+                rest.merge(h);
+            }
+            RouteTotal {
+                route: route_name(id),
+                hits: run.hits,
+                status_classes: run.status_classes,
+                latency: if timed { h.percentiles() } else { None },
+                latency_buckets: if timed && buckets {
+                    h.cumulative(&LATENCY_BOUNDS)
+                } else {
+                    Vec::new()
+                },
+                latency_count: h.count(),
+                latency_sum_seconds: if timed {
+                    h.approx_sum().as_secs_f64()
+                } else {
+                    0.0
+                },
+            }
         })
         .collect();
-    routes.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.route.cmp(&b.route)));
     let mut methods: Vec<(String, u64)> = s.methods.iter().map(|(k, v)| (k.clone(), *v)).collect();
     methods.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let mut clients: Vec<(IpAddr, u64)> = s.clients.iter().map(|(k, v)| (*k, *v)).collect();
@@ -305,6 +340,11 @@ pub(super) fn build(s: &Stats) -> Snapshot {
         routes,
         routes_tracked: r.table.len(),
         routes_merged: r.merged,
+        routes_rest_latency: if rest.count() > 0 {
+            rest.cumulative(&LATENCY_BOUNDS)
+        } else {
+            Vec::new()
+        },
         top_n: s.config.top_n,
         methods,
         status_classes: s.totals.status_classes,

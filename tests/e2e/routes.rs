@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::Value;
 use traffic_watch::decode::LinkType;
@@ -309,6 +310,12 @@ fn live_capture_counts_routes_exactly() {
     for t in &targets {
         assert_eq!(get(port, t), 200, "{t}");
     }
+    // Packets still in the kernel's buffer at SIGINT would be lost: stop once a report (every
+    // second) has counted them all.
+    let n = targets.len() as u64;
+    mon.wait_for("a report of every request", Duration::from_secs(20), |v| {
+        v["type"] == "report" && v["responses"] == n
+    });
     let s = mon.stop();
     assert_eq!(srv.served(), targets.len() as u64);
     assert_eq!(s["requests"], targets.len() as u64, "{s}");
@@ -409,12 +416,9 @@ fn metrics_label_the_top_routes_and_fold_the_rest_into_other() {
         Some(2.0),
         "{body}"
     );
+    // A combined log has no timing field: no latency, so no route histogram series.
     assert!(
-        body.contains("# TYPE traffic_watch_route_response_latency_seconds histogram"),
-        "{body}"
-    );
-    assert!(
-        body.contains("traffic_watch_route_response_latency_seconds_count{route=\"other\"} 0"),
+        !body.contains("traffic_watch_route_response_latency_seconds_count"),
         "{body}"
     );
 }
