@@ -201,7 +201,7 @@ pub fn summary(s: &Snapshot) -> String {
         Some(first) => s.now.saturating_sub(first).as_secs_f64(),
         None => 0.0,
     };
-    let mut v = json!({
+    let v = json!({
         "type": "summary",
         "source": h.source,
         "first": s.first.map(|t| t.rfc3339_utc()),
@@ -250,8 +250,7 @@ pub fn summary(s: &Snapshot) -> String {
         "truncated": truncated(s),
         "recording": recording(s),
     });
-    super::routes::add_to_summary(&mut v, s);
-    v.to_string()
+    super::routes::summary_with_routes(v, s)
 }
 
 #[cfg(test)]

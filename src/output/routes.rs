@@ -80,8 +80,10 @@ pub fn add_to_report(v: &mut Value, s: &Snapshot) {
     );
 }
 
-/// Adds every tracked route (and `(other)`) to a JSON summary.
-pub fn add_to_summary(v: &mut Value, s: &Snapshot) {
+/// The JSON summary `v` with every tracked route (and `(other)`) added. The routes are written
+/// one object at a time rather than as one value tree: with thousands of routes that tree
+/// would be the largest thing the program ever holds.
+pub fn summary_with_routes(mut v: Value, s: &Snapshot) -> String {
     let counts: Map<String, Value> = [
         ("tracked", s.routes_tracked as u64),
         ("folded_requests", s.routes_folded),
@@ -91,13 +93,24 @@ pub fn add_to_summary(v: &mut Value, s: &Snapshot) {
     .into_iter()
     .map(|(k, n)| (k.to_owned(), Value::from(n)))
     .collect();
-    insert(
-        v,
-        [
-            ("routes", route_objects(s.routes.iter())),
-            ("route_counts", Value::Object(counts)),
-        ],
-    );
+    insert(&mut v, [("route_counts", Value::Object(counts))]);
+    let mut out = v.to_string();
+    if !out.ends_with('}') {
+        return out;
+    }
+    out.pop();
+    if out.len() > 1 {
+        out.push(',');
+    }
+    out.push_str("\"routes\":[");
+    for (i, r) in s.routes.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&route_objects(std::iter::once(r))[0].to_string());
+    }
+    out.push_str("]}");
+    out
 }
 
 fn table(out: &mut String, title: &str, rows: &[SectionRow]) {
@@ -205,8 +218,14 @@ mod tests {
     #[test]
     fn json_route_objects_mirror_the_section_shape() {
         let s = snap();
-        let mut v = json!({"type": "summary"});
-        add_to_summary(&mut v, &s);
+        let text = summary_with_routes(json!({"type": "summary"}), &s);
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["type"], "summary");
+        let empty = summary_with_routes(json!({}), &Snapshot::default());
+        assert_eq!(
+            serde_json::from_str::<Value>(&empty).unwrap()["routes"],
+            json!([])
+        );
         assert_eq!(
             v["routes"][0],
             json!({
