@@ -15,6 +15,7 @@ use std::fmt;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Unit;
 
 use crate::output::escape;
@@ -66,12 +67,21 @@ impl Row {
 #[derive(Debug, Clone, Default)]
 pub(super) struct RouteSeries {
     rows: Vec<Row>,
+    tracked: usize,
+    folded: u64,
+    paths_cut: u64,
 }
 
 impl RouteSeries {
     pub(super) fn new(s: &Snapshot, top_n: usize) -> Self {
+        let mut series = RouteSeries {
+            rows: Vec::new(),
+            tracked: s.routes_tracked,
+            folded: s.routes_folded,
+            paths_cut: s.health.flow.paths_cut,
+        };
         if s.routes.is_empty() {
-            return RouteSeries::default();
+            return series;
         }
         let mut ranked: Vec<&RouteTotal> = s.routes.iter().collect();
         // Ties by name, so the chosen set does not flicker between scrapes.
@@ -102,10 +112,33 @@ impl RouteSeries {
             *a += b;
         }
         rows.push(other);
-        RouteSeries { rows }
+        series.rows = rows;
+        series
     }
 
     pub(super) fn encode(&self, e: &mut DescriptorEncoder) -> fmt::Result {
+        let m = e.encode_descriptor(
+            "routes_tracked",
+            "Distinct routes tracked by the statistics engine (at most --max-routes)",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(self.tracked as f64).encode(m)?;
+        for (name, help, v) in [
+            (
+                "routes_folded_requests",
+                "Requests counted under the engine's '(other)' route because its table was full",
+                self.folded,
+            ),
+            (
+                "flow_paths_cut",
+                "Request paths longer than 1024 bytes, cut (and marked) before their route was taken",
+                self.paths_cut,
+            ),
+        ] {
+            let m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+            ConstCounter::new(v).encode(m)?;
+        }
         if self.rows.is_empty() {
             return Ok(());
         }
@@ -204,6 +237,7 @@ mod tests {
             .collect();
         assert_eq!(rows, [("/users/{id}", 9, 1, 9), ("other", 7, 4, 6)]);
         assert_eq!(RouteSeries::new(&Snapshot::default(), 10).rows, []);
+        assert_eq!(s.tracked, 0);
     }
 
     #[test]
@@ -228,6 +262,11 @@ mod tests {
         ] {
             assert!(text.contains(want), "{want} not in\n{text}");
         }
+        assert!(text.contains("traffic_watch_routes_tracked 0.0\n"), "{text}");
+        assert!(
+            text.contains("traffic_watch_flow_paths_cut_total 0\n"),
+            "{text}"
+        );
         // Classes not seen and routes with no timed response add no series.
         assert!(
             !text.contains("route=\"/orders/{id}\",status_class=\"2xx\""),

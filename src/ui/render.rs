@@ -551,6 +551,12 @@ fn render_health(frame: &mut Frame, area: Rect, s: &Snapshot) {
     if f.heads_cut > 0 {
         spans.push(count("heads cut", f.heads_cut));
     }
+    if s.routes_folded > 0 {
+        spans.push(count("routes folded", s.routes_folded));
+    }
+    if f.paths_cut > 0 {
+        spans.push(count("paths cut", f.paths_cut));
+    }
     // Recording, when in use: what was saved, and drops and errors standing out.
     for (name, c) in h.recording.outputs() {
         let label = if name == "file" { "-w" } else { "recorded" };
