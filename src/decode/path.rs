@@ -1,9 +1,10 @@
 //! Paths: a request target without its query, fragment, scheme and authority, for routes
 //! (`/users/42/repos?tab=1` → `/users/42/repos`).
 
-/// A path longer than this is cut (on a char boundary) and marked: memory per pending
-/// request stays bounded, and a route template needs far fewer bytes.
-pub const MAX_PATH_LEN: usize = 1024;
+/// A path longer than this is cut (on a char boundary) and marked: a connection's pending
+/// requests (at most 100) hold at most 50 KiB of paths, less than its head and out-of-order
+/// buffers, and a route template needs far fewer bytes.
+pub const MAX_PATH_LEN: usize = 512;
 
 /// Ends a path that was cut, so a cut path is never taken for a whole one.
 pub const CUT_MARK: char = '\u{2026}';

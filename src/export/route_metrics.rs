@@ -132,7 +132,7 @@ impl RouteSeries {
             ),
             (
                 "flow_paths_cut",
-                "Request paths longer than 1024 bytes, cut (and marked) before their route was taken",
+                "Request paths longer than 512 bytes, cut (and marked) before their route was taken",
                 self.paths_cut,
             ),
         ] {
