@@ -262,7 +262,10 @@ mod tests {
         ] {
             assert!(text.contains(want), "{want} not in\n{text}");
         }
-        assert!(text.contains("traffic_watch_routes_tracked 0.0\n"), "{text}");
+        assert!(
+            text.contains("traffic_watch_routes_tracked 0.0\n"),
+            "{text}"
+        );
         assert!(
             text.contains("traffic_watch_flow_paths_cut_total 0\n"),
             "{text}"

@@ -37,7 +37,6 @@ impl RouteRun {
 }
 
 /// Per-route statistics. One owner (`Stats`); no locks.
-#[derive(Debug)]
 pub struct RouteStats {
     routes: Routes,
     /// The engine's generation the tracked names were last re-keyed at.
@@ -49,6 +48,17 @@ pub struct RouteStats {
     pub(super) run: Vec<RouteRun>,
     /// Routes merged into another after a fold.
     pub(super) merged: u64,
+}
+
+/// By hand: the route engine need not be `Debug`.
+impl std::fmt::Debug for RouteStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteStats")
+            .field("generation", &self.generation)
+            .field("tracked", &self.table.len())
+            .field("merged", &self.merged)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RouteStats {
