@@ -164,6 +164,9 @@ pub struct Args {
     #[command(flatten)]
     pub record: RecordArgs,
 
+    #[command(flatten)]
+    pub routes: crate::route_args::RouteArgs,
+
     /// After opening the capture, switch to this user (default: the sudo user, else 'nobody').
     #[arg(short = 'Z', long = "user", value_name = "USER")]
     pub user: Option<String>,
@@ -304,11 +307,13 @@ impl Args {
                 threshold,
                 max_sections: self.max_sections,
                 top_n: self.top.clamp(1, 100),
+                max_routes: self.routes.max_routes,
             },
             privileges: Privileges {
                 user: self.user.clone(),
                 drop: !self.no_drop_privileges,
             },
+            routes: self.routes.to_input()?,
         })
     }
 }

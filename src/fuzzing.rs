@@ -68,6 +68,11 @@ impl HttpSink for CheckingSink {
         assert!(req.section.len() <= MAX_SECTION_LEN, "section over its cap");
         assert_printable("section", &escape(req.section));
         assert_printable("target", &escape(req.target));
+        assert!(
+            req.path.len() <= crate::decode::MAX_PATH_LEN,
+            "path over its cap"
+        );
+        assert_printable("path", &escape(req.path));
         if let Some(h) = req.host {
             assert_printable("host", &escape_bytes(h));
         }
@@ -75,6 +80,9 @@ impl HttpSink for CheckingSink {
     fn response(&mut self, resp: &ResponseEvent<'_>) {
         if let Some(s) = resp.section {
             assert!(s.len() <= MAX_SECTION_LEN);
+        }
+        if let Some(p) = resp.path {
+            assert!(p.len() <= crate::decode::MAX_PATH_LEN);
         }
     }
     fn non_http(&mut self, _: NonHttpKind, _: Endpoint, server_name: Option<&[u8]>) {
@@ -357,6 +365,7 @@ pub fn capture_file(data: &[u8]) {
     };
     let stats = StatsConfig {
         max_sections: 8,
+        max_routes: 8,
         ..StatsConfig::default()
     };
     let mut pipeline = Pipeline::new(source.link_type(), small_flow_config(), stats);
@@ -370,6 +379,10 @@ pub fn capture_file(data: &[u8]) {
     assert_eq!(pipeline.packets(), frames);
     let snap = pipeline.snapshot();
     assert!(snap.sections_tracked <= 8);
+    assert!(snap.routes_tracked <= 8);
+    // Routes, like sections, account for every request: tracked ones plus (other).
+    let routed: u64 = snap.routes.iter().map(|r| r.hits).sum();
+    assert_eq!(routed, snap.requests);
     assert!(snap.health.flows_tracked <= small_flow_config().max_flows);
     for alert in pipeline.take_alerts() {
         assert_printable("alert", &json::alert(&alert, None));

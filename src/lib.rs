@@ -21,6 +21,8 @@
 //!   of network text.
 //! - [`stats`]: per-second windows, top sections, latency, alerting; `Snapshot`, what every
 //!   output reads. Takes `now`, never reads the clock.
+//! - [`routes`]: the route template of a request path (`/users/{id}`), inferred online or read
+//!   from an OpenAPI document or a pattern list.
 //! - [`flow`]: TCP reassembly per connection and direction, HTTP/1 and HTTP/2 request/response
 //!   pairing, bounded by caps whose every bite is counted.
 //! - [`decode`]: pure, zero-copy: link layer, VLAN, IPv4/IPv6, TCP; HTTP/1 heads, HTTP/2 frames
@@ -51,6 +53,8 @@ pub mod logs;
 pub mod output;
 pub mod pipeline;
 pub mod record;
+pub mod route_args;
+pub mod routes;
 pub mod stats;
 pub mod synth;
 pub mod time;

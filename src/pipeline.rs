@@ -54,6 +54,13 @@ impl Pipeline {
         }
     }
 
+    /// Maps paths to routes with the `--routes` file, when one was given.
+    pub fn set_routes(&mut self, routes: Option<&crate::route_args::RoutesInput>) {
+        if let Some(r) = routes {
+            self.stats.set_routes(r.routes());
+        }
+    }
+
     /// One captured frame at its capture time.
     pub fn ingest(&mut self, ts: Timestamp, frame: &[u8]) {
         self.packets += 1;

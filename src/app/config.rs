@@ -21,6 +21,8 @@ pub struct Config {
     pub flow: FlowConfig,
     pub stats: StatsConfig,
     pub privileges: Privileges,
+    /// `--routes FILE`, read and checked; `None`: every route inferred.
+    pub routes: Option<crate::route_args::RoutesInput>,
 }
 
 /// Where the events come from.

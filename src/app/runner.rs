@@ -75,6 +75,7 @@ impl Runner {
             config.stats.clone(),
         );
         pipe.health.source = source.describe();
+        pipe.set_routes(config.routes.as_ref());
         let settings = &config.outputs;
         let offline = config.input.is_offline();
         if settings.mode == OutputMode::Dashboard {
@@ -381,6 +382,7 @@ mod tests {
                 user: None,
                 drop: false,
             },
+            routes: None,
         };
         let mut outputs = Outputs::open(&config.outputs, 10).unwrap();
         let out = Captured::default();

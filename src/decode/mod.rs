@@ -14,6 +14,7 @@ mod http;
 pub mod http2;
 mod ip;
 mod link;
+mod path;
 mod section;
 mod tls;
 
@@ -31,6 +32,7 @@ pub use http::{
 };
 pub use ip::{Endpoint, TcpFlags, TcpSegment, decode_ip};
 pub use link::{LinkType, strip_link};
+pub use path::{CUT_MARK, MAX_PATH_LEN, path_of, push_path, request_path};
 pub use section::{MAX_SECTION_LEN, section_of};
 pub use tls::{MAX_TLS_RECORD, tls_sni};
 

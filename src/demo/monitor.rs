@@ -74,6 +74,7 @@ impl DemoSettings {
                 user: None,
                 drop: self.drop_privileges,
             },
+            routes: None,
         })
     }
 }

@@ -4,6 +4,7 @@
 //! [`SnapshotSlot`]. Nothing here computes statistics or reads the clock.
 
 pub mod prometheus;
+mod route_metrics;
 
 use std::sync::{Arc, RwLock};
 

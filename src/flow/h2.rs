@@ -89,6 +89,7 @@ struct Stream {
     ts: Timestamp,
     method: String,
     section: String,
+    path: String,
     grpc: bool,
     /// The final response's status and time, once seen; for gRPC held until the trailers.
     response: Option<(u16, Timestamp)>,
@@ -209,13 +210,20 @@ impl H2Conn {
     }
 
     /// The request that asked for an h2c Upgrade is stream 1; its answer comes as HTTP/2.
-    pub(super) fn upgraded_request(&mut self, ts: Timestamp, method: &str, section: &str) {
+    pub(super) fn upgraded_request(
+        &mut self,
+        ts: Timestamp,
+        method: &str,
+        section: &str,
+        path: &str,
+    ) {
         self.last_client_stream = 1;
         self.streams.push(Stream {
             id: 1,
             ts,
             method: method.to_owned(),
             section: section.to_owned(),
+            path: path.to_owned(),
             grpc: false,
             response: None,
         });
@@ -550,6 +558,11 @@ impl H2Conn {
             None if method.eq_ignore_ascii_case("CONNECT") => "CONNECT",
             None => UNKNOWN_SECTION,
         };
+        let (path, path_cut) = match &fields.path {
+            Some(p) => decode::request_path(method, p, false),
+            None => (std::borrow::Cow::Borrowed(section), false),
+        };
+        ctx.counters.paths_cut += u64::from(path_cut);
         ctx.sink.request(&RequestEvent {
             ts: block.ts,
             client,
@@ -557,6 +570,7 @@ impl H2Conn {
             method,
             target: fields.path.as_deref().unwrap_or(""),
             section,
+            path: &path,
             host: fields.authority.as_deref(),
             protocol: Protocol::H2c,
             bytes: block.bytes.len() as u64,
@@ -572,6 +586,7 @@ impl H2Conn {
             ts: block.ts,
             method: method.to_owned(),
             section,
+            path: path.into_owned(),
             grpc: fields.grpc,
             response: None,
         });
@@ -592,6 +607,7 @@ impl H2Conn {
                     status: status.unwrap_or(0),
                     method: None,
                     section: None,
+                    path: None,
                     latency: None,
                     bytes: 0,
                     interim: false,
@@ -611,6 +627,7 @@ impl H2Conn {
                     status: s,
                     method: Some(&st.method),
                     section: Some(&st.section),
+                    path: Some(&st.path),
                     latency: None,
                     bytes: 0,
                     interim: true,
@@ -653,6 +670,7 @@ impl H2Conn {
             status,
             method: Some(&st.method),
             section: Some(&st.section),
+            path: Some(&st.path),
             latency: Some(ts.saturating_sub(st.ts)),
             bytes: 0,
             interim: false,

@@ -223,9 +223,9 @@ impl HttpConn {
                 Mode::Sniff => self.sniff(side, client, data, ts, ctx),
                 Mode::TlsHello => self.tls_hello(side, data, ctx),
             };
-            if let Some((ts0, method, section)) = self.shared.switch_h2.take() {
+            if let Some((ts0, method, section, path)) = self.shared.switch_h2.take() {
                 let mut h2 = self.start_h2(true, true, ctx);
-                h2.upgraded_request(ts0, &method, &section);
+                h2.upgraded_request(ts0, &method, &section, &path);
                 h2.on_data(side, data, ts, ctx);
                 self.h2 = Some(h2);
                 return;

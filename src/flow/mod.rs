@@ -67,6 +67,9 @@ pub struct RequestEvent<'a> {
     pub target: &'a str,
     /// `decode::section_of(method, target)`, at most `MAX_SECTION_LEN` bytes.
     pub section: &'a str,
+    /// `decode::request_path`: the target's path for routes, at most `MAX_PATH_LEN` bytes,
+    /// ending in `…` when it was cut.
+    pub path: &'a str,
     pub host: Option<&'a [u8]>,
     pub protocol: Protocol,
     /// Head plus body bytes as declared (Content-Length), or head only.
@@ -88,6 +91,8 @@ pub struct ResponseEvent<'a> {
     /// (e.g. the capture started mid-connection).
     pub method: Option<&'a str>,
     pub section: Option<&'a str>,
+    /// The paired request's path (see [`RequestEvent::path`]).
+    pub path: Option<&'a str>,
     /// First request byte to first response byte, when paired.
     pub latency: Option<Duration>,
     /// Head bytes plus body bytes when the length is declared.
@@ -210,6 +215,8 @@ pub struct FlowCounters {
     /// request), and malformed chunked framing: the stream then resyncs at the next request
     /// or status line.
     pub parse_errors: u64,
+    /// Request paths longer than `decode::MAX_PATH_LEN`, cut (and marked `…`) for routes.
+    pub paths_cut: u64,
     /// Requests not counted as pending because `max_pending` was reached. Their responses are
     /// reported without method and section, in order.
     pub pending_overflows: u64,

@@ -24,6 +24,7 @@ mod server_counts;
 struct Req {
     method: String,
     section: String,
+    path: String,
     ts: u64,
     client_port: u16,
 }
@@ -33,6 +34,7 @@ struct Resp {
     status: u16,
     method: Option<String>,
     section: Option<String>,
+    path: Option<String>,
     latency: Option<Duration>,
     bytes: u64,
     interim: bool,
@@ -65,6 +67,7 @@ impl HttpSink for Rec {
         self.reqs.push(Req {
             method: r.method.to_owned(),
             section: r.section.to_owned(),
+            path: r.path.to_owned(),
             ts: r.ts.micros(),
             client_port: r.client.port,
         });
@@ -74,6 +77,7 @@ impl HttpSink for Rec {
             status: r.status,
             method: r.method.map(str::to_owned),
             section: r.section.map(str::to_owned),
+            path: r.path.map(str::to_owned),
             latency: r.latency,
             bytes: r.bytes,
             interim: r.interim,
@@ -306,6 +310,31 @@ fn one_request_one_response_paired_with_latency() {
         (k.requests_cut, k.requests_unanswered, k.unpaired_responses),
         (0, 0, 0)
     );
+}
+
+#[test]
+fn pipelined_requests_carry_their_paths_to_their_responses() {
+    let mut c = Conv::open(40000, 1000, 5000);
+    let long = format!(
+        "GET /l/{} HTTP/1.1\r\n\r\n",
+        "x".repeat(crate::decode::MAX_PATH_LEN)
+    );
+    let reqs = [
+        b"GET /users/42/repos?tab=1 HTTP/1.1\r\n\r\n".as_slice(),
+        b"GET http://h.example/orders/7#f HTTP/1.1\r\n\r\n",
+        long.as_bytes(),
+    ]
+    .concat();
+    c.tick(1000).client(&reqs);
+    c.tick(10).server(OK_5).server(OK_5).server(OK_5).close();
+    let (rec, k) = run(&c.segs);
+    let paths: Vec<&str> = rec.reqs.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths[..2], ["/users/42/repos", "/orders/7"]);
+    assert_eq!(paths[2].len(), crate::decode::MAX_PATH_LEN);
+    assert!(paths[2].ends_with(crate::decode::CUT_MARK));
+    let answered: Vec<Option<&str>> = rec.resps.iter().map(|r| r.path.as_deref()).collect();
+    assert_eq!(answered, paths.into_iter().map(Some).collect::<Vec<_>>());
+    assert_eq!(k.paths_cut, 1);
 }
 
 #[test]

@@ -34,7 +34,7 @@ pub use layout::{FormatSpec, Layout};
 pub use merge::{LogInputs, expand_paths};
 pub use parse::{BadLine, ClfLayout, LogEntry, LogFormat, TimeUnit, parse_clf_time, parse_line};
 
-use crate::decode::{Endpoint, Malformed, section_of};
+use crate::decode::{Endpoint, Malformed, request_path, section_of};
 use crate::error::Error;
 use crate::flow::{HttpSink, RequestEvent, ResponseEvent};
 use crate::time::Timestamp;
@@ -70,6 +70,7 @@ pub fn record(sink: &mut impl HttpSink, entry: &LogEntry<'_>) {
         port: 0,
     };
     let section = section_of(entry.method, &entry.target);
+    let (path, _) = request_path(entry.method, &entry.target, false);
     sink.request(&RequestEvent {
         ts: entry.ts,
         client,
@@ -77,6 +78,7 @@ pub fn record(sink: &mut impl HttpSink, entry: &LogEntry<'_>) {
         method: entry.method,
         target: &entry.target,
         section,
+        path: &path,
         host: None,
         protocol: entry.protocol(),
         // A log line has the response body size only.
@@ -90,6 +92,7 @@ pub fn record(sink: &mut impl HttpSink, entry: &LogEntry<'_>) {
         status: entry.status,
         method: Some(entry.method),
         section: Some(section),
+        path: Some(&path),
         latency: entry.latency,
         bytes: entry.bytes,
         interim: false,

@@ -95,7 +95,7 @@ fn drops(s: &Snapshot) -> Value {
 
 /// The periodic report.
 pub fn report(s: &Snapshot) -> String {
-    json!({
+    let mut v = json!({
         "type": "report",
         "time": s.now.rfc3339_utc(),
         "requests": s.requests,
@@ -118,8 +118,9 @@ pub fn report(s: &Snapshot) -> String {
         "drops": drops(s),
         "truncated": truncated(s),
         "recording": recording(s),
-    })
-    .to_string()
+    });
+    super::routes::add_to_report(&mut v, s);
+    v.to_string()
 }
 
 fn clients(s: &Snapshot) -> Value {
@@ -209,7 +210,7 @@ pub fn summary(s: &Snapshot) -> String {
         Some(first) => s.now.saturating_sub(first).as_secs_f64(),
         None => 0.0,
     };
-    json!({
+    let v = json!({
         "type": "summary",
         "source": h.source,
         "first": s.first.map(|t| t.rfc3339_utc()),
@@ -257,8 +258,8 @@ pub fn summary(s: &Snapshot) -> String {
         "drops": drops(s),
         "truncated": truncated(s),
         "recording": recording(s),
-    })
-    .to_string()
+    });
+    super::routes::summary_with_routes(v, s)
 }
 
 #[cfg(test)]

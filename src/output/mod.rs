@@ -5,5 +5,6 @@
 pub mod escape;
 pub mod json;
 pub mod plain;
+pub mod routes;
 
 pub use escape::{escape, escape_bytes};

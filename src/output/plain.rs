@@ -109,6 +109,7 @@ pub fn report(s: &Snapshot) -> String {
     }
     section_table(&mut out, "top sections, last 10 s:", &s.top_10s);
     section_table(&mut out, "top sections, last 10 min:", &s.top_10m);
+    super::routes::report_lines(&mut out, s);
     let _ = writeln!(
         out,
         "  status: {}   latency: {}",
@@ -255,6 +256,7 @@ pub fn summary(s: &Snapshot) -> String {
     if s.sections.len() > 20 {
         let _ = writeln!(out, "    … {} more (see --json)", s.sections.len() - 20);
     }
+    super::routes::summary_lines(&mut out, s);
     if !s.top_clients.is_empty() {
         let c: Vec<String> = s
             .top_clients

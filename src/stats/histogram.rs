@@ -1,29 +1,33 @@
 //! A fixed-size log-scale latency histogram: 4 buckets per power of two of microseconds, so a
-//! percentile is within about 19% of the truth, in 512 bytes whatever the traffic.
+//! percentile is within about 19% of the truth, in 512 bytes whatever the traffic, allocated
+//! with the first latency: the tables hold one per section or route, most of which (in a flood
+//! of one-off paths, or with a log that has no timing field) never see one.
 
 use std::time::Duration;
 
 const BUCKETS: usize = 128;
 
 /// Counts of latencies in log-spaced buckets.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct LatencyHistogram {
-    counts: Box<[u32; BUCKETS]>,
+    /// `None` until the first latency (all zero).
+    counts: Option<Box<[u32; BUCKETS]>>,
     total: u64,
 }
+
+impl PartialEq for LatencyHistogram {
+    /// Equal counts, allocated or not.
+    fn eq(&self, other: &Self) -> bool {
+        let n = |h: &Self, i: usize| h.slots().get(i).copied().unwrap_or(0);
+        self.total == other.total && (0..BUCKETS).all(|i| n(self, i) == n(other, i))
+    }
+}
+
+impl Eq for LatencyHistogram {}
 
 impl std::fmt::Debug for LatencyHistogram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "LatencyHistogram(n={})", self.total)
-    }
-}
-
-impl Default for LatencyHistogram {
-    fn default() -> Self {
-        LatencyHistogram {
-            counts: Box::new([0; BUCKETS]),
-            total: 0,
-        }
     }
 }
 
@@ -56,14 +60,26 @@ pub fn value_of(bucket: u8) -> Duration {
 }
 
 impl LatencyHistogram {
+    /// The counts by bucket; empty before the first latency.
+    fn slots(&self) -> &[u32] {
+        self.counts.as_deref().map_or(&[], |c| &c[..])
+    }
+
     pub fn add_bucket(&mut self, bucket: u8, n: u32) {
-        let slot = &mut self.counts[usize::from(bucket).min(BUCKETS - 1)];
+        if n == 0 {
+            return;
+        }
+        let counts = self.counts.get_or_insert_with(|| Box::new([0; BUCKETS]));
+        let slot = &mut counts[usize::from(bucket).min(BUCKETS - 1)];
         *slot = slot.saturating_add(n);
         self.total += u64::from(n);
     }
 
     pub fn remove_bucket(&mut self, bucket: u8, n: u32) {
-        let slot = &mut self.counts[usize::from(bucket).min(BUCKETS - 1)];
+        let Some(counts) = self.counts.as_mut() else {
+            return;
+        };
+        let slot = &mut counts[usize::from(bucket).min(BUCKETS - 1)];
         let n = n.min(*slot);
         *slot -= n;
         self.total -= u64::from(n);
@@ -74,7 +90,7 @@ impl LatencyHistogram {
     }
 
     pub fn merge(&mut self, other: &LatencyHistogram) {
-        for (i, n) in other.counts.iter().enumerate() {
+        for (i, n) in other.slots().iter().enumerate() {
             if *n > 0 {
                 self.add_bucket(i as u8, *n);
             }
@@ -92,7 +108,7 @@ impl LatencyHistogram {
         }
         let rank = ((q.clamp(0.0, 1.0) * self.total as f64).ceil() as u64).max(1);
         let mut seen = 0u64;
-        for (i, n) in self.counts.iter().enumerate() {
+        for (i, n) in self.slots().iter().enumerate() {
             seen += u64::from(*n);
             if seen >= rank {
                 return Some(value_of(i as u8));
@@ -108,7 +124,7 @@ impl LatencyHistogram {
             .iter()
             .map(|b| {
                 let n = self
-                    .counts
+                    .slots()
                     .iter()
                     .enumerate()
                     .filter(|(i, _)| value_of(*i as u8).as_secs_f64() < *b)
@@ -121,7 +137,7 @@ impl LatencyHistogram {
 
     /// The sum of all latencies, each taken at its bucket's lower edge.
     pub fn approx_sum(&self) -> std::time::Duration {
-        self.counts
+        self.slots()
             .iter()
             .enumerate()
             .map(|(i, n)| value_of(i as u8) * *n)

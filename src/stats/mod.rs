@@ -8,6 +8,7 @@
 
 mod alert;
 mod histogram;
+mod routes;
 mod sections;
 #[cfg(test)]
 mod sections_reference;
@@ -21,10 +22,11 @@ use std::net::IpAddr;
 
 pub use alert::{AlertEvent, AlertKind, AlertMonitor, MAX_ALERT_HISTORY, Threshold};
 pub use histogram::{LatencyHistogram, Percentiles};
+pub use routes::{RouteRun, RouteStats};
 pub use sections::{OTHER_NAME, SectionCount, SectionTable, SectionWindow};
 pub use snapshot::{
-    Health, HookHealth, LATENCY_BOUNDS, LogHealth, RecordingCounters, RecordingHealth, SectionRow,
-    Snapshot,
+    Health, HookHealth, LATENCY_BOUNDS, LogHealth, RecordingCounters, RecordingHealth, RouteTotal,
+    SectionRow, Snapshot,
 };
 pub use status_class::StatusClass;
 pub use topk::{Recorded, TopK};
@@ -44,6 +46,8 @@ pub struct StatsConfig {
     /// Distinct sections tracked (Space-Saving: past it, a new section takes over the
     /// least-counted one's slot).
     pub max_sections: usize,
+    /// Distinct routes tracked, the same way.
+    pub max_routes: usize,
     /// Rows in the top-section lists of a snapshot.
     pub top_n: usize,
 }
@@ -54,6 +58,7 @@ impl Default for StatsConfig {
             window_secs: 120,
             threshold: Threshold::PerSecond(10.0),
             max_sections: 10_000,
+            max_routes: 10_000,
             top_n: 10,
         }
     }
@@ -124,6 +129,7 @@ pub struct Stats {
     sections: SectionTable,
     last_10s: SectionWindow,
     last_10m: SectionWindow,
+    routes: RouteStats,
     totals: Totals,
     /// At most `MAX_METHODS` names plus `(other)`, scanned in place: there are usually one to
     /// three, where a map would hash or compare the name at every level.
@@ -147,6 +153,7 @@ impl Stats {
             sections: SectionTable::new(config.max_sections),
             last_10s: SectionWindow::new(1, 10),
             last_10m: SectionWindow::new(10, 60),
+            routes: RouteStats::new(crate::routes::Routes::inferred(), config.max_routes),
             totals: Totals::default(),
             methods: Vec::new(),
             clients: HashMap::default(),
@@ -155,6 +162,17 @@ impl Stats {
             dropping: false,
             config,
         }
+    }
+
+    /// Maps paths to routes with `routes` (a spec) from now on, instead of inference alone.
+    /// Meant for a fresh engine: routes counted so far start over.
+    pub fn set_routes(&mut self, routes: crate::routes::Routes) {
+        self.routes = RouteStats::new(routes, self.config.max_routes);
+    }
+
+    /// What the route engine counted.
+    pub fn route_counters(&self) -> crate::routes::RouteCounters {
+        self.routes.routes().counters()
     }
 
     pub fn config(&self) -> &StatsConfig {
@@ -194,6 +212,7 @@ impl Stats {
         }
         self.last_10s.record_hit(sec, id);
         self.last_10m.record_hit(sec, id);
+        self.routes.record_request(sec, req.path);
         self.count_method(req.method);
         if let Some(n) = self.clients.get_mut(&req.client.ip) {
             *n += 1;
@@ -248,6 +267,9 @@ impl Stats {
             let id = self.sections.lookup(section).unwrap_or(sections::OTHER_ID);
             self.last_10s.record_response(sec, id, status, resp.latency);
             self.last_10m.record_response(sec, id, status, resp.latency);
+        }
+        if let Some(path) = resp.path {
+            self.routes.record_response(sec, path, status, resp.latency);
         }
     }
 
@@ -325,6 +347,7 @@ impl Stats {
     fn move_windows(&mut self, second: u64) {
         self.last_10s.advance(second);
         self.last_10m.advance(second);
+        self.routes.advance(second);
     }
 
     /// Requests in the alert window ending at the last checked second.

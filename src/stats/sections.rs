@@ -156,6 +156,37 @@ impl SectionTable {
         self.top.is_empty()
     }
 
+    /// Every tracked name with its id, in id order.
+    pub fn ids(&self) -> impl Iterator<Item = (u32, &str)> {
+        self.top
+            .iter_ids()
+            .map(|(slot, name, _, _)| (slot + 1, name))
+    }
+
+    /// Renames id `id` to `name`, keeping its counts; false when `name` is tracked already.
+    pub fn rename(&mut self, id: u32, name: &str) -> bool {
+        let done = id
+            .checked_sub(1)
+            .is_some_and(|slot| self.top.rename(slot, name));
+        if done {
+            self.recent.forget(id - 1);
+        }
+        done
+    }
+
+    /// Adds id `from`'s counts to id `into` and frees `from` (see [`TopK::merge`]); the caller
+    /// moves what it kept under `from` to `into`.
+    pub fn merge(&mut self, from: u32, into: u32) -> bool {
+        let (Some(f), Some(i)) = (from.checked_sub(1), into.checked_sub(1)) else {
+            return false;
+        };
+        let done = self.top.merge(f, i);
+        if done {
+            self.recent.forget(f);
+        }
+        done
+    }
+
     /// Requests not attributed to a tracked section: those of sections since taken over.
     /// With the lower bounds of [`SectionTable::counts`] it sums to every request recorded.
     pub fn folded(&self) -> u64 {
@@ -623,18 +654,26 @@ impl SectionWindow {
     /// Moves everything held for `id` to `(other)`: its slot in the section table now belongs
     /// to another section. Totals are unchanged. Costs one probe per bucket and kind it used.
     pub fn fold_into_other(&mut self, id: u32) {
-        if id == OTHER_ID {
+        self.move_into(id, OTHER_ID);
+    }
+
+    /// Moves everything held for `id` to `into` (two names found to be one, merged in the
+    /// table): [`SectionWindow::fold_into_other`] to any id. Totals are unchanged.
+    pub fn move_into(&mut self, id: u32, into: u32) {
+        if id == OTHER_ID || id == into {
             return;
         }
         let i = id as usize;
         if self.agg.get(i).is_none_or(|e| e.buckets == 0) {
             return;
         }
-        entry_of(&mut self.agg, OTHER_ID);
-        let (head, tail) = self.agg.split_at_mut(i);
-        let (Some(other), Some(e)) = (head.first_mut(), tail.first_mut()) else {
+        entry_of(&mut self.agg, into);
+        let t = into as usize;
+        let (head, tail) = self.agg.split_at_mut(i.max(t));
+        let (Some(low), Some(high)) = (head.get_mut(i.min(t)), tail.first_mut()) else {
             return;
         };
+        let (other, e) = if t < i { (low, high) } else { (high, low) };
         let kinds = Counter::ALL
             .map(Kind::Counter)
             .into_iter()
@@ -648,7 +687,7 @@ impl SectionWindow {
                 let record = std::mem::take(&mut e.newest);
                 for (kind, n) in record.pairs() {
                     removed += 1;
-                    added += usize::from(other.newest.bump(&mut bucket.deltas, OTHER_ID, kind, n));
+                    added += usize::from(other.newest.bump(&mut bucket.deltas, into, kind, n));
                 }
             }
             // Every pair of a stored bucket, the extra latencies of the newest.
@@ -656,15 +695,15 @@ impl SectionWindow {
                 if let Some(n) = bucket.deltas.remove(&key(id, kind)) {
                     removed += 1;
                     added += usize::from(if bucket.index == self.newest {
-                        other.newest.bump(&mut bucket.deltas, OTHER_ID, kind, n)
+                        other.newest.bump(&mut bucket.deltas, into, kind, n)
                     } else {
-                        add_pair(&mut bucket.deltas, key(OTHER_ID, kind), n)
+                        add_pair(&mut bucket.deltas, key(into, kind), n)
                     });
                 }
             }
             if bucket.index == self.newest && added > 0 && !other.listed {
                 other.listed = true;
-                self.touched.push(OTHER_ID);
+                self.touched.push(into);
             }
             bucket.entries = bucket.entries.saturating_sub(removed) + added;
         }
@@ -845,6 +884,36 @@ mod tests {
         }
         for (i, c) in Counter::ALL.into_iter().enumerate() {
             assert_eq!(c.index(), i);
+        }
+    }
+
+    #[test]
+    fn moving_an_id_into_another_adds_up_and_ages_out_as_before() {
+        for (from, into) in [(3, 1), (1, 3)] {
+            let mut w = SectionWindow::new(1, 10);
+            w.record_hit(100, from);
+            w.record_response(100, from, 503, Some(Duration::from_millis(3)));
+            w.record_hit(101, from);
+            w.record_response(101, from, 404, Some(Duration::from_micros(40)));
+            w.record_hit(101, into);
+            w.record_response(101, into, 200, Some(Duration::from_micros(40)));
+            w.move_into(from, into);
+            let top: Vec<(u32, u64, u64, u64, u64, u64)> = w
+                .top(5)
+                .iter()
+                .map(|(id, a)| {
+                    let (h, r, c, s) = (a.hits, a.responses, a.client_errors, a.server_errors);
+                    (*id, h, r, c, s, a.latency.count())
+                })
+                .collect();
+            assert_eq!(top, [(into, 3, 3, 1, 1, 3)], "{from} into {into}");
+            // Later events of `into` land on the merged counts; second 100 ages out alone.
+            w.record_hit(102, into);
+            w.advance(110);
+            assert_eq!(w.top(5)[0].1.hits, 3);
+            assert_eq!(w.top(5)[0].1.server_errors, 0);
+            w.advance(112);
+            assert_eq!(w.footprint(), (0, 0));
         }
     }
 

@@ -29,6 +29,23 @@ pub struct SectionRow {
     pub latency: Option<Percentiles>,
 }
 
+/// One route over the whole run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteTotal {
+    /// Built from the wire's path: escape before printing.
+    pub route: String,
+    pub hits: u64,
+    /// Index 0: other; 1..=5: 1xx..5xx.
+    pub status_classes: [u64; 6],
+    pub latency: Option<Percentiles>,
+    /// Cumulative response counts at [`LATENCY_BOUNDS`] seconds: only for the top `top_n`
+    /// routes (the others are summed in [`Snapshot::routes_rest_latency`]), so a snapshot
+    /// costs little however many routes are tracked.
+    pub latency_buckets: Vec<(f64, u64)>,
+    pub latency_count: u64,
+    pub latency_sum_seconds: f64,
+}
+
 /// What the capture and the lower layers saw and gave up on. Filled by the pipeline.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Health {
@@ -201,6 +218,22 @@ pub struct Snapshot {
     /// Requests counted under `(other)`: those of sections whose slot was taken over when the
     /// table was full.
     pub sections_folded: u64,
+    /// Top routes over the last 10 s and 10 min, as the section rows (named by route).
+    pub top_routes_10s: Vec<SectionRow>,
+    pub top_routes_10m: Vec<SectionRow>,
+    /// Every tracked route over the whole run, most hits first, plus `(other)` for the
+    /// requests of routes whose slot was taken over.
+    pub routes: Vec<RouteTotal>,
+    pub routes_tracked: usize,
+    /// Requests counted under `(other)`.
+    pub routes_folded: u64,
+    /// Routes merged into another when the engine folded them.
+    pub routes_merged: u64,
+    /// Cumulative latency counts at [`LATENCY_BOUNDS`] of every route without buckets of its
+    /// own (all but the top `top_n`, and `(other)`).
+    pub routes_rest_latency: Vec<(f64, u64)>,
+    /// Rows the top lists hold (`--top`).
+    pub top_n: usize,
     pub methods: Vec<(String, u64)>,
     /// Responses by [`StatusClass::index`]; read with [`Snapshot::status_count`].
     pub status_classes: [u64; StatusClass::ALL.len()],
@@ -265,6 +298,55 @@ pub(super) fn build(s: &Stats) -> Snapshot {
         sections.push((super::OTHER_NAME.to_owned(), s.sections.folded()));
     }
     sections.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let r = &s.routes;
+    let route_name = |id: u32| r.table.name(id).to_owned();
+    let mut ranked: Vec<(u32, &super::RouteRun)> = r
+        .run
+        .iter()
+        .enumerate()
+        .map(|(id, run)| (id as u32, run))
+        .filter(|(id, run)| *id != 0 || run.hits > 0 || run.latency.count() > 0)
+        .filter(|(id, _)| *id == 0 || r.table.name(*id) != super::OTHER_NAME)
+        .collect();
+    ranked.sort_by(|a, b| {
+        let name = |id| r.table.name(id);
+        b.1.hits
+            .cmp(&a.1.hits)
+            .then_with(|| name(a.0).cmp(name(b.0)))
+    });
+    // Only the top routes get buckets of their own (what /metrics labels); the rest are
+    // summed once, so a snapshot of thousands of routes stays cheap.
+    let mut rest = super::LatencyHistogram::default();
+    let mut own = 0;
+    let routes: Vec<RouteTotal> = ranked
+        .into_iter()
+        .map(|(id, run)| {
+            let h = &run.latency;
+            let timed = h.count() > 0;
+            let buckets = id != 0 && own < s.config.top_n;
+            own += usize::from(id != 0);
+            if timed && !buckets {
+                rest.merge(h);
+            }
+            RouteTotal {
+                route: route_name(id),
+                hits: run.hits,
+                status_classes: run.status_classes,
+                latency: if timed { h.percentiles() } else { None },
+                latency_buckets: if timed && buckets {
+                    h.cumulative(&LATENCY_BOUNDS)
+                } else {
+                    Vec::new()
+                },
+                latency_count: h.count(),
+                latency_sum_seconds: if timed {
+                    h.approx_sum().as_secs_f64()
+                } else {
+                    0.0
+                },
+            }
+        })
+        .collect();
     let mut methods: Vec<(String, u64)> = s.methods.iter().map(|(k, v)| (k.clone(), *v)).collect();
     methods.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let mut clients: Vec<(IpAddr, u64)> = s.clients.iter().map(|(k, v)| (*k, *v)).collect();
@@ -301,6 +383,26 @@ pub(super) fn build(s: &Stats) -> Snapshot {
         sections,
         sections_tracked: s.sections.len(),
         sections_folded: s.sections.folded(),
+        top_routes_10s: rows(
+            r.last_10s.top(s.config.top_n),
+            r.last_10s.total_hits(),
+            route_name,
+        ),
+        top_routes_10m: rows(
+            r.last_10m.top(s.config.top_n),
+            r.last_10m.total_hits(),
+            route_name,
+        ),
+        routes_folded: r.run.first().map_or(0, |o| o.hits),
+        routes,
+        routes_tracked: r.table.len(),
+        routes_merged: r.merged,
+        routes_rest_latency: if rest.count() > 0 {
+            rest.cumulative(&LATENCY_BOUNDS)
+        } else {
+            Vec::new()
+        },
+        top_n: s.config.top_n,
         methods,
         status_classes: s.totals.status_classes,
         latency: s.totals.latency.percentiles(),

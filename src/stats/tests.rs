@@ -21,6 +21,7 @@ fn req(ts: Timestamp, section: &str) -> RequestEvent<'_> {
         method: "GET",
         target: section,
         section,
+        path: section,
         host: None,
         protocol: crate::flow::Protocol::Http11,
         bytes: 40,
@@ -205,6 +206,7 @@ fn sections_rates_and_totals() {
         status: 503,
         method: Some("GET"),
         section: Some("/b"),
+        path: Some("/b"),
         latency: Some(Duration::from_millis(3)),
         bytes: 10,
         interim: false,
@@ -259,4 +261,67 @@ fn health_counters_list_the_log_then_the_hooks_and_only_reasons_seen() {
             ("hooks_dropped", 0),
         ]
     );
+}
+
+#[test]
+fn snapshot_gives_latency_buckets_to_the_top_routes_and_sums_the_rest() {
+    let mut s = Stats::new(StatsConfig {
+        top_n: 1,
+        ..StatsConfig::default()
+    });
+    let mut out = Vec::new();
+    for (i, path) in [
+        "/users/1",
+        "/users/2",
+        "/users/3/repos",
+        "/teams/4",
+        "/teams/5",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let t = at(i as f64);
+        s.advance(t, &mut out);
+        s.record_request(&RequestEvent {
+            path,
+            ..req(t, "/x")
+        });
+        s.record_response(&ResponseEvent {
+            ts: t,
+            client: ep(1),
+            server: ep(2),
+            status: 200,
+            method: Some("GET"),
+            section: Some("/x"),
+            path: Some(path),
+            latency: Some(Duration::from_millis(2)),
+            bytes: 10,
+            interim: false,
+            grpc_status: None,
+        });
+    }
+    let snap = s.snapshot();
+    let rows: Vec<(&str, u64, usize, u64)> = snap
+        .routes
+        .iter()
+        .map(|r| {
+            (
+                r.route.as_str(),
+                r.hits,
+                r.latency_buckets.len(),
+                r.latency_count,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("/teams/{id}", 2, LATENCY_BOUNDS.len(), 2),
+            ("/users/{id}", 2, 0, 2),
+            ("/users/{id}/repos", 1, 0, 1)
+        ]
+    );
+    assert!(snap.routes.iter().all(|r| r.latency.is_some()));
+    assert_eq!(snap.routes_rest_latency.last().map(|b| b.1), Some(3));
+    assert_eq!(snap.routes_tracked, 3);
 }

@@ -11,6 +11,11 @@
 //! caller learns about it from [`Recorded::evicted`] and must forget what it kept for that id.
 //! Finding the smallest count is a binary min-heap, built only once the table is full, so
 //! normal traffic (fewer names than `k`) pays one hash lookup per record and nothing else.
+//!
+//! Names can be renamed and merged after the fact ([`TopK::rename`], [`TopK::merge`]), for
+//! routes that a later fold turns into one another: the true counts of two names add up, so
+//! the merged slot's bounds still hold, and the slot given up is free (count 0) for the next
+//! new name.
 
 use std::collections::HashMap;
 
@@ -23,6 +28,8 @@ struct Slot {
     error: u64,
     /// Position in `heap` once the table is full.
     pos: usize,
+    /// Given up by a merge, waiting for a new name: counts 0, not listed.
+    free: bool,
 }
 
 /// What [`TopK::record`] did.
@@ -45,6 +52,8 @@ pub struct TopK {
     /// Records not attributed to any tracked name's guaranteed count: what evicted names had
     /// counted for sure. `folded + Σ (count - error) = records`.
     folded: u64,
+    /// Slots given up by merges, reused first.
+    free: Vec<u32>,
 }
 
 impl TopK {
@@ -56,6 +65,7 @@ impl TopK {
             heap: Vec::new(),
             k: k.clamp(1, u32::MAX as usize),
             folded: 0,
+            free: Vec::new(),
         }
     }
 
@@ -65,6 +75,20 @@ impl TopK {
             self.record_slot(id);
             return Recorded { id, evicted: false };
         }
+        if let Some(id) = self.free.pop()
+            && let Some(slot) = self.slots.get_mut(id as usize)
+        {
+            slot.name = name.into();
+            slot.count = 1;
+            slot.error = 0;
+            slot.free = false;
+            let pos = slot.pos;
+            self.ids.insert(name.into(), id);
+            if !self.heap.is_empty() {
+                self.sift_down(pos);
+            }
+            return Recorded { id, evicted: false };
+        }
         if self.slots.len() < self.k {
             let id = self.slots.len() as u32;
             self.slots.push(Slot {
@@ -72,6 +96,7 @@ impl TopK {
                 count: 1,
                 error: 0,
                 pos: 0,
+                free: false,
             });
             self.ids.insert(name.into(), id);
             if self.slots.len() == self.k {
@@ -103,7 +128,7 @@ impl TopK {
     /// the name holds (see `SectionTable`'s lookup cache): the same as [`TopK::record`] of that
     /// name, without hashing it. Returns false, counting nothing, if there is no such slot.
     pub fn record_slot(&mut self, id: u32) -> bool {
-        let Some(slot) = self.slots.get_mut(id as usize) else {
+        let Some(slot) = self.slots.get_mut(id as usize).filter(|s| !s.free) else {
             return false;
         };
         slot.count += 1;
@@ -121,23 +146,79 @@ impl TopK {
 
     /// The name in slot `id`.
     pub fn name(&self, id: u32) -> Option<&str> {
-        self.slots.get(id as usize).map(|s| &*s.name)
+        self.slots
+            .get(id as usize)
+            .filter(|s| !s.free)
+            .map(|s| &*s.name)
     }
 
     /// `(name, count, error)` of every tracked name, in slot order. `count` is an upper bound
     /// of the true count and `count - error` a lower bound; both are exact while the table
     /// has never been full.
     pub fn iter(&self) -> impl Iterator<Item = (&str, u64, u64)> {
-        self.slots.iter().map(|s| (&*s.name, s.count, s.error))
+        self.iter_ids()
+            .map(|(_, name, count, error)| (name, count, error))
+    }
+
+    /// [`TopK::iter`] with each name's slot.
+    pub fn iter_ids(&self) -> impl Iterator<Item = (u32, &str, u64, u64)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.free)
+            .map(|(id, s)| (id as u32, &*s.name, s.count, s.error))
     }
 
     /// Names tracked.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.slots.len() - self.free.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.len() == 0
+    }
+
+    /// Gives slot `id` the name `name`, keeping its counts. Refused (false) when `name` is
+    /// tracked already (merge it instead) or there is no such slot.
+    pub fn rename(&mut self, id: u32, name: &str) -> bool {
+        if self.ids.contains_key(name) {
+            return false;
+        }
+        let Some(slot) = self.slots.get_mut(id as usize).filter(|s| !s.free) else {
+            return false;
+        };
+        self.ids.remove(&slot.name);
+        slot.name = name.into();
+        self.ids.insert(name.into(), id);
+        true
+    }
+
+    /// Adds slot `from`'s counts to slot `into` and frees `from` (the next new name takes it,
+    /// as a fresh slot). Both bounds stay true, as the true counts add up. Rare: the heap is
+    /// rebuilt, O(k).
+    pub fn merge(&mut self, from: u32, into: u32) -> bool {
+        let live = |id: u32| self.slots.get(id as usize).is_some_and(|s| !s.free);
+        if from == into || !live(from) || !live(into) {
+            return false;
+        }
+        let Some(f) = self.slots.get_mut(from as usize) else {
+            return false;
+        };
+        let (count, error) = (f.count, f.error);
+        f.count = 0;
+        f.error = 0;
+        f.free = true;
+        let name = std::mem::take(&mut f.name);
+        self.ids.remove(&name);
+        self.free.push(from);
+        if let Some(t) = self.slots.get_mut(into as usize) {
+            t.count += count;
+            t.error += error;
+        }
+        if !self.heap.is_empty() {
+            self.build_heap();
+        }
+        true
     }
 
     /// Records no tracked name is sure to have had: see the type's invariant.
@@ -196,6 +277,57 @@ impl TopK {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn merged_counts_add_up_and_the_freed_slot_is_reused() {
+        let mut t = TopK::new(3);
+        for n in ["/a", "/a", "/b", "/c", "/c", "/c"] {
+            t.record(n);
+        }
+        let (a, b, c) = (
+            t.get("/a").unwrap(),
+            t.get("/b").unwrap(),
+            t.get("/c").unwrap(),
+        );
+        assert!(!t.rename(a, "/c"), "a tracked name is merged, not renamed");
+        assert!(t.merge(a, b));
+        assert!(!t.merge(a, c), "a is free now");
+        assert_eq!(t.get("/a"), None);
+        assert_eq!(t.name(a), None);
+        assert_eq!(t.len(), 2);
+        assert!(t.rename(b, "/ab"));
+        let got: Vec<(&str, u64, u64)> = t.iter().collect();
+        assert_eq!(got, [("/ab", 3, 0), ("/c", 3, 0)]);
+        // The freed slot takes the next new name, fresh; the table is full again after it.
+        assert_eq!(
+            t.record("/d"),
+            Recorded {
+                id: a,
+                evicted: false
+            }
+        );
+        assert_eq!(t.iter_ids().next(), Some((a, "/d", 1, 0)));
+        let r = t.record("/e");
+        assert_eq!((r.id, r.evicted), (a, true), "/d had the fewest");
+        assert_eq!(t.folded(), 1);
+        // Full (heap built): a merge frees a slot with count 0, the next one taken.
+        assert!(t.merge(b, c));
+        assert_eq!(
+            t.record("/f"),
+            Recorded {
+                id: b,
+                evicted: false
+            }
+        );
+        let mut got: Vec<(&str, u64, u64)> = t.iter().collect();
+        got.sort();
+        assert_eq!(got, [("/c", 6, 0), ("/e", 2, 1), ("/f", 1, 0)]);
+        assert_eq!(
+            t.record("/g").id,
+            b,
+            "the heap knows /f is the least counted"
+        );
+    }
 
     #[test]
     fn exact_below_capacity() {

@@ -38,6 +38,8 @@ pub struct App {
     /// Index of the first alert shown (0 = newest).
     pub alert_scroll: usize,
     pub show_help: bool,
+    /// The tables show routes instead of sections (`r` toggles).
+    pub show_routes: bool,
     pub started_at: Instant,
     /// Set by `q`, `Esc` or Ctrl-C; the run loop then returns.
     pub quit: bool,
@@ -53,6 +55,7 @@ impl App {
             snapshot: None,
             alert_scroll: 0,
             show_help: false,
+            show_routes: false,
             started_at: Instant::now(),
             quit: false,
             alert_rows: Cell::new(0),
@@ -100,6 +103,7 @@ impl App {
             KeyCode::Char('?') | KeyCode::Char('h') | KeyCode::F(1) => {
                 self.show_help = !self.show_help;
             }
+            KeyCode::Char('r') | KeyCode::Char('R') => self.show_routes = !self.show_routes,
             KeyCode::Up | KeyCode::Char('k') => self.scroll_to(self.alert_scroll.saturating_sub(1)),
             KeyCode::Down | KeyCode::Char('j') => {
                 self.scroll_to(self.alert_scroll.saturating_add(1))

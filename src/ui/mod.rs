@@ -6,6 +6,7 @@
 
 mod app;
 mod render;
+mod routes;
 mod terminal;
 
 pub use app::{App, DashboardInfo, UiEvent};

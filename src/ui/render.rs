@@ -143,14 +143,24 @@ fn dashboard(frame: &mut Frame, area: Rect, app: &App, s: &Snapshot) {
         None => format!("waiting for traffic on {}", escape(&app.info.source)),
         Some(_) => "(no requests)".to_owned(),
     };
-    render_sections(frame, left, "top sections, last 10 s", &s.top_10s, &empty);
-    render_sections(
-        frame,
-        right,
-        "top sections, last 10 min",
-        &s.top_10m,
-        &empty,
-    );
+    if app.show_routes {
+        super::routes::render_route_tables(frame, [left, right], s, &empty);
+    } else {
+        render_sections(
+            frame,
+            left,
+            "top sections, last 10 s · r routes",
+            &s.top_10s,
+            &empty,
+        );
+        render_sections(
+            frame,
+            right,
+            "top sections, last 10 min",
+            &s.top_10m,
+            &empty,
+        );
+    }
     render_traffic(frame, traffic, s);
     render_alerts(frame, alerts, app, s);
     render_health(frame, health, s);
@@ -330,13 +340,25 @@ fn render_chart(frame: &mut Frame, area: Rect, s: &Snapshot) {
 }
 
 fn render_sections(frame: &mut Frame, area: Rect, title: &str, rows: &[SectionRow], empty: &str) {
+    render_table(frame, area, "section", title, rows, empty);
+}
+
+/// A top-N table of sections or routes (`name` heads the first column).
+pub(super) fn render_table(
+    frame: &mut Frame,
+    area: Rect,
+    name: &str,
+    title: &str,
+    rows: &[SectionRow],
+    empty: &str,
+) {
     let inner_w = area.width.saturating_sub(2);
     // Narrow panels drop columns rather than squeezing the section name to nothing.
     let latency = inner_w >= 56;
     let errors = inner_w >= 36;
     // Numbers are right-aligned, so their headings are too.
     let mut header = vec![
-        "section".to_owned(),
+        name.to_owned(),
         format!("{:>7}", "hits"),
         format!("{:>6}", "share"),
     ];
@@ -531,6 +553,12 @@ fn render_health(frame: &mut Frame, area: Rect, s: &Snapshot) {
     if f.heads_cut > 0 {
         spans.push(count("heads cut", f.heads_cut));
     }
+    if s.routes_folded > 0 {
+        spans.push(count("routes folded", s.routes_folded));
+    }
+    if f.paths_cut > 0 {
+        spans.push(count("paths cut", f.paths_cut));
+    }
     // Recording, when in use: what was saved, and drops and errors standing out.
     for (name, c) in h.recording.outputs() {
         let label = if name == "file" { "-w" } else { "recorded" };
@@ -560,6 +588,10 @@ fn help(frame: &mut Frame, area: Rect) {
     let keys = [
         ("q  Esc  Ctrl-C", "quit (Esc closes this help first)"),
         ("?", "show or hide this help"),
+        (
+            "r",
+            "top routes (/users/{id}) instead of top sections, and back",
+        ),
         ("Up  Down", "scroll the alert history by one"),
         ("PgUp  PgDn", "scroll the alert history by a page"),
         ("Home  End", "newest / oldest alert"),

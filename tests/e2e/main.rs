@@ -18,6 +18,7 @@ mod replay; // -r on the shared real captures and on generated ones, exact count
 mod replay_filter; // -r with --port/--ip: the in-process filter counts what BPF counted
 mod replay_h2; // -r on generated HTTP/2 captures: mid-stream HPACK, rapid reset
 mod replay_truncated; // -r on captures cut by a snap length: said first, counted, in JSON
+mod routes; // routes beside sections: -r, --log, --routes, exact counts
 mod server_counts; // generated captures of malformed floods and heads of any size
 mod util; // the binary as a child process, polling, free ports, JSON helpers
 

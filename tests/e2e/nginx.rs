@@ -190,6 +190,13 @@ fn malformed_and_huge_heads_counted_as_nginx_logs_them() {
     let _ = eventually(Duration::from_secs(10), || {
         logged_statuses(&nginx.access_log()).len() >= sent
     });
+    // Every answer a client read has been captured; stop once a report (every second) has
+    // counted them, so the summary does not race the last packets through a loaded machine.
+    mon.wait_for(
+        "a report counting every answer received",
+        Duration::from_secs(20),
+        |v| v["type"] == "report" && v["responses"].as_u64().is_some_and(|n| n >= received),
+    );
     let summary = mon.stop();
     let logged = logged_statuses(&nginx.access_log());
     let want_4xx = logged.iter().filter(|s| (400..500).contains(*s)).count() as u64;

@@ -73,6 +73,7 @@ pub(super) struct Exposition {
     protocols: [u64; Protocol::ALL.len()],
     grpc_status: [u64; GRPC_CODES + 1],
     recording: crate::stats::RecordingHealth,
+    routes: crate::export::route_metrics::RouteSeries,
 }
 
 impl Exposition {
@@ -107,6 +108,7 @@ impl Exposition {
             protocols: s.protocols,
             grpc_status: s.grpc_status,
             recording: s.health.recording.clone(),
+            routes: crate::export::route_metrics::RouteSeries::new(s, top_n),
         }
     }
 
@@ -560,6 +562,7 @@ impl Collector for Exposition {
         ] {
             counter(e, name, help, v)?;
         }
+        self.routes.encode(e)?;
         // A gauge rather than an OpenMetrics `info`, which the classic text parsers reject.
         let mut m = e.encode_descriptor(
             "build_info",

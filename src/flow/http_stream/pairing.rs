@@ -20,6 +20,8 @@ pub(super) struct Pending {
     method: Cow<'static, str>,
     /// Reuses the buffer of an answered request (see `Shared::spare`).
     section: String,
+    /// The request's path for routes; a spare buffer too.
+    path: String,
     head: bool,
     connect: bool,
     /// Asked to upgrade to h2c: a 101 hands the connection to HTTP/2, where this request is
@@ -65,7 +67,7 @@ pub(super) struct Shared {
     pub(super) h2_held: [Option<(Vec<u8>, Timestamp)>; 2],
     /// A 101 answered an h2c Upgrade: the upgraded request (time, method, section) becomes
     /// stream 1 of the HTTP/2 connection that follows.
-    pub(super) switch_h2: Option<(Timestamp, String, String)>,
+    pub(super) switch_h2: Option<(Timestamp, String, String, String)>,
 }
 
 /// How a counted request head arrived, besides its fields.
@@ -136,6 +138,8 @@ impl Shared {
         } else {
             section
         };
+        let (path, path_cut) = decode::request_path(h.method, h.target, tags.cut);
+        ctx.counters.paths_cut += u64::from(path_cut);
         let body = match h.body {
             BodyLength::Fixed(n) => n,
             _ => 0,
@@ -147,6 +151,7 @@ impl Shared {
             method: h.method,
             target: h.target,
             section,
+            path: &path,
             host: h.host,
             protocol: Protocol::http1(h.version),
             bytes: (h.head_len as u64).saturating_add(body),
@@ -160,10 +165,14 @@ impl Shared {
             let mut buf = self.spare.pop().unwrap_or_default();
             buf.clear();
             buf.push_str(section);
+            let mut path_buf = self.spare.pop().unwrap_or_default();
+            path_buf.clear();
+            path_buf.push_str(&path);
             self.pending.push_back(Pending {
                 ts,
                 method: method_name(h.method),
                 section: buf,
+                path: path_buf,
                 head: h.method == "HEAD",
                 connect,
                 h2c_upgrade: h.upgrade_h2c,
@@ -199,6 +208,7 @@ impl Shared {
                 status: h.status,
                 method: req.map(|r| &*r.method),
                 section: req.map(|r| &*r.section),
+                path: req.map(|r| &*r.path),
                 latency: None,
                 bytes: h.head_len as u64,
                 interim: true,
@@ -208,7 +218,7 @@ impl Shared {
                 // RFC 9113 §3.2: the server's next bytes are HTTP/2, and so is the answer to
                 // the upgraded request.
                 if let Some(r) = self.pending.pop_front() {
-                    self.switch_h2 = Some((r.ts, r.method.into_owned(), r.section));
+                    self.switch_h2 = Some((r.ts, r.method.into_owned(), r.section, r.path));
                 }
                 return (Mode::Opaque, false);
             }
@@ -242,6 +252,7 @@ impl Shared {
             status: h.status,
             method: req.as_ref().map(|r| &*r.method),
             section: req.as_ref().map(|r| &*r.section),
+            path: req.as_ref().map(|r| &*r.path),
             latency: req.as_ref().map(|r| ts.saturating_sub(r.ts)),
             bytes: (h.head_len as u64).saturating_add(declared),
             interim: false,
@@ -249,6 +260,7 @@ impl Shared {
         });
         if let Some(r) = req {
             self.spare.push(r.section);
+            self.spare.push(r.path);
         }
         if h.status == 101 {
             // RFC 9110 §15.2.2: after the 101 the connection speaks the protocol it switched

@@ -75,6 +75,9 @@ fn prior_knowledge_streams_are_requests_paired_with_their_responses() {
     let (rec, k) = run(&c.segs);
     assert_eq!(rec.sections(), ["/users", "/"]);
     assert_eq!(rec.pairs(), [(404, Some("/")), (200, Some("/users"))]);
+    let paths: Vec<Option<&str>> = rec.resps.iter().map(|r| r.path.as_deref()).collect();
+    assert_eq!(paths, [Some("/"), Some("/users/1")]);
+    assert_eq!(rec.reqs[0].path, "/users/1");
     assert_eq!(rec.resps[0].latency, Some(Duration::from_micros(250)));
     assert_eq!(k.h2.connections, 1);
     assert!(rec.non_http.is_empty(), "HTTP/2 is HTTP now");
@@ -180,6 +183,9 @@ fn upgrade_h2c_then_frames() {
         [(101, Some("/up")), (200, Some("/up")), (404, Some("/next"))]
     );
     assert!(rec.resps[0].interim && !rec.resps[1].interim);
+    // The upgraded request keeps its path across the switch.
+    let paths: Vec<Option<&str>> = rec.resps.iter().map(|r| r.path.as_deref()).collect();
+    assert_eq!(paths, [Some("/up/grade"), Some("/up/grade"), Some("/next")]);
     assert_eq!(rec.resps[1].latency, Some(Duration::from_micros(100)));
     assert_eq!(k.h2.connections, 1);
 }
