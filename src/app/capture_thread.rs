@@ -203,10 +203,15 @@ fn capture_loop(
         }
     }
     // Stopping: what the kernel already holds was sent before the stop; deliver it (bounded),
-    // blocking on the queue now that nothing else competes for it.
+    // blocking on the queue now that nothing else competes for it. The kernel hands packets
+    // over in blocks, and the block being filled becomes readable only when its timeout
+    // retires it: a read finding nothing is not the end until reads spanning more than one
+    // block timeout have found nothing.
+    let mut empty_reads = 0;
     for _ in 0..1_000_000 {
         match source.next_packet()? {
             Some(p) => {
+                empty_reads = 0;
                 batch.add(p);
                 if batch.packets.len() >= BATCH_PACKETS {
                     let full = std::mem::replace(&mut batch, Batch::new());
@@ -215,7 +220,14 @@ fn capture_loop(
                     }
                 }
             }
-            None => break,
+            None => {
+                // The first empty read returns at once; each one after waits up to the read
+                // timeout, which is the block timeout.
+                empty_reads += 1;
+                if empty_reads > 2 {
+                    break;
+                }
+            }
         }
     }
     if !batch.packets.is_empty() {
