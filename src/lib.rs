@@ -10,6 +10,7 @@
 //! - [`stats`]: per-second windows, top sections, alerting. Never reads the clock: every call
 //!   takes `now` (packet time, or a tick from the run loop).
 //! - [`pipeline`]: glues decode → flow → stats for one packet stream, single-threaded.
+//! - [`routes`]: route templates (`/users/{id}`) of request targets, from a spec or inferred.
 //! - [`record`]: `-w` files with tcpdump's rotation, and the flight recorder that saves the
 //!   packets around an alert; a writer thread behind a bounded queue does the I/O.
 //! - [`output`]: pure renderings of a `stats::Snapshot`: plain text and JSON.
@@ -31,6 +32,7 @@ pub mod logs;
 pub mod output;
 pub mod pipeline;
 pub mod record;
+pub mod routes;
 pub mod run;
 pub mod stats;
 pub mod synth;
