@@ -7,7 +7,8 @@
 //! [`MAX_DEPTH`] segments deep. Every cap that bites is counted in [`RouteCounters`].
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 
 use super::RouteCounters;
 use super::shape::{MAX_LITERAL_LEN, Shape, classify, format_extension};
@@ -20,6 +21,8 @@ pub(crate) const MAX_NODES: usize = 32_768;
 pub(crate) const MAX_VALUES: usize = 128;
 /// Segments of a path looked at; the rest become one `{rest}` segment.
 pub(crate) const MAX_DEPTH: usize = 16;
+/// Word values remembered as identifiers because a position folded them (hashes only).
+pub(crate) const MAX_KNOWN_VALUES: usize = 8192;
 /// The segment that stands for what a cap cut off.
 pub(crate) const REST: &str = "{rest}";
 /// The segment that stands for an inferred parameter.
@@ -42,7 +45,7 @@ const ALIKE_MAX_CHILDREN: usize = 16;
 /// …each is alike to this many of its siblings…
 const ALIKE_SIBLINGS: usize = 2;
 /// …and there are at least this many of them.
-const ALIKE_VALUES: usize = 3;
+const ALIKE_VALUES: usize = 6;
 
 const ROOT: u32 = 0;
 
@@ -61,9 +64,14 @@ struct Node {
     terminal: bool,
     /// Paths that went through this node.
     hits: u64,
+    /// Runs of those: hits by consecutive paths count once, so a client asking for
+    /// `/users/alice` and `/users/alice/repos` back to back has not seen `alice` twice.
+    runs: u32,
+    /// The path (numbered by the tree's clock) that last went through this node.
+    last_seen: u64,
     /// Of those, paths that went on to a literal child.
     literal_hits: u64,
-    /// Literal children seen exactly once.
+    /// Literal children seen in one run only.
     singletons: u32,
     literals: Map,
     /// Placeholder children, keyed by the format extension they keep (`""`, `".json"`).
@@ -82,6 +90,8 @@ impl Node {
             folded: false,
             terminal: false,
             hits: 0,
+            runs: 0,
+            last_seen: 0,
             literal_hits: 0,
             singletons: 0,
             literals: Map::default(),
@@ -112,11 +122,17 @@ pub(crate) struct Inference {
     free: Vec<u32>,
     live: usize,
     generation: u64,
+    /// Paths learned so far: the time of the tree.
+    clock: u64,
     counters: RouteCounters,
     /// Nodes whose fold rules are due, found during one walk and run after it.
     pending: Vec<u32>,
     /// The route of a path a cap cut short (`…/{rest}`), rebuilt in place.
     scratch: String,
+    /// Hashes of words a fold made identifiers: the same word elsewhere is one too
+    /// (`default` folded under one API group's `/namespaces/` is a namespace under the next).
+    known_values: HashSet<u64, KeyedState>,
+    value_hasher: KeyedState,
 }
 
 impl Default for Inference {
@@ -126,9 +142,12 @@ impl Default for Inference {
             free: Vec::new(),
             live: 1,
             generation: 0,
+            clock: 0,
             counters: RouteCounters::default(),
             pending: Vec::new(),
             scratch: String::new(),
+            known_values: HashSet::default(),
+            value_hasher: KeyedState::default(),
         }
     }
 }
@@ -166,6 +185,7 @@ impl Inference {
 
     fn learn(&mut self, path: &str) -> End {
         let mut node = ROOT;
+        self.clock += 1;
         self.nodes[ROOT as usize].hits += 1;
         for (depth, segment) in segments(path).enumerate() {
             if depth == MAX_DEPTH {
@@ -188,7 +208,8 @@ impl Inference {
             self.touch_literal(node, child);
             return Some(child);
         }
-        let (shape, suffix) = classify(segment);
+        let (shape, suffix) = self.classify(segment);
+        let n = &self.nodes[node as usize];
         let child = if shape == Shape::Id || n.folded {
             let suffix = if shape == Shape::Id {
                 suffix
@@ -206,10 +227,30 @@ impl Inference {
         Some(child)
     }
 
+    /// The shape of a segment, words a fold made identifiers included.
+    fn classify(&self, segment: &str) -> (Shape, &'static str) {
+        let (shape, suffix) = classify(segment);
+        if shape == Shape::Word
+            && !self.known_values.is_empty()
+            && self
+                .known_values
+                .contains(&self.value_hasher.hash_one(segment))
+        {
+            return (Shape::Id, word_suffix(segment));
+        }
+        (shape, suffix)
+    }
+
     fn touch_literal(&mut self, node: u32, child: u32) {
+        let clock = self.clock;
         let c = &mut self.nodes[child as usize];
+        let again = c.last_seen + 1 >= clock;
+        c.last_seen = clock;
         c.hits += 1;
-        let repeated = c.hits == 2;
+        if !again {
+            c.runs = c.runs.saturating_add(1);
+        }
+        let repeated = !again && c.runs == 2;
         let n = &mut self.nodes[node as usize];
         n.literal_hits += 1;
         if repeated {
@@ -227,6 +268,8 @@ impl Inference {
         let child = self.alloc(Node::new(Box::from(segment), node, depth), false)?;
         let c = &mut self.nodes[child as usize];
         c.hits = 1;
+        c.runs = 1;
+        c.last_seen = self.clock;
         let n = &mut self.nodes[node as usize];
         n.literals.insert(Box::from(segment), child);
         n.literal_hits += 1;
@@ -353,13 +396,13 @@ impl Inference {
         let repeated = |n: &Node, key: &str| {
             n.literals
                 .get(key)
-                .is_some_and(|&c| self.nodes[c as usize].hits >= 2)
+                .is_some_and(|&c| self.nodes[c as usize].runs >= 2)
         };
         let shared = a
             .literals
             .iter()
             .filter(|(key, child)| {
-                self.nodes[**child as usize].hits >= 2
+                self.nodes[**child as usize].runs >= 2
                     && repeated(b, key)
                     && !matches!(classify(key).0, Shape::Version | Shape::Date)
             })
@@ -408,6 +451,13 @@ impl Inference {
         self.generation += 1;
         self.counters.folds += 1;
         for (key, child) in values {
+            if classify(&key).0 == Shape::Word {
+                if self.known_values.len() < MAX_KNOWN_VALUES {
+                    self.known_values.insert(self.value_hasher.hash_one(&*key));
+                } else {
+                    self.counters.known_values_forgotten += 1;
+                }
+            }
             self.nodes[node as usize].literals.remove(&key);
             if let Some(param) = self.param_child(node, word_suffix(&key), true) {
                 self.merge(param, child);
@@ -432,7 +482,7 @@ impl Inference {
         let s = &mut self.nodes[src as usize];
         let literals = std::mem::take(&mut s.literals);
         let params = std::mem::take(&mut s.params);
-        let (hits, terminal) = (s.hits, s.terminal);
+        let (hits, runs, terminal) = (s.hits, s.runs, s.terminal);
         s.alive = false;
         s.template = None;
         s.label = Box::from("");
@@ -440,6 +490,7 @@ impl Inference {
         self.live -= 1;
         let d = &mut self.nodes[dst as usize];
         d.hits += hits;
+        d.runs = d.runs.saturating_add(runs);
         d.terminal |= terminal;
         for (key, child) in literals {
             let d = &self.nodes[dst as usize];
@@ -474,9 +525,9 @@ impl Inference {
         let n = &self.nodes[node as usize];
         let (mut hits, mut singletons) = (0u64, 0u32);
         for &child in n.literals.values() {
-            let h = self.nodes[child as usize].hits;
-            hits += h;
-            singletons += u32::from(h == 1);
+            let c = &self.nodes[child as usize];
+            hits += c.hits;
+            singletons += u32::from(c.runs == 1);
         }
         let n = &mut self.nodes[node as usize];
         n.literal_hits = hits;
@@ -552,20 +603,24 @@ impl Inference {
                 node = n.params.iter().find(|p| p.0 == suffix)?.1;
                 continue;
             }
-            let (shape, suffix) = classify(segment);
+            let (shape, suffix) = self.classify(segment);
             let suffix = if shape == Shape::Id {
                 suffix
             } else {
                 word_suffix(segment)
             };
-            if shape == Shape::Id || n.folded || n.literals.len() >= MAX_VALUES {
-                match n.param(suffix) {
-                    Some(child) => node = child,
-                    None => return Some(End { node, cut: true }),
-                }
-            } else {
-                return Some(End { node, cut: true });
+            if (shape == Shape::Id || n.folded || n.literals.len() >= MAX_VALUES)
+                && let Some(child) = n.param(suffix)
+            {
+                node = child;
+                continue;
             }
+            // Not in the tree: a route never handed out, or a path a cap cut short.
+            return if labels {
+                None
+            } else {
+                Some(End { node, cut: true })
+            };
         }
         Some(End { node, cut: false })
     }
@@ -600,6 +655,7 @@ impl Inference {
     /// Bytes held by the tree, counted from the capacities of everything it owns.
     pub(crate) fn footprint(&self) -> usize {
         let mut bytes = self.nodes.capacity() * size_of::<Node>()
+            + self.known_values.capacity() * (size_of::<u64>() + 1)
             + self.free.capacity() * size_of::<u32>()
             + self.pending.capacity() * size_of::<u32>()
             + self.scratch.capacity();

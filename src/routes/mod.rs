@@ -84,6 +84,8 @@ pub struct RouteCounters {
     pub values_forgotten: u64,
     /// Paths deeper than the segments looked at; their routes end in `/{rest}`.
     pub depth_truncated: u64,
+    /// Words a fold made identifiers that could not be remembered for other positions.
+    pub known_values_forgotten: u64,
     /// Positions folded into a placeholder.
     pub folds: u64,
     /// Nodes in the tree now (not a cap; its size).
