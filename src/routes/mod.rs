@@ -21,29 +21,39 @@
 //!    unreserved characters (percent-escapes, emails), segments over 48 bytes. An identifier
 //!    stem keeps a format extension (`CA…123.json` → `{id}.json`). Versions (`v1`, `v1.56`,
 //!    `v1beta1`) and dates (`2010-04-01`) are *weak* shapes: literal where they stand still;
-//! 2. **by evidence**, when the position *folds*, which it does, under one prefix, when
+//! 2. **by evidence**, when its position *folds*, which it does, under one prefix, when
 //!    - its fan-out is large and still growing: at least 24 distinct values (48 for the first
-//!      segment, where real APIs keep dozens of literal resources), and at least a quarter of
-//!      its hits went to values seen only once (the Good–Turing estimate of the chance that
-//!      the next value is new): logins, repository and pod names. A large but fixed literal
-//!      fan-out (GitHub's top-level resources, Stripe's `/v1/…`) sees its values again and again;
-//!    - or its values' children are alike: three or more values each with a few children
-//!      (at most 16), two or more of which (each seen twice) they share, versions aside:
-//!      `/namespaces/default/pods`, `/namespaces/prod/pods`, `/namespaces/prod/services`…
-//!      (not at the first segment, where resources share children names like `issues`);
-//!    - or it has seen three dates or four versions.
+//!      segment, where real APIs keep dozens of literal resources; 4 where identifiers by
+//!      shape already take most of the position's hits), and at least a quarter of its hits
+//!      went to values seen in one run only (the Good–Turing estimate of the chance that the
+//!      next value is new; a run is a stretch of consecutive paths, so one client's burst
+//!      `/users/alice`, `/users/alice/repos` counts once). Logins, repository and pod names
+//!      fold; a large but fixed literal fan-out (GitHub's top-level resources, Stripe's
+//!      `/v1/…`) sees its values again and again, and does not;
+//!    - or its values' children are alike: at least six values with a few children each (at
+//!      most 16), each sharing at least half of its children (seen in two runs or more,
+//!      versions and dates aside) with two siblings, and those are most of the position's
+//!      values with children: `/namespaces/default/pods`, `/namespaces/prod/pods`,
+//!      `/namespaces/dev/services`… Not at the first segment;
+//!    - or it has seen three distinct dates or eight distinct versions;
+//! 3. **by vocabulary**: a word a fold made an identifier is one at every other position too
+//!    (`default` folded under one API group's `/namespaces/` is a namespace under the next);
+//!    the tree remembers up to 8192 such words, as hashes.
 //!
 //! When a position folds, its values' subtrees merge into the placeholder's (their counts
-//! added, so positions below that were split per value can now fold too). A literal seen
-//! often (2% of the position's hits, at least 3) whose children are unlike the values'
-//! stays (`/containers/json` beside `/containers/{id}/json`). So a route can change as
-//! evidence arrives: `/users/octocat` is handed out until `/users/` folds, then
-//! `/users/{id}`. [`Routes::generation`] changes on each fold and [`Routes::current`] maps a
-//! route handed out earlier to what it stands for now, so callers merge its counts.
+//! added, so positions below that were split per value can now fold too). A literal stays
+//! when it is seen often (2% of the position's hits, at least 3) and has children of its own
+//! that are unlike the values' (not shared with them, not themselves placeholders or a
+//! growing fan-out); leaves fold with the values, as a hot leaf value cannot be told from a
+//! leaf literal. So a route can change as evidence arrives: `/users/octocat` is handed out
+//! until `/users/` folds, then `/users/{id}`. [`Routes::generation`] changes on each fold
+//! and [`Routes::current`] maps a route handed out earlier to what it stands for now, so
+//! callers merge its counts into the folded route: a folded route keeps its counts.
 //!
 //! What cannot be told without a spec: a parameter with a handful of word-like values
 //! (`/v1/{env}` with `prod`, `staging`, `dev`) looks exactly like three literal resources,
-//! and stays literal. Give a spec (`--routes`) for those.
+//! and stays literal; so does a rarely requested position whose few word-like values never
+//! gather evidence. Give a spec (`--routes`) for those.
 //!
 //! # Targets, bounds and markers
 //! A target is origin-form (`/a/b?x`), absolute-form (`http://h/a/b`) or an HTTP/2 `:path`;
@@ -51,7 +61,8 @@
 //! slash does not make another route). A target that is none of these (`*`, an authority)
 //! gets the route [`NON_PATH_ROUTE`]. The tree holds at most 32 768 nodes, 128 literal
 //! values per position and 16 segments per path; a path a cap cuts short ends in `/{rest}`.
-//! Every cap that bites is counted in [`RouteCounters`]. Inferred routes only ever hold
+//! Every cap that bites is counted in [`RouteCounters`]. A known route costs one hash lookup
+//! per segment and no allocation: each node where paths end keeps its route string. Inferred routes only ever hold
 //! literals made of unreserved URL characters, `/` and placeholders: no bytes to escape.
 
 mod infer;

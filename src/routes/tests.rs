@@ -324,6 +324,11 @@ fn a_full_tree_refuses_nodes_and_cuts_routes_short() {
         }
     }
     let counters = routes.counters();
+    println!(
+        "footprint of a full tree: {} bytes, {counters:?}",
+        routes.footprint()
+    );
+    assert!(routes.footprint() < 64 << 20);
     assert!(counters.nodes_refused > 0);
     assert!(cut > 0);
     assert!(counters.route_nodes <= MAX_NODES as u64);
