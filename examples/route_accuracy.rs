@@ -66,7 +66,7 @@ fn main() -> ExitCode {
         "{:?}; tree footprint {} bytes",
         report.counters, report.footprint
     );
-    println!("most frequent routes keeping an identifier:");
+    println!("most frequent misses:");
     for (template, route, n) in report.misses.iter().take(10) {
         println!("{n:8}  {route}  (template {template})");
     }

@@ -574,7 +574,7 @@ pub struct Report {
     pub counters: super::RouteCounters,
     /// Bytes held by the inference tree at the end.
     pub footprint: usize,
-    /// The most frequent misses of inference keeping an identifier: (template, route at the end, requests).
+    /// The most frequent misses of inference: (template, route at the end, requests).
     pub misses: Vec<(String, String, u64)>,
 }
 
@@ -611,7 +611,7 @@ pub fn evaluate(apis: Vec<Api>, requests: usize, seed: u64) -> Report {
             .entry(route.clone())
             .or_insert_with(|| routes.current(route).into_owned());
         report.inferred.add(now, truth);
-        if now != truth && keeps_identifier(now, truth) {
+        if now != truth {
             *misses.entry((truth.clone(), now.clone())).or_default() += 1;
         }
     }

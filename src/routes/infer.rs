@@ -28,8 +28,9 @@ pub(crate) const REST: &str = "{rest}";
 /// The segment that stands for an inferred parameter.
 pub(crate) const PLACEHOLDER: &str = "{id}";
 
-/// Distinct values a position needs before its fan-out alone can fold it: the first segment
-/// of a real API holds dozens of literal resources, deeper positions fewer.
+/// Distinct values a position needs before its fan-out alone can fold it: the first two
+/// segments of a real API hold dozens of literal resources (`/repos`, `/v1/customers`),
+/// deeper positions fewer.
 const FAN_OUT_FIRST: usize = 48;
 const FAN_OUT_DEEPER: usize = 24;
 /// The same where identifiers by shape take most of the position's hits.
@@ -335,10 +336,11 @@ impl Inference {
         let shaped = n
             .param("")
             .is_some_and(|p| self.nodes[p as usize].hits >= n.literal_hits);
-        let fan_out = match (node == ROOT, shaped) {
-            (true, _) => FAN_OUT_FIRST,
-            (false, true) => FAN_OUT_BESIDE_IDS,
-            (false, false) => FAN_OUT_DEEPER,
+        let fan_out = match (n.depth, shaped) {
+            (0, _) => FAN_OUT_FIRST,
+            (_, true) => FAN_OUT_BESIDE_IDS,
+            (1, false) => FAN_OUT_FIRST,
+            _ => FAN_OUT_DEEPER,
         };
         if distinct >= fan_out
             && u64::from(n.singletons) * NEW_VALUE_SHARE.1 >= n.literal_hits * NEW_VALUE_SHARE.0
@@ -369,7 +371,12 @@ impl Inference {
             .literals
             .values()
             .copied()
-            .filter(|&c| (1..=ALIKE_MAX_CHILDREN).contains(&self.nodes[c as usize].literals.len()))
+            .filter(|&c| {
+                // A value with placeholders below is a collection (`/v1/customers/{id}` beside
+                // `/v1/customers/search`), not an identifier.
+                let c = &self.nodes[c as usize];
+                c.params.is_empty() && (1..=ALIKE_MAX_CHILDREN).contains(&c.literals.len())
+            })
             .take(MAX_VALUES)
             .collect();
         if candidates.len() < ALIKE_VALUES {

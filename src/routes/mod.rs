@@ -23,15 +23,16 @@
 //!    `v1beta1`) and dates (`2010-04-01`) are *weak* shapes: literal where they stand still;
 //! 2. **by evidence**, when its position *folds*, which it does, under one prefix, when
 //!    - its fan-out is large and still growing: at least 24 distinct values (48 for the first
-//!      segment, where real APIs keep dozens of literal resources; 4 where identifiers by
-//!      shape already take most of the position's hits), and at least a quarter of its hits
+//!      two segments, where real APIs keep dozens of literal resources: `/repos`,
+//!      `/v1/customers`; 4 where identifiers by shape already take most of the position's
+//!      hits), and at least a quarter of its hits
 //!      went to values seen in one run only (the Good–Turing estimate of the chance that the
 //!      next value is new; a run is a stretch of consecutive paths, so one client's burst
 //!      `/users/alice`, `/users/alice/repos` counts once). Logins, repository and pod names
 //!      fold; a large but fixed literal fan-out (GitHub's top-level resources, Stripe's
 //!      `/v1/…`) sees its values again and again, and does not;
 //!    - or its values' children are alike: at least six values with a few children each (at
-//!      most 16), each sharing at least half of its children (seen in two runs or more,
+//!      most 16, all literal: a value with a placeholder below is a collection), each sharing at least half of its children (seen in two runs or more,
 //!      versions and dates aside) with two siblings, and those are most of the position's
 //!      values with children: `/namespaces/default/pods`, `/namespaces/prod/pods`,
 //!      `/namespaces/dev/services`… Not at the first segment;
