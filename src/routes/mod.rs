@@ -1,260 +1,192 @@
-//! Routes: the template of a request path (`/users/42/repos` → `/users/{id}/repos`).
+//! Routes: the endpoint template of a request target (`/repos/{owner}/{repo}/pulls/{id}`),
+//! from a spec when one is given, inferred from the traffic otherwise. Pure: no clock, no I/O
+//! except [`RouteSpec::load`] reading its file.
 //!
-//! A deliberately small stand-in with the route engine's interface: a segment made only of
-//! digits, a UUID, or 16 or more hex digits becomes `{id}`; a pattern list (`--routes FILE`,
-//! one `/a/{b}` per line) maps a path segment by segment, literals beating parameters. It
-//! never folds a route later, so [`Routes::current`] is the identity and
-//! [`Routes::generation`] stays 0.
+//! # With a spec
+//! [`RouteSpec`] reads an OpenAPI 3 or Swagger 2 document (JSON or YAML) or a list of patterns.
+//! A path is matched against its templates with the usual precedence (a literal segment beats
+//! a parameter; the more literal, longer match wins; see `matcher`), optionally after one of
+//! the spec's prefixes (`basePath`, a server URL's path); the route is the template as the
+//! document writes it, parameter names included. A parameter inside a segment
+//! (`/files/{name}.json`, `/compare/{base}...{head}`) matches as such. Paths no template
+//! matches fall back to inference.
+//!
+//! # Inferred
+//! The rule, in the spirit of Drain's fixed-depth parse tree for log templates (He et al.,
+//! "Drain: An Online Log Parsing Approach with Fixed Depth Tree", ICWS 2017), keyed by path
+//! segments instead of tokens: each request walks a prefix tree, one node per segment. A
+//! segment goes to its position's placeholder `{id}`
+//! 1. **by shape**, on sight: numbers, UUIDs, hex hashes, generated tokens (letters and digits
+//!    interleaved: `cus_J8a9sD7f6G5h4`, `web-7d9f8c6b5-x2k4p`), anything outside the URL's
+//!    unreserved characters (percent-escapes, emails), segments over 48 bytes. An identifier
+//!    stem keeps a format extension (`CA…123.json` → `{id}.json`). Versions (`v1`, `v1.56`,
+//!    `v1beta1`) and dates (`2010-04-01`) are *weak* shapes: literal where they stand still;
+//! 2. **by evidence**, when its position *folds*, which it does, under one prefix, when
+//!    - its fan-out is large and still growing: at least 24 distinct values (48 for the first
+//!      two segments, where real APIs keep dozens of literal resources: `/repos`,
+//!      `/v1/customers`; 4 where identifiers by shape already take most of the position's
+//!      hits), and at least a quarter of its hits
+//!      went to values seen in one run only (the Good–Turing estimate of the chance that the
+//!      next value is new; a run is a stretch of consecutive paths, so one client's burst
+//!      `/users/alice`, `/users/alice/repos` counts once). Logins, repository and pod names
+//!      fold; a large but fixed literal fan-out (GitHub's top-level resources, Stripe's
+//!      `/v1/…`) sees its values again and again, and does not;
+//!    - or its values' children are alike: at least six values with a few children each (at
+//!      most 16, all literal: a value with a placeholder below is a collection), each sharing at least half of its children (seen in two runs or more,
+//!      versions and dates aside) with two siblings, and those are most of the position's
+//!      values with children: `/namespaces/default/pods`, `/namespaces/prod/pods`,
+//!      `/namespaces/dev/services`… Not at the first segment;
+//!    - or it has seen three distinct dates or eight distinct versions;
+//! 3. **by vocabulary**: a word a fold made an identifier is one at every other position too
+//!    (`default` folded under one API group's `/namespaces/` is a namespace under the next);
+//!    the tree remembers up to 8192 such words, as hashes.
+//!
+//! When a position folds, its values' subtrees merge into the placeholder's (their counts
+//! added, so positions below that were split per value can now fold too). A literal stays
+//! when it is seen often (2% of the position's hits, at least 3) and has children of its own
+//! that are unlike the values' (not shared with them, not themselves placeholders or a
+//! growing fan-out); leaves fold with the values, as a hot leaf value cannot be told from a
+//! leaf literal. So a route can change as evidence arrives: `/users/octocat` is handed out
+//! until `/users/` folds, then `/users/{id}`. [`Routes::generation`] changes on each fold
+//! and [`Routes::current`] maps a route handed out earlier to what it stands for now, so
+//! callers merge its counts into the folded route: a folded route keeps its counts.
+//!
+//! What cannot be told without a spec: a parameter with a handful of word-like values
+//! (`/v1/{env}` with `prod`, `staging`, `dev`) looks exactly like three literal resources,
+//! and stays literal; so does a rarely requested position whose few word-like values never
+//! gather evidence. Give a spec (`--routes`) for those.
+//!
+//! # Targets, bounds and markers
+//! A target is origin-form (`/a/b?x`), absolute-form (`http://h/a/b`) or an HTTP/2 `:path`;
+//! the query and fragment are ignored, empty segments too (`//a/b/` is `/a/b`: a trailing
+//! slash does not make another route). A target that is none of these (`*`, an authority)
+//! gets the route [`NON_PATH_ROUTE`]. The tree holds at most 32 768 nodes, 128 literal
+//! values per position and 16 segments per path; a path a cap cuts short ends in `/{rest}`.
+//! Every cap that bites is counted in [`RouteCounters`]. A known route costs one hash lookup
+//! per segment and no allocation: each node where paths end keeps its route string. Inferred routes only ever hold
+//! literals made of unreserved URL characters, `/` and placeholders: no bytes to escape.
+
+mod infer;
+mod matcher;
+mod shape;
+mod spec;
+
+#[cfg(any(test, feature = "route-eval"))]
+pub mod eval;
+#[cfg(test)]
+mod tests;
 
 use std::borrow::Cow;
-use std::fmt;
-use std::path::Path;
+use std::collections::HashSet;
 
-/// Maps request targets to routes.
-#[derive(Debug, Default)]
-pub struct Routes {
-    spec: Option<RouteSpec>,
-    /// The last route handed out (reused: no allocation per request once it is large enough).
-    buf: String,
-    counters: RouteCounters,
+pub use spec::{RouteSpec, RouteSpecError};
+
+use infer::Inference;
+use matcher::Matcher;
+
+/// The route of a target that is not a path (`*`, `host:port`, empty).
+pub const NON_PATH_ROUTE: &str = "*";
+
+/// Caps that bit, for the health counters, and the size of the tree.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RouteCounters {
+    /// New tree nodes refused because the tree was full; the path's route ends in `/{rest}`.
+    pub nodes_refused: u64,
+    /// New values at a position that already remembered its maximum; they went to `{id}`.
+    pub values_forgotten: u64,
+    /// Paths deeper than the segments looked at; their routes end in `/{rest}`.
+    pub depth_truncated: u64,
+    /// Words a fold made identifiers that could not be remembered for other positions.
+    pub known_values_forgotten: u64,
+    /// Positions folded into a placeholder.
+    pub folds: u64,
+    /// Nodes in the tree now (not a cap; its size).
+    pub route_nodes: u64,
 }
 
-/// What the route engine counted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RouteCounters {
-    /// Paths mapped by the spec.
-    pub spec_matches: u64,
-    /// Paths mapped by inference (no spec, or no pattern matched).
-    pub inferred: u64,
+/// The route engine: a spec's templates if given, inference for the rest.
+#[derive(Debug)]
+pub struct Routes {
+    spec: Option<(Matcher, HashSet<Box<str>>)>,
+    inference: Inference,
 }
 
 impl Routes {
-    /// Routes inferred from the paths alone.
+    /// No configuration: every route inferred.
     pub fn inferred() -> Routes {
-        Routes::default()
-    }
-
-    /// Routes from a spec, inferred where no pattern matches.
-    pub fn with_spec(spec: RouteSpec) -> Routes {
         Routes {
-            spec: Some(spec),
-            ..Routes::default()
+            spec: None,
+            inference: Inference::default(),
         }
     }
 
-    /// The route of one request target (origin-form, absolute-form or h2 :path; query ignored).
+    /// Templates from a spec first; paths it does not match fall back to inference.
+    pub fn with_spec(spec: RouteSpec) -> Routes {
+        let templates = spec
+            .templates
+            .iter()
+            .map(|t| Box::from(t.as_str()))
+            .collect();
+        Routes {
+            spec: Some((Matcher::new(&spec), templates)),
+            inference: Inference::default(),
+        }
+    }
+
+    /// The route of one request target as it stands now: origin-form (`/a/b?x`), absolute-form
+    /// (`http://h/a/b`) or an HTTP/2 `:path`; query and fragment ignored. Never panics; returns
+    /// a string starting with `/`, or [`NON_PATH_ROUTE`] for a target that is no path.
     pub fn route(&mut self, target: &str) -> &str {
-        let path = path_of(target);
-        self.buf.clear();
-        if let Some(p) = self.spec.as_ref().and_then(|s| s.best(path)) {
-            self.counters.spec_matches += 1;
-            self.buf.push_str(p);
-            return &self.buf;
+        let Some(path) = path_of(target) else {
+            return NON_PATH_ROUTE;
+        };
+        if let Some((matcher, _)) = &self.spec
+            && let Some(template) = matcher.find(path)
+        {
+            return template;
         }
-        self.counters.inferred += 1;
-        for (i, seg) in path.split('/').enumerate() {
-            if i > 0 {
-                self.buf.push('/');
-            }
-            self.buf.push_str(if is_id(seg) { "{id}" } else { seg });
-        }
-        &self.buf
+        self.inference.route(path)
     }
 
-    /// What a route handed out earlier stands for now. Identity when nothing changed.
+    /// What a route handed out earlier stands for now: inference may have folded a position
+    /// into a placeholder since (`/users/octocat` → `/users/{id}`). Identity when nothing
+    /// changed, for spec templates and for strings this engine never handed out.
     pub fn current<'a>(&'a self, route: &'a str) -> Cow<'a, str> {
-        Cow::Borrowed(route)
+        if route == NON_PATH_ROUTE || self.spec.as_ref().is_some_and(|(_, t)| t.contains(route)) {
+            return Cow::Borrowed(route);
+        }
+        self.inference.current(route)
     }
 
-    /// Bumped each time `current` may have changed.
+    /// Bumped each time a fold may have changed what `current` returns, so a caller holding
+    /// per-route counts re-keys (merging counts) only when it changes.
     pub fn generation(&self) -> u64 {
-        0
+        self.inference.generation()
     }
 
+    /// Caps that bit (tree nodes refused, values forgotten, …), for the health counters.
     pub fn counters(&self) -> RouteCounters {
-        self.counters.clone()
+        self.inference.counters()
+    }
+
+    /// Bytes held by the inference tree, from its own accounting of what it allocated.
+    pub fn footprint(&self) -> usize {
+        self.inference.footprint()
     }
 }
 
-/// The path of a target: query and fragment gone, absolute-form's scheme and authority too.
-fn path_of(target: &str) -> &str {
-    let end = target
-        .bytes()
-        .position(|b| b == b'?' || b == b'#')
-        .unwrap_or(target.len());
-    let mut path = &target[..end];
-    if !path.starts_with('/')
-        && let Some(i) = path.find("://")
-    {
-        let after = &path[i + 3..];
-        path = after.find('/').map_or("/", |j| &after[j..]);
+/// The path of a target, without query or fragment; `None` for targets that are no path.
+fn path_of(target: &str) -> Option<&str> {
+    let end = target.find(['?', '#']).unwrap_or(target.len());
+    let target = &target[..end];
+    if target.starts_with('/') {
+        return Some(target);
     }
-    if path.is_empty() { "/" } else { path }
-}
-
-fn is_id(seg: &str) -> bool {
-    let b = seg.as_bytes();
-    if b.is_empty() {
-        return false;
+    let scheme_end = target.find("://")?;
+    let scheme = &target[..scheme_end];
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
     }
-    if b.iter().all(u8::is_ascii_digit) {
-        return true;
-    }
-    if b.len() >= 16 && b.iter().all(u8::is_ascii_hexdigit) {
-        return true;
-    }
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
-
-/// A list of route patterns.
-#[derive(Debug, Clone, Default)]
-pub struct RouteSpec {
-    patterns: Vec<String>,
-}
-
-/// A route spec that could not be read: one line naming the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteSpecError {
-    file: String,
-    what: String,
-}
-
-impl fmt::Display for RouteSpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot read routes from '{}': {}", self.file, self.what)
-    }
-}
-
-impl std::error::Error for RouteSpecError {}
-
-impl RouteSpec {
-    pub fn load(path: &Path) -> Result<RouteSpec, RouteSpecError> {
-        let name = path.display().to_string();
-        match std::fs::read_to_string(path) {
-            Ok(text) => RouteSpec::parse(&name, &text),
-            Err(e) => Err(RouteSpecError {
-                file: name,
-                what: e.to_string(),
-            }),
-        }
-    }
-
-    /// One pattern (`/users/{id}/repos`) per line; blank lines and `#` comments skipped.
-    pub fn parse(name: &str, text: &str) -> Result<RouteSpec, RouteSpecError> {
-        let mut patterns = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            if !line.starts_with('/') || line.contains(char::is_whitespace) {
-                let shown: String = line.chars().take(40).collect();
-                return Err(RouteSpecError {
-                    file: name.to_owned(),
-                    what: format!(
-                        "line {}: '{}' is not a path pattern",
-                        n + 1,
-                        shown.escape_debug()
-                    ),
-                });
-            }
-            patterns.push(line.to_owned());
-        }
-        if patterns.is_empty() {
-            return Err(RouteSpecError {
-                file: name.to_owned(),
-                what: "no path patterns".to_owned(),
-            });
-        }
-        Ok(RouteSpec { patterns })
-    }
-
-    pub fn len(&self) -> usize {
-        self.patterns.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
-    }
-
-    /// The matching pattern whose first differing segment is a literal, if any matches.
-    fn best(&self, path: &str) -> Option<&str> {
-        let mut best: Option<(&str, Vec<bool>)> = None;
-        for p in &self.patterns {
-            let Some(literals) = matches(p, path) else {
-                continue;
-            };
-            if best.as_ref().is_none_or(|(_, b)| literals > *b) {
-                best = Some((p, literals));
-            }
-        }
-        best.map(|(p, _)| p)
-    }
-}
-
-/// Whether `pattern` matches `path` segment by segment, and which segments were literals.
-fn matches(pattern: &str, path: &str) -> Option<Vec<bool>> {
-    let mut literals = Vec::new();
-    let mut ps = pattern.split('/');
-    let mut xs = path.split('/');
-    loop {
-        match (ps.next(), xs.next()) {
-            (None, None) => return Some(literals),
-            (Some(p), Some(x)) => {
-                let param = p.starts_with('{') && p.ends_with('}');
-                if param && !x.is_empty() {
-                    literals.push(false);
-                } else if p == x {
-                    literals.push(true);
-                } else {
-                    return None;
-                }
-            }
-            _ => return None,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_become_placeholders() {
-        let mut r = Routes::inferred();
-        assert_eq!(r.route("/users/42/repos?x=1"), "/users/{id}/repos");
-        assert_eq!(
-            r.route("http://h/orders/123e4567-e89b-12d3-a456-426614174000"),
-            "/orders/{id}"
-        );
-        assert_eq!(r.route("/blob/0123456789abcdef0"), "/blob/{id}");
-        assert_eq!(r.route("/v1/users/"), "/v1/users/");
-        assert_eq!(r.route(""), "/");
-    }
-
-    #[test]
-    fn literals_beat_parameters() {
-        let spec = RouteSpec::parse("t", "/users/{name}\n/users/me\n# c\n\n/users/{name}/repos")
-            .unwrap_or_default();
-        assert_eq!(spec.len(), 3);
-        let mut r = Routes::with_spec(spec);
-        assert_eq!(r.route("/users/me"), "/users/me");
-        assert_eq!(r.route("/users/octocat"), "/users/{name}");
-        assert_eq!(r.route("/users/octocat/repos"), "/users/{name}/repos");
-        assert_eq!(r.route("/teams/7"), "/teams/{id}");
-        assert_eq!(r.counters().spec_matches, 3);
-    }
-
-    #[test]
-    fn a_bad_line_is_one_line_naming_the_file() {
-        let e = RouteSpec::parse("r.txt", "/a\nusers {id}\n").err();
-        assert_eq!(
-            e.map(|e| e.to_string()).as_deref(),
-            Some("cannot read routes from 'r.txt': line 2: 'users {id}' is not a path pattern")
-        );
-    }
+    let rest = &target[scheme_end + 3..];
+    Some(rest.find('/').map_or("/", |slash| &rest[slash..]))
 }
