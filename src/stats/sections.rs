@@ -41,7 +41,8 @@ pub struct SectionTable {
 /// An entry is dropped when its id is taken over, so a hit is always what the map would say.
 #[derive(Debug, Clone, Default)]
 struct Recent {
-    entries: Vec<(String, u32)>,
+    /// (fingerprint of the name, name, id).
+    entries: Vec<(u32, String, u32)>,
     /// The entry replaced next once full (round robin).
     next: usize,
 }
@@ -50,21 +51,37 @@ struct Recent {
 /// than the hash it tried to avoid.
 const RECENT: usize = 8;
 
+/// The length and the last two bytes of a name, where section names (`/api12`, `/api37`)
+/// usually differ: one compare tells most other names apart without comparing their bytes.
+fn fingerprint(name: &str) -> u32 {
+    let b = name.as_bytes();
+    let at = |back: usize| {
+        b.len()
+            .checked_sub(back)
+            .and_then(|i| b.get(i))
+            .map_or(0, |c| u32::from(*c))
+    };
+    (b.len() as u32) << 16 | at(1) << 8 | at(2)
+}
+
 impl Recent {
     fn get(&self, name: &str) -> Option<u32> {
+        let f = fingerprint(name);
         self.entries
             .iter()
-            .find(|(n, _)| n.as_str() == name)
-            .map(|(_, id)| *id)
+            .find(|(g, n, _)| *g == f && n.as_str() == name)
+            .map(|(_, _, id)| *id)
     }
 
     fn put(&mut self, name: &str, id: u32) {
+        let f = fingerprint(name);
         if self.entries.len() < RECENT {
-            self.entries.push((name.to_owned(), id));
+            self.entries.push((f, name.to_owned(), id));
             return;
         }
-        if let Some((n, i)) = self.entries.get_mut(self.next) {
+        if let Some((g, n, i)) = self.entries.get_mut(self.next) {
             // Reuses the slot's buffer: no allocation once names fit.
+            *g = f;
             n.clear();
             n.push_str(name);
             *i = id;
@@ -73,7 +90,7 @@ impl Recent {
     }
 
     fn forget(&mut self, id: u32) {
-        self.entries.retain(|(_, i)| *i != id);
+        self.entries.retain(|(_, _, i)| *i != id);
         if self.next >= self.entries.len() {
             self.next = 0;
         }
@@ -192,7 +209,8 @@ fn key(id: u32, kind: u8) -> u64 {
 /// `(other)`. Live ids alone bound a bucket, but a section can own up to 132 kinds (hits,
 /// responses, 4xx, 5xx, 128 latency buckets) and a client controls the latency it causes, so
 /// without this cap the 10-minute window could reach ~10,000 × 60 × 132 entries. With it, a
-/// window holds at most `len × (16,384 + 132)` entries (about 40 MB for 70 buckets in all).
+/// window holds at most `len × (16,384 + 132)` entries (about 14 MB for the 70 buckets of the
+/// two windows, at 12 bytes an entry once sealed).
 const MAX_BUCKET_ENTRIES: usize = 16_384;
 
 /// What an id holds in the newest bucket: its counts, and its first latency bucket inline
