@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Memory at the section cap: replays a synthesized capture in which every one of 10,000
 # sections gets a request each second, answered after a latency that moves, for 12 minutes
-# (7.2 M requests, more than the 10-minute window), through `traffic-watch -r - --json
+# (7.2 M requests, more than the 10-minute window), through `traffic-watch -r F --json
 # --summary-only` under /usr/bin/time, and prints the peak RSS against the 64 MiB target.
-# The capture is generated on the fly (examples/gen_sections.rs) and never stored.
+# The capture (examples/gen_sections.rs, about 1.7 GB) is written to a temporary directory
+# under ${TMPDIR:-/tmp} and removed at the end.
 #
 #   bench/memory.sh [--sections S] [--seconds T]
 #
@@ -30,9 +31,10 @@ trap 'rm -rf "$work"' EXIT
 echo "building (release)..." >&2
 cargo build --release --quiet --bin traffic-watch --example gen_sections
 
-"$target/release/examples/gen_sections" - "$sections" "$seconds" 2>"$work/gen.err" |
-    /usr/bin/time -v -o "$work/time" "$target/release/traffic-watch" -r - --port 8090 --json \
-        --summary-only >"$work/summary.json"
+"$target/release/examples/gen_sections" "$work/sections.pcap" "$sections" "$seconds" \
+    2>"$work/gen.err"
+/usr/bin/time -v -o "$work/time" "$target/release/traffic-watch" -r "$work/sections.pcap" \
+    --port 8090 --json --summary-only >"$work/summary.json"
 truth=$(sed -n 's/^requests=\([0-9]*\).*/\1/p' "$work/gen.err")
 counted=$(grep -o '"requests":[0-9]*' "$work/summary.json" | head -1 | cut -d: -f2)
 peak_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time")
