@@ -101,6 +101,10 @@ impl LatencyHistogram {
         self.total
     }
 
+    /// Bytes each histogram holds on the heap (its counts are boxed so that a section's
+    /// aggregate stays small to move).
+    pub(crate) const HEAP_BYTES: usize = std::mem::size_of::<[u32; BUCKETS]>();
+
     /// The latency at quantile `q` (0..=1), or `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<Duration> {
         if self.total == 0 {
