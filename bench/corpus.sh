@@ -127,7 +127,9 @@ for _ in $(seq 1 50); do
 done
 # Immediate mode: without it, packets still in a half-filled kernel block when tcpdump is
 # stopped are never written, and tcpdump does not count them as dropped.
-tcpdump -i lo -s 0 -B 65536 --immediate-mode -U -w "$out" "tcp port $port" 2>"$work/tcpdump.err" &
+# A large kernel buffer and a higher priority than the load: a busy machine otherwise makes
+# tcpdump drop packets, and the capture would not hold what nginx logged.
+nice -n -10 tcpdump -i lo -s 0 -B 524288 --immediate-mode -U -w "$out" "tcp port $port" 2>"$work/tcpdump.err" &
 tcpdump=$!
 pids+=("$tcpdump")
 for _ in $(seq 1 50); do grep -q "listening on" "$work/tcpdump.err" && break; sleep 0.1; done

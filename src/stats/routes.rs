@@ -9,6 +9,7 @@
 //! keeps its counts. Over the whole run each route also keeps its status classes and a latency
 //! histogram (for the summary and /metrics), in the same bounded set of ids.
 
+use std::hash::BuildHasher;
 use std::time::Duration;
 
 use super::histogram::LatencyHistogram;
@@ -48,6 +49,67 @@ pub struct RouteStats {
     pub(super) run: Vec<RouteRun>,
     /// Routes merged into another after a fold.
     pub(super) merged: u64,
+    recent: RecentPaths,
+}
+
+/// The route ids of recent requests by path, so that a response finds its request's route
+/// without routing the path again: routing costs about a thousand instructions, and would
+/// teach the inference the same path twice. Direct-mapped; a miss (a collision, an entry made
+/// stale by a takeover or a re-keying) routes the path as before, so it costs speed, never a
+/// count.
+struct RecentPaths {
+    slots: Vec<RecentPath>,
+    /// Bumped whenever an id may name another route than when it was remembered.
+    stamp: u64,
+    hasher: foldhash::fast::FixedState,
+}
+
+#[derive(Default)]
+struct RecentPath {
+    path: String,
+    id: u32,
+    stamp: u64,
+}
+
+const RECENT_PATHS: usize = 256;
+/// Paths longer than this are routed again rather than copied.
+const RECENT_PATH_MAX: usize = 128;
+
+impl RecentPaths {
+    fn new() -> Self {
+        RecentPaths {
+            slots: (0..RECENT_PATHS).map(|_| RecentPath::default()).collect(),
+            // Stamps start at 1: a default slot (stamp 0) never matches.
+            stamp: 1,
+            hasher: foldhash::fast::FixedState::default(),
+        }
+    }
+
+    fn slot(&self, path: &str) -> usize {
+        (self.hasher.hash_one(path) as usize) % RECENT_PATHS
+    }
+
+    fn remember(&mut self, path: &str, id: u32) {
+        if path.len() > RECENT_PATH_MAX {
+            return;
+        }
+        let i = self.slot(path);
+        if let Some(e) = self.slots.get_mut(i) {
+            e.path.clear();
+            e.path.push_str(path);
+            e.id = id;
+            e.stamp = self.stamp;
+        }
+    }
+
+    fn get(&self, path: &str) -> Option<u32> {
+        let e = self.slots.get(self.slot(path))?;
+        (e.stamp == self.stamp && e.path == path).then_some(e.id)
+    }
+
+    fn forget_all(&mut self) {
+        self.stamp += 1;
+    }
 }
 
 /// By hand: the route engine need not be `Debug`.
@@ -71,6 +133,7 @@ impl RouteStats {
             last_10m: SectionWindow::new(10, 60),
             run: Vec::new(),
             merged: 0,
+            recent: RecentPaths::new(),
         }
     }
 
@@ -84,11 +147,13 @@ impl RouteStats {
         let route = self.routes.route(path);
         let (id, taken_over) = self.table.record(route);
         if taken_over {
+            self.recent.forget_all();
             // The id now names another route: what was kept for the old one is (other)'s.
             self.last_10s.fold_into_other(id);
             self.last_10m.fold_into_other(id);
             self.move_run(id, OTHER_ID);
         }
+        self.recent.remember(path, id);
         self.last_10s.record_hit(second, id);
         self.last_10m.record_hit(second, id);
         run_of(&mut self.run, id).hits += 1;
@@ -104,8 +169,13 @@ impl RouteStats {
         latency: Option<Duration>,
     ) {
         self.rekey();
-        let route = self.routes.route(path);
-        let id = self.table.lookup(route).unwrap_or(OTHER_ID);
+        let id = match self.recent.get(path) {
+            Some(id) => id,
+            None => {
+                let route = self.routes.route(path);
+                self.table.lookup(route).unwrap_or(OTHER_ID)
+            }
+        };
         self.last_10s.record_response(second, id, status, latency);
         self.last_10m.record_response(second, id, status, latency);
         let run = run_of(&mut self.run, id);
@@ -146,6 +216,9 @@ impl RouteStats {
     /// Gives each id in `moves` its new name: renamed when the name is new, merged (table,
     /// windows, run totals) into the id holding it otherwise.
     pub(super) fn apply_moves(&mut self, moves: Vec<(u32, String)>) {
+        if !moves.is_empty() {
+            self.recent.forget_all();
+        }
         for (id, name) in moves {
             match self.table.get(&name) {
                 Some(into) if into == id => {}
