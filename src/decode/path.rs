@@ -60,6 +60,12 @@ pub fn request_path<'a>(
         && path != "CONNECT"
         && !target.bytes().any(|b| b == b'?' || b == b'#');
     if too_long || cut_here {
+        // A path cut by the head within the cap's last bytes: room for the mark too.
+        let mut end = path.len().min(MAX_PATH_LEN - CUT_MARK.len_utf8());
+        while !path.is_char_boundary(end) {
+            end -= 1;
+        }
+        let path = &path[..end];
         let mut out = String::with_capacity(path.len() + CUT_MARK.len_utf8());
         push_path(&mut out, (path, true));
         return (std::borrow::Cow::Owned(out), too_long);
@@ -78,6 +84,18 @@ pub fn push_path(out: &mut String, (path, cut): (&str, bool)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_cut_by_the_head_near_the_cap_keeps_the_mark_within_it() {
+        for len in [MAX_PATH_LEN - 3, MAX_PATH_LEN - 1, MAX_PATH_LEN] {
+            let target = format!("/{}", "é".repeat(len / 2));
+            let target = &target[..target.floor_char_boundary(len)];
+            let (path, too_long) = request_path("GET", target, true);
+            assert!(path.len() <= MAX_PATH_LEN, "{len}: {}", path.len());
+            assert!(path.ends_with(CUT_MARK), "{len}");
+            assert!(!too_long, "{len}");
+        }
+    }
 
     #[test]
     fn paths_follow_the_rule() {
