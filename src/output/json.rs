@@ -21,11 +21,12 @@ fn percentiles(p: Option<Percentiles>) -> Value {
     }
 }
 
-fn rows(rows: &[SectionRow]) -> Value {
+/// Rows of a top table, the name under `name_key` (`section`, or `route` for the route tables).
+pub(super) fn rows(rows: &[SectionRow], name_key: &str) -> Value {
     rows.iter()
         .map(|r| {
             json!({
-                "section": escape(&r.section),
+                name_key: escape(&r.section),
                 "hits": r.hits,
                 "share": (r.share * 1e4).round() / 1e4,
                 "responses": r.responses,
@@ -107,8 +108,8 @@ pub fn report(s: &Snapshot) -> String {
         "window_avg": (s.window_avg * 1e3).round() / 1e3,
         "threshold": s.threshold_rate,
         "alert_active": s.alert_active,
-        "top_sections_10s": rows(&s.top_10s),
-        "top_sections_10m": rows(&s.top_10m),
+        "top_sections_10s": rows(&s.top_10s, "section"),
+        "top_sections_10m": rows(&s.top_10m, "section"),
         "protocols": protocols(s),
         "grpc_status": grpc_status(s),
         "status": status(s),

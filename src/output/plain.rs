@@ -67,7 +67,8 @@ fn status_line(s: &Snapshot) -> String {
     parts.join("  ")
 }
 
-fn section_table(out: &mut String, title: &str, rows: &[SectionRow]) {
+/// A top table of sections or routes: hits, share, name, 5xx, latency.
+pub(super) fn section_table(out: &mut String, title: &str, rows: &[SectionRow]) {
     let _ = writeln!(out, "  {title}");
     if rows.is_empty() {
         let _ = writeln!(out, "    (no requests)");

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::escape;
 use super::plain::fmt_latency;
-use crate::stats::{Percentiles, RouteTotal, SectionRow, Snapshot};
+use crate::stats::{Percentiles, RouteTotal, Snapshot};
 
 /// Routes listed by a plain summary before `… N more (see --json)`, as for sections.
 const PLAIN_SUMMARY_ROUTES: usize = 20;
@@ -43,23 +43,6 @@ pub fn route_objects<'a>(routes: impl Iterator<Item = &'a RouteTotal>) -> Value 
         .collect()
 }
 
-/// Window rows, shaped as the section rows with `route` for `section`.
-fn window_rows(rows: &[SectionRow]) -> Value {
-    rows.iter()
-        .map(|r| {
-            json!({
-                "route": escape(&r.section),
-                "hits": r.hits,
-                "share": (r.share * 1e4).round() / 1e4,
-                "responses": r.responses,
-                "errors_4xx": r.client_errors,
-                "errors_5xx": r.server_errors,
-                "latency_ms": percentiles(r.latency),
-            })
-        })
-        .collect()
-}
-
 fn insert(v: &mut Value, fields: impl IntoIterator<Item = (&'static str, Value)>) {
     if let Value::Object(m) = v {
         for (k, x) in fields {
@@ -73,8 +56,14 @@ pub fn add_to_report(v: &mut Value, s: &Snapshot) {
     insert(
         v,
         [
-            ("top_routes_10s", window_rows(&s.top_routes_10s)),
-            ("top_routes_10m", window_rows(&s.top_routes_10m)),
+            (
+                "top_routes_10s",
+                super::json::rows(&s.top_routes_10s, "route"),
+            ),
+            (
+                "top_routes_10m",
+                super::json::rows(&s.top_routes_10m, "route"),
+            ),
             ("routes", route_objects(s.routes.iter().take(s.top_n))),
         ],
     );
@@ -113,28 +102,10 @@ pub fn summary_with_routes(mut v: Value, s: &Snapshot) -> String {
     out
 }
 
-fn table(out: &mut String, title: &str, rows: &[SectionRow]) {
-    let _ = writeln!(out, "  {title}");
-    if rows.is_empty() {
-        let _ = writeln!(out, "    (no requests)");
-    }
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "    {:>8}  {:>5.1}%  {:<32}  5xx {:<5} {}",
-            r.hits,
-            r.share * 100.0,
-            escape(&r.section),
-            r.server_errors,
-            fmt_latency(r.latency)
-        );
-    }
-}
-
 /// The plain report's route tables.
 pub fn report_lines(out: &mut String, s: &Snapshot) {
-    table(out, "top routes, last 10 s:", &s.top_routes_10s);
-    table(out, "top routes, last 10 min:", &s.top_routes_10m);
+    super::plain::section_table(out, "top routes, last 10 s:", &s.top_routes_10s);
+    super::plain::section_table(out, "top routes, last 10 min:", &s.top_routes_10m);
 }
 
 /// The plain summary's routes: the first ones with their 5xx and latency, then how many more.
@@ -171,6 +142,7 @@ pub fn summary_lines(out: &mut String, s: &Snapshot) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::SectionRow;
     use std::time::Duration;
 
     fn snap() -> Snapshot {
