@@ -54,6 +54,12 @@ pub struct Args {
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Option<PathBuf>,
 
+    /// With -r: threads for the replay. 2 decodes the packets on a reading thread while the
+    /// statistics are counted on another (same results, faster on two or more CPUs); 1 does
+    /// all on one. [default: 2 when the machine has more than one CPU, else 1]
+    #[arg(long, value_name = "N", requires = "read", value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub replay_threads: Option<u8>,
+
     /// The port the web server listens on; both directions are captured.
     #[arg(short = 'p', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
@@ -219,6 +225,11 @@ pub enum Command {
     },
 }
 
+/// Two replay threads only pay where two can run at once.
+fn default_replay_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+}
+
 impl Args {
     /// Turns what was typed into the run's [`Config`], or says in one line what is wrong.
     /// `stdout_is_terminal` picks the default output.
@@ -263,6 +274,9 @@ impl Args {
             Input::Replay(ReplaySettings {
                 path: path.clone(),
                 filter: (!everything).then_some(filter),
+                threads: self
+                    .replay_threads
+                    .map_or_else(default_replay_threads, usize::from),
             })
         } else if !self.log.is_empty() {
             Input::Log(LogSettings {
@@ -560,6 +574,23 @@ mod tests {
 
     fn record(args: &[&str]) -> RecordConfig {
         live(config(args).unwrap()).record
+    }
+
+    #[test]
+    fn replay_threads_are_one_or_two_and_only_for_a_replay() {
+        let threads = |args: &[&str]| match config(args).map(|c| c.input) {
+            Ok(Input::Replay(r)) => Ok(r.threads),
+            Ok(other) => panic!("not a replay: {other:?}"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(threads(&["-r", "x.pcap", "--replay-threads", "1"]), Ok(1));
+        assert_eq!(threads(&["-r", "x.pcap", "--replay-threads", "2"]), Ok(2));
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(threads(&["-r", "x.pcap"]), Ok(cpus.min(2)));
+        for bad in ["0", "3", "two"] {
+            assert!(threads(&["-r", "x.pcap", "--replay-threads", bad]).is_err());
+        }
+        assert!(config(&["--replay-threads", "2"]).is_err());
     }
 
     #[test]

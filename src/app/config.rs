@@ -55,6 +55,8 @@ pub struct ReplaySettings {
     /// `None` reads every packet: running BPF on each in user space would cost more than
     /// decoding it, and the decoder counts non-TCP as `not_tcp`.
     pub filter: Option<CaptureFilter>,
+    /// 2: decode and flows on a reader thread beside the statistics; 1: everything on one.
+    pub threads: usize,
 }
 
 #[derive(Debug, Clone)]

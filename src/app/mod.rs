@@ -4,6 +4,7 @@
 //! - [`start`]: opens what needs privileges, drops them, builds the source and the outputs.
 //! - [`source`]: where events come from (capture thread, capture file, access logs).
 //! - [`capture_thread`]: the live capture's reading thread and its bounded queue.
+//! - [`replay_thread`]: a capture file's decode and flows on a thread beside the statistics.
 //! - [`outputs`]: the fan-out: printer, dashboard, `/metrics` slot, alert hooks, recorder.
 //! - [`printer`]: plain text and NDJSON on stdout.
 //! - [`runner`]: the loop: drain, tick, publish, shut down.
@@ -15,6 +16,7 @@ pub mod capture_thread;
 pub mod config;
 pub mod outputs;
 pub mod printer;
+pub mod replay_thread;
 pub mod runner;
 pub mod source;
 pub mod start;

@@ -157,7 +157,9 @@ impl Runner {
                     r.end_batch();
                 }
             }
-            Event::Line { ts } => after_event(pipe, outputs, pace, *streaming, *interval, ts),
+            Event::Replayed { ts } | Event::Line { ts } => {
+                after_event(pipe, outputs, pace, *streaming, *interval, ts);
+            }
         })
     }
 
@@ -353,6 +355,14 @@ mod tests {
     /// Replays `profile` (requests/s, seconds) as NDJSON with a 10 s report interval and a
     /// 30 req/s threshold over 20 s; returns the lines printed.
     fn replay_json(profile: &[(u32, u32)], summary_only: bool) -> Vec<serde_json::Value> {
+        replay_json_on(profile, summary_only, 1)
+    }
+
+    fn replay_json_on(
+        profile: &[(u32, u32)],
+        summary_only: bool,
+        threads: usize,
+    ) -> Vec<serde_json::Value> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.pcap");
         let mut w =
@@ -363,6 +373,7 @@ mod tests {
             input: Input::Replay(ReplaySettings {
                 path: path.clone(),
                 filter: None,
+                threads,
             }),
             outputs: OutputSettings {
                 mode: OutputMode::Json,
@@ -391,6 +402,7 @@ mod tests {
             file: FileSource::open(&path, "", None).unwrap(),
             path,
             read: Ok(()),
+            two_threads: threads > 1,
         };
         run(&config, source, outputs, Arc::new(AtomicBool::new(false))).unwrap();
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
@@ -439,5 +451,32 @@ mod tests {
         let lines = replay_json(&[(10, 20), (100, 20), (10, 40)], true);
         assert_eq!(kinds(&lines), ["summary"]);
         assert_eq!(lines[0]["requests"], 2600);
+    }
+
+    #[test]
+    fn two_replay_threads_print_exactly_what_one_prints() {
+        // Several batches of packets, an alert and its recovery, a report every 10 s.
+        let profile = [(10, 20), (100, 20), (10, 40)];
+        // Each run writes its capture to a directory of its own: only that name may differ.
+        let runs = [1, 2].map(|threads| {
+            let mut lines = replay_json_on(&profile, false, threads);
+            for l in &mut lines {
+                if let Some(o) = l.as_object_mut() {
+                    o.remove("source");
+                }
+            }
+            lines
+        });
+        let [one, two] = &runs;
+        assert!(one.len() > 5, "{one:?}");
+        assert!(
+            kinds(one).iter().any(|k| k == "alert:triggered"),
+            "{:?}",
+            kinds(one)
+        );
+        assert_eq!(one.len(), two.len());
+        for (a, b) in one.iter().zip(two) {
+            assert_eq!(a, b, "\n{a}\n{b}");
+        }
     }
 }

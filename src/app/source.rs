@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::capture_thread::{CaptureThread, Received};
+use super::replay_thread;
 use crate::capture::FileSource;
 use crate::decode::LinkType;
 use crate::error::Result;
@@ -31,6 +32,8 @@ pub enum Event<'f> {
     },
     /// The packets delivered together have all been seen.
     BatchEnd,
+    /// A packet from a file, decoded on the reader's thread.
+    Replayed { ts: Timestamp },
     /// An access-log entry.
     Line { ts: Timestamp },
 }
@@ -60,6 +63,8 @@ pub enum Source {
         file: FileSource,
         path: PathBuf,
         read: Result<()>,
+        /// Decode and flows on a reader thread beside the statistics ([`replay_thread`]).
+        two_threads: bool,
     },
     /// Access logs, followed or read to their end.
     Log {
@@ -118,7 +123,17 @@ impl Source {
                 // On stop the capture thread drains the kernel buffer and hangs up.
                 Received::Ended => Ok(Progress::Ended),
             },
-            Source::File { file, read, .. } => {
+            Source::File {
+                file,
+                read,
+                two_threads,
+                ..
+            } => {
+                if *two_threads && let Some(front) = pipe.take_front() {
+                    let mut replayed = |p: &mut Pipeline, ts| each(p, Event::Replayed { ts });
+                    *read = replay_thread::replay(file, front, pipe, &mut replayed);
+                    return Ok(Progress::Ended);
+                }
                 *read = file.for_each(|ts, frame| {
                     pipe.ingest(ts, frame);
                     // Nothing records a replay (recording needs a live capture), so the

@@ -38,6 +38,7 @@ pub fn run(config: &Config) -> Result<()> {
                 file,
                 path: replay.path.clone(),
                 read: Ok(()),
+                two_threads: replay.threads > 1,
             };
             (source, Arc::new(AtomicBool::new(false)))
         }

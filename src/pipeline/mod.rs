@@ -1,9 +1,18 @@
-//! One packet stream through decode → flow → stats, on one thread, no locks. Replay calls it
-//! directly; live capture feeds it from the capture thread. It also keeps the counts of what
-//! could not be decoded, and of packets the capture cut short, so nothing is silently lost.
+//! One packet stream through decode → flow → stats, no locks. Live capture feeds it from the
+//! capture thread, one packet at a time. Replay on more than one CPU splits it in two: the
+//! [`Front`] (decode and flows) runs beside the file reader and hands its events over in
+//! [`Batch`]es, which [`Pipeline::apply`] counts in the same order. The front also keeps the
+//! counts of what could not be decoded, and of packets the capture cut short, so nothing is
+//! silently lost.
 
-use crate::decode::{self, Endpoint, LinkType, decode_frame};
-use crate::flow::{FlowConfig, FlowTable, HttpSink, NonHttpKind, RequestEvent, ResponseEvent};
+mod front;
+mod handoff;
+
+pub use front::{Front, FrontCounts};
+pub use handoff::{Batch, Step};
+
+use crate::decode::{self, Endpoint, LinkType};
+use crate::flow::{FlowConfig, HttpSink, NonHttpKind, RequestEvent, ResponseEvent};
 use crate::stats::{AlertEvent, Health, Snapshot, Stats, StatsConfig};
 use crate::time::Timestamp;
 
@@ -24,16 +33,13 @@ impl HttpSink for StatsSink<'_> {
 
 /// Decode, reassembly and statistics for one capture.
 pub struct Pipeline {
-    link: LinkType,
-    flows: FlowTable,
+    /// Decode and flows, unless they were handed to another thread ([`Pipeline::take_front`]);
+    /// their events then come back in batches ([`Pipeline::apply`]) with their counts.
+    front: Option<Front>,
+    /// The front's counts as the last batch left them, while the front is elsewhere.
+    counts: FrontCounts,
     stats: Stats,
-    packets: u64,
-    undecoded: [u64; decode::Error::ALL.len()],
-    last_expire: u64,
     alerts: Vec<AlertEvent>,
-    /// Packets kept shorter than their IP length, and the longest such frame.
-    truncated: u64,
-    longest_cut: u32,
     /// Filled in by the caller (capture description, kernel counters).
     pub health: Health,
 }
@@ -41,15 +47,10 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn new(link: LinkType, flow: FlowConfig, stats: StatsConfig) -> Self {
         Pipeline {
-            link,
-            flows: FlowTable::new(flow),
+            front: Some(Front::new(link, flow)),
+            counts: FrontCounts::default(),
             stats: Stats::new(stats),
-            packets: 0,
-            undecoded: [0; decode::Error::ALL.len()],
-            last_expire: 0,
             alerts: Vec::new(),
-            truncated: 0,
-            longest_cut: 0,
             health: Health::default(),
         }
     }
@@ -63,35 +64,38 @@ impl Pipeline {
 
     /// One captured frame at its capture time.
     pub fn ingest(&mut self, ts: Timestamp, frame: &[u8]) {
-        self.packets += 1;
         // Check the alert for every whole second before this packet first.
         self.stats.advance(ts, &mut self.alerts);
-        match decode_frame(self.link, frame) {
-            Ok(seg) => {
-                if seg.is_truncated() {
-                    self.cut(frame);
-                }
-                self.flows.ingest(&seg, ts, &mut StatsSink(&mut self.stats));
-            }
-            Err(e) => {
-                if e == decode::Error::TruncatedHeaders {
-                    self.cut(frame);
-                }
-                self.undecoded[e.index()] += 1;
-            }
-        }
-        if ts.secs() > self.last_expire {
-            self.last_expire = ts.secs();
-            self.flows.expire(ts, &mut StatsSink(&mut self.stats));
+        if let Some(front) = &mut self.front {
+            front.ingest(ts, frame, &mut StatsSink(&mut self.stats));
         }
     }
 
-    /// A frame the capture cut short.
-    fn cut(&mut self, frame: &[u8]) {
-        self.truncated += 1;
-        self.longest_cut = self
-            .longest_cut
-            .max(u32::try_from(frame.len()).unwrap_or(u32::MAX));
+    /// Hands decode and flows to another thread: from now on their events arrive through
+    /// [`Pipeline::apply`]. `None` if they were handed over already.
+    pub fn take_front(&mut self) -> Option<Front> {
+        let front = self.front.take()?;
+        self.counts = front.counts();
+        Some(front)
+    }
+
+    /// The events of a batch made by the front on another thread, in order, as if its packets
+    /// had been ingested here; `each` runs after each packet's events.
+    pub fn apply(&mut self, batch: &Batch, each: &mut dyn FnMut(&mut Pipeline, Timestamp)) {
+        for step in batch.steps() {
+            match step {
+                Step::Packet(ts) => self.stats.advance(*ts, &mut self.alerts),
+                Step::Request(r) => self.stats.record_request(&batch.request(r)),
+                Step::Response(r) => self.stats.record_response(&batch.response(r)),
+                Step::NonHttp {
+                    kind, server_name, ..
+                } => self
+                    .stats
+                    .record_non_http(*kind, batch.server_name(server_name.as_ref())),
+                Step::PacketEnd(ts) => each(self, *ts),
+                Step::Counts(c) => self.counts.clone_from(c),
+            }
+        }
     }
 
     /// One access-log entry at its own time (`--log`), counted like a request and its response.
@@ -103,15 +107,16 @@ impl Pipeline {
     /// Moves time forward with no packet (the live loop's once-a-second tick).
     pub fn tick(&mut self, now: Timestamp) {
         self.stats.advance(now, &mut self.alerts);
-        if now.secs() > self.last_expire {
-            self.last_expire = now.secs();
-            self.flows.expire(now, &mut StatsSink(&mut self.stats));
+        if let Some(front) = &mut self.front {
+            front.expire(now, &mut StatsSink(&mut self.stats));
         }
     }
 
     /// End of input: flush what the flows hold and count what was cut.
     pub fn finish(&mut self) {
-        self.flows.finish(&mut StatsSink(&mut self.stats));
+        if let Some(front) = &mut self.front {
+            front.finish(&mut StatsSink(&mut self.stats));
+        }
     }
 
     /// Alert transitions since the last call, oldest first.
@@ -129,7 +134,10 @@ impl Pipeline {
     }
 
     pub fn packets(&self) -> u64 {
-        self.packets
+        match &self.front {
+            Some(front) => front.packets(),
+            None => self.counts.packets,
+        }
     }
 
     pub fn now(&self) -> Timestamp {
@@ -139,19 +147,27 @@ impl Pipeline {
     pub fn snapshot(&self) -> Snapshot {
         let mut snap = self.stats.snapshot();
         let mut health = self.health.clone();
-        health.packets = self.packets;
+        let here;
+        let counts = match &self.front {
+            Some(front) => {
+                here = front.counts();
+                &here
+            }
+            None => &self.counts,
+        };
+        health.packets = counts.packets;
         health.undecoded = decode::Error::ALL
             .iter()
-            .map(|e| (e.as_str(), self.undecoded[e.index()]))
+            .map(|e| (e.as_str(), counts.undecoded[e.index()]))
             .filter(|(_, n)| *n > 0)
             .collect();
-        health.flow = self.flows.counters().clone();
-        health.flows_tracked = self.flows.len();
-        health.truncated_packets = self.truncated;
+        health.flow = counts.flow.clone();
+        health.flows_tracked = counts.flows_tracked;
+        health.truncated_packets = counts.truncated;
         // The snap length is read off the cut frames rather than a file header: a frame the
         // snap length cut is exactly that long, while a header can claim more than it cut
         // (pcapng even has one per interface), and a live capture has none.
-        health.snaplen = (self.truncated > 0).then_some(self.longest_cut);
+        health.snaplen = (counts.truncated > 0).then_some(counts.longest_cut);
         snap.health = health;
         snap
     }

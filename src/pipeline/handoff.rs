@@ -1,0 +1,242 @@
+//! HTTP events owned, in batches, so that the packet half of the pipeline ([`super::Front`])
+//! can run on one thread and the statistics on another: a batch holds the events of its
+//! packets in order, their text in two arenas (no allocation per event once a batch was
+//! used), and the marks that tell the statistics where each packet began and ended.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use super::front::{Front, FrontCounts};
+use crate::decode::{Endpoint, Malformed};
+use crate::flow::{HttpSink, NonHttpKind, Protocol, RequestEvent, ResponseEvent};
+use crate::time::Timestamp;
+
+/// Text kept in a batch's arena.
+type Span = Range<u32>;
+
+/// One step of a batch, in the order it happened.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// A packet at this time: the statistics move to it before its events.
+    Packet(Timestamp),
+    Request(Request),
+    Response(Response),
+    NonHttp {
+        kind: NonHttpKind,
+        server: Endpoint,
+        server_name: Option<Span>,
+    },
+    /// The packet's events are over.
+    PacketEnd(Timestamp),
+    /// The front's counts changed: they stand from here on.
+    Counts(Box<FrontCounts>),
+}
+
+/// A [`RequestEvent`] whose text is in the batch.
+#[derive(Debug, Clone)]
+pub struct Request {
+    ts: Timestamp,
+    client: Endpoint,
+    server: Endpoint,
+    method: Span,
+    target: Span,
+    section: Span,
+    path: Span,
+    host: Option<Span>,
+    protocol: Protocol,
+    bytes: u64,
+    malformed: Option<Malformed>,
+}
+
+/// A [`ResponseEvent`] whose text is in the batch.
+#[derive(Debug, Clone)]
+pub struct Response {
+    ts: Timestamp,
+    client: Endpoint,
+    server: Endpoint,
+    status: u16,
+    method: Option<Span>,
+    section: Option<Span>,
+    path: Option<Span>,
+    latency: Option<Duration>,
+    bytes: u64,
+    interim: bool,
+    grpc_status: Option<u16>,
+}
+
+/// The events of some packets, in order.
+#[derive(Debug, Default)]
+pub struct Batch {
+    steps: Vec<Step>,
+    /// Text of the events: methods, targets, sections, paths.
+    text: String,
+    /// Bytes of the events that need not be UTF-8: hosts, server names.
+    bytes: Vec<u8>,
+    packets: usize,
+}
+
+impl Batch {
+    pub fn clear(&mut self) {
+        self.steps.clear();
+        self.text.clear();
+        self.bytes.clear();
+        self.packets = 0;
+    }
+
+    /// Packets begun in this batch.
+    pub fn packets(&self) -> usize {
+        self.packets
+    }
+
+    /// Bytes of text held: a batch is handed over before it grows large.
+    pub fn text_len(&self) -> usize {
+        self.text.len() + self.bytes.len()
+    }
+
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// Runs one frame through `front`, keeping its events, and the front's counts when they
+    /// changed from `last` (which then becomes them): a report due after this packet shows
+    /// exactly what one thread would have shown.
+    pub fn ingest(
+        &mut self,
+        front: &mut Front,
+        ts: Timestamp,
+        frame: &[u8],
+        last: &mut FrontCounts,
+    ) {
+        self.packets += 1;
+        self.steps.push(Step::Packet(ts));
+        front.ingest(ts, frame, self);
+        self.counts(front, last);
+        self.steps.push(Step::PacketEnd(ts));
+    }
+
+    /// The flows' last events at the end of input.
+    pub fn finish(&mut self, front: &mut Front, last: &mut FrontCounts) {
+        front.finish(self);
+        self.counts(front, last);
+    }
+
+    fn counts(&mut self, front: &Front, last: &mut FrontCounts) {
+        if front.counts_differ(last) {
+            *last = front.counts();
+            self.steps.push(Step::Counts(Box::new(last.clone())));
+        }
+    }
+
+    fn keep(&mut self, s: &str) -> Span {
+        let start = self.text.len();
+        self.text.push_str(s);
+        span(start, self.text.len())
+    }
+
+    fn keep_bytes(&mut self, b: &[u8]) -> Span {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(b);
+        span(start, self.bytes.len())
+    }
+
+    fn text(&self, s: &Span) -> &str {
+        self.text
+            .get(s.start as usize..s.end as usize)
+            .unwrap_or_default()
+    }
+
+    fn bytes_of(&self, s: &Span) -> &[u8] {
+        self.bytes
+            .get(s.start as usize..s.end as usize)
+            .unwrap_or_default()
+    }
+
+    /// The request as the flows gave it.
+    pub fn request(&self, r: &Request) -> RequestEvent<'_> {
+        RequestEvent {
+            ts: r.ts,
+            client: r.client,
+            server: r.server,
+            method: self.text(&r.method),
+            target: self.text(&r.target),
+            section: self.text(&r.section),
+            path: self.text(&r.path),
+            host: r.host.as_ref().map(|h| self.bytes_of(h)),
+            protocol: r.protocol,
+            bytes: r.bytes,
+            malformed: r.malformed,
+        }
+    }
+
+    /// The response as the flows gave it.
+    pub fn response(&self, r: &Response) -> ResponseEvent<'_> {
+        ResponseEvent {
+            ts: r.ts,
+            client: r.client,
+            server: r.server,
+            status: r.status,
+            method: r.method.as_ref().map(|s| self.text(s)),
+            section: r.section.as_ref().map(|s| self.text(s)),
+            path: r.path.as_ref().map(|s| self.text(s)),
+            latency: r.latency,
+            bytes: r.bytes,
+            interim: r.interim,
+            grpc_status: r.grpc_status,
+        }
+    }
+
+    pub fn server_name(&self, name: Option<&Span>) -> Option<&[u8]> {
+        name.map(|n| self.bytes_of(n))
+    }
+}
+
+/// Arena offsets fit in `u32`: a batch is handed over long before 4 GiB of text.
+fn span(start: usize, end: usize) -> Span {
+    let at = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    at(start)..at(end)
+}
+
+impl HttpSink for Batch {
+    fn request(&mut self, req: &RequestEvent<'_>) {
+        let r = Request {
+            ts: req.ts,
+            client: req.client,
+            server: req.server,
+            method: self.keep(req.method),
+            target: self.keep(req.target),
+            section: self.keep(req.section),
+            path: self.keep(req.path),
+            host: req.host.map(|h| self.keep_bytes(h)),
+            protocol: req.protocol,
+            bytes: req.bytes,
+            malformed: req.malformed,
+        };
+        self.steps.push(Step::Request(r));
+    }
+
+    fn response(&mut self, resp: &ResponseEvent<'_>) {
+        let r = Response {
+            ts: resp.ts,
+            client: resp.client,
+            server: resp.server,
+            status: resp.status,
+            method: resp.method.map(|s| self.keep(s)),
+            section: resp.section.map(|s| self.keep(s)),
+            path: resp.path.map(|s| self.keep(s)),
+            latency: resp.latency,
+            bytes: resp.bytes,
+            interim: resp.interim,
+            grpc_status: resp.grpc_status,
+        };
+        self.steps.push(Step::Response(r));
+    }
+
+    fn non_http(&mut self, kind: NonHttpKind, server: Endpoint, server_name: Option<&[u8]>) {
+        let server_name = server_name.map(|n| self.keep_bytes(n));
+        self.steps.push(Step::NonHttp {
+            kind,
+            server,
+            server_name,
+        });
+    }
+}
