@@ -13,7 +13,8 @@
 //! - [`hooks`]: `--alert-exec` and `--alert-webhook`, off the packet path. OS: processes, sockets.
 //! - [`record`]: `-w` files with tcpdump's rotation, and the flight recorder around an alert.
 //!   OS: files, a writer thread.
-//! - [`pipeline`]: decode → flow → stats for one stream of frames or log entries, single-threaded.
+//! - [`pipeline`]: decode → flow → stats for one stream of frames or log entries; its front
+//!   (decode, flows) may run on a replay's reading thread and hand its events over in batches.
 //! - [`logs`]: access logs as a second source of requests: formats, following, merging. OS: files.
 //! - [`capture`]: packets from libpcap (live, kernel BPF) or a pcap/pcapng file, and the
 //!   privilege drop. OS: devices, files, users.

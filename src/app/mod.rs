@@ -5,6 +5,7 @@
 //! - [`source`]: where events come from (capture thread, capture file, access logs).
 //! - [`capture_thread`]: the live capture's reading thread and its bounded queue.
 //! - [`replay_thread`]: a capture file's decode and flows on a thread beside the statistics.
+//! - [`report_clock`]: when an offline run's periodic reports fall, on event time.
 //! - [`outputs`]: the fan-out: printer, dashboard, `/metrics` slot, alert hooks, recorder.
 //! - [`printer`]: plain text and NDJSON on stdout.
 //! - [`runner`]: the loop: drain, tick, publish, shut down.
@@ -17,6 +18,7 @@ pub mod config;
 pub mod outputs;
 pub mod printer;
 pub mod replay_thread;
+pub mod report_clock;
 pub mod runner;
 pub mod source;
 pub mod start;

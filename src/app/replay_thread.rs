@@ -8,6 +8,7 @@
 use std::sync::mpsc;
 use std::thread;
 
+use super::report_clock::ReportClock;
 use crate::capture::FileSource;
 use crate::error::Result;
 use crate::pipeline::{Batch, Front, Pipeline};
@@ -23,9 +24,15 @@ const QUEUE: usize = 4;
 
 /// Reads `file` to its end through `front` on a thread of its own, counting its events into
 /// `pipe` here; `each` runs after each packet's events. Returns how reading ended.
+///
+/// The front's counts (packets, flows, what could not be decoded) come over at the end of each
+/// batch and, when `reports` is given, right before each periodic report, so reports and the
+/// summary show them exactly as one thread would. A `/metrics` snapshot taken in between
+/// shows them as of the last batch (at most [`PACKETS_PER_BATCH`] packets apart).
 pub fn replay(
     file: &mut FileSource,
     mut front: Front,
+    mut reports: Option<ReportClock>,
     pipe: &mut Pipeline,
     each: &mut dyn FnMut(&mut Pipeline, Timestamp),
 ) -> Result<()> {
@@ -33,7 +40,6 @@ pub fn replay(
     let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
     thread::scope(|s| {
         let reader = s.spawn(move || {
-            let mut last = front.counts();
             let mut batch = Batch::default();
             // The counting side hung up (it failed): read on without work.
             let mut gone = false;
@@ -41,14 +47,16 @@ pub fn replay(
                 if gone {
                     return;
                 }
-                batch.ingest(&mut front, ts, frame, &mut last);
+                let report = reports.as_mut().is_some_and(|r| r.is_due(ts));
+                batch.ingest(&mut front, ts, frame, report);
                 if batch.packets() >= PACKETS_PER_BATCH || batch.text_len() >= TEXT_PER_BATCH {
+                    batch.counts(&front);
                     let mut next = empty_rx.try_recv().unwrap_or_default();
                     next.clear();
                     gone = full_tx.send(std::mem::replace(&mut batch, next)).is_err();
                 }
             });
-            batch.finish(&mut front, &mut last);
+            batch.finish(&mut front);
             // A failed send means the other side is gone, and nothing is left to count.
             let _ = full_tx.send(batch);
             read

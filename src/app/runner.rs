@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::config::{Config, OutputMode};
 use super::outputs::Outputs;
+use super::report_clock::ReportClock;
 use super::source::{Event, Progress, Source};
 use crate::error::Result;
 use crate::pipeline::Pipeline;
@@ -32,7 +33,7 @@ const OFFLINE_PUBLISH_EVENTS: u64 = 4096;
 enum Pace {
     /// Offline: the events' own time.
     EventTime {
-        next_report: Option<Timestamp>,
+        reports: ReportClock,
         events: u64,
         last_publish: Instant,
         /// The first failed write (a closed pipe): printing stops, reading goes on.
@@ -58,14 +59,15 @@ struct Runner {
 
 /// Runs `source` into `outputs` until it ends or `stop` is set (a signal, `q`).
 pub fn run(config: &Config, source: Source, outputs: Outputs, stop: Arc<AtomicBool>) -> Result<()> {
-    let mut runner = Runner::new(config, &source, outputs, stop)?;
+    let mut source = source;
+    let mut runner = Runner::new(config, &mut source, outputs, stop)?;
     runner.run(source)
 }
 
 impl Runner {
     fn new(
         config: &Config,
-        source: &Source,
+        source: &mut Source,
         mut outputs: Outputs,
         stop: Arc<AtomicBool>,
     ) -> Result<Runner> {
@@ -85,7 +87,7 @@ impl Runner {
         let now = Instant::now();
         let pace = if offline {
             Pace::EventTime {
-                next_report: None,
+                reports: ReportClock::new(settings.interval),
                 events: 0,
                 last_publish: now,
                 io: Ok(()),
@@ -102,6 +104,9 @@ impl Runner {
         } else {
             settings.mode != OutputMode::Dashboard
         };
+        if let (true, Pace::EventTime { reports, .. }) = (streaming, &pace) {
+            source.set_reports(reports);
+        }
         Ok(Runner {
             pipe,
             outputs,
@@ -138,7 +143,7 @@ impl Runner {
             outputs,
             pace,
             streaming,
-            interval,
+            interval: _,
             stop,
         } = self;
         source.drain(pipe, stop, &mut |pipe, event| match event {
@@ -150,7 +155,7 @@ impl Runner {
                 if let Some(r) = outputs.recorder() {
                     r.packet(ts, wire_len, frame);
                 }
-                after_event(pipe, outputs, pace, *streaming, *interval, ts);
+                after_event(pipe, outputs, pace, *streaming, ts);
             }
             Event::BatchEnd => {
                 if let Some(r) = outputs.recorder() {
@@ -158,7 +163,7 @@ impl Runner {
                 }
             }
             Event::Replayed { ts } | Event::Line { ts } => {
-                after_event(pipe, outputs, pace, *streaming, *interval, ts);
+                after_event(pipe, outputs, pace, *streaming, ts);
             }
         })
     }
@@ -272,11 +277,10 @@ fn after_event(
     outputs: &mut Outputs,
     pace: &mut Pace,
     streaming: bool,
-    interval: Duration,
     ts: Timestamp,
 ) {
     let Pace::EventTime {
-        next_report,
+        reports,
         events,
         last_publish,
         io,
@@ -306,9 +310,7 @@ fn after_event(
             return;
         }
     }
-    let due = *next_report.get_or_insert(ts.plus(interval));
-    if ts >= due {
-        *next_report = Some(due.plus(interval));
+    if reports.is_due(ts) {
         *io = outputs.printer.report(&pipe.snapshot());
     }
 }
@@ -355,11 +357,12 @@ mod tests {
     /// Replays `profile` (requests/s, seconds) as NDJSON with a 10 s report interval and a
     /// 30 req/s threshold over 20 s; returns the lines printed.
     fn replay_json(profile: &[(u32, u32)], summary_only: bool) -> Vec<serde_json::Value> {
-        replay_json_on(profile, summary_only, 1)
+        replay_frames(&sample_traffic_profile(profile), summary_only, 1)
     }
 
-    fn replay_json_on(
-        profile: &[(u32, u32)],
+    /// Replays `frames` on `threads` threads, as [`replay_json`].
+    fn replay_frames(
+        frames: &[crate::synth::Frame],
         summary_only: bool,
         threads: usize,
     ) -> Vec<serde_json::Value> {
@@ -367,7 +370,7 @@ mod tests {
         let path = dir.path().join("t.pcap");
         let mut w =
             PcapWriter::new(std::fs::File::create(&path).unwrap(), LinkType::Ethernet).unwrap();
-        w.write_all(&sample_traffic_profile(profile)).unwrap();
+        w.write_all(frames).unwrap();
         drop(w);
         let config = Config {
             input: Input::Replay(ReplaySettings {
@@ -403,6 +406,7 @@ mod tests {
             path,
             read: Ok(()),
             two_threads: threads > 1,
+            reports: None,
         };
         run(&config, source, outputs, Arc::new(AtomicBool::new(false))).unwrap();
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
@@ -455,11 +459,17 @@ mod tests {
 
     #[test]
     fn two_replay_threads_print_exactly_what_one_prints() {
-        // Several batches of packets, an alert and its recovery, a report every 10 s.
-        let profile = [(10, 20), (100, 20), (10, 40)];
+        // Several batches of packets, an alert and its recovery, a report every 10 s; frames
+        // cut short now and then, so the counts the reports show move between batches.
+        let mut frames = sample_traffic_profile(&[(10, 20), (100, 20), (10, 40)]);
+        for (i, f) in frames.iter_mut().enumerate() {
+            if i % 997 == 0 {
+                f.data.truncate(60);
+            }
+        }
         // Each run writes its capture to a directory of its own: only that name may differ.
         let runs = [1, 2].map(|threads| {
-            let mut lines = replay_json_on(&profile, false, threads);
+            let mut lines = replay_frames(&frames, false, threads);
             for l in &mut lines {
                 if let Some(o) = l.as_object_mut() {
                     o.remove("source");
@@ -469,6 +479,8 @@ mod tests {
         });
         let [one, two] = &runs;
         assert!(one.len() > 5, "{one:?}");
+        let truncated: Vec<&serde_json::Value> = one.iter().map(|l| &l["truncated"]).collect();
+        assert!(truncated.windows(2).any(|w| w[0] != w[1]), "{truncated:?}");
         assert!(
             kinds(one).iter().any(|k| k == "alert:triggered"),
             "{:?}",

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::capture_thread::{CaptureThread, Received};
 use super::replay_thread;
+use super::report_clock::ReportClock;
 use crate::capture::FileSource;
 use crate::decode::LinkType;
 use crate::error::Result;
@@ -65,6 +66,8 @@ pub enum Source {
         read: Result<()>,
         /// Decode and flows on a reader thread beside the statistics ([`replay_thread`]).
         two_threads: bool,
+        /// When the runner prints its periodic reports (set by the runner).
+        reports: Option<ReportClock>,
     },
     /// Access logs, followed or read to their end.
     Log {
@@ -82,6 +85,13 @@ impl Source {
             Source::Capture { link, .. } => *link,
             Source::File { file, .. } => file.link_type(),
             Source::Log { .. } => LinkType::RawIp,
+        }
+    }
+
+    /// Tells a file source when the runner prints its reports (see [`replay_thread::replay`]).
+    pub fn set_reports(&mut self, clock: &ReportClock) {
+        if let Source::File { reports, .. } = self {
+            *reports = Some(clock.clone());
         }
     }
 
@@ -127,11 +137,12 @@ impl Source {
                 file,
                 read,
                 two_threads,
+                reports,
                 ..
             } => {
                 if *two_threads && let Some(front) = pipe.take_front() {
                     let mut replayed = |p: &mut Pipeline, ts| each(p, Event::Replayed { ts });
-                    *read = replay_thread::replay(file, front, pipe, &mut replayed);
+                    *read = replay_thread::replay(file, front, reports.take(), pipe, &mut replayed);
                     return Ok(Progress::Ended);
                 }
                 *read = file.for_each(|ts, frame| {

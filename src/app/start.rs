@@ -39,6 +39,7 @@ pub fn run(config: &Config) -> Result<()> {
                 path: replay.path.clone(),
                 read: Ok(()),
                 two_threads: replay.threads > 1,
+                reports: None,
             };
             (source, Arc::new(AtomicBool::new(false)))
         }

@@ -19,7 +19,7 @@ pub struct Front {
 }
 
 /// The front's counts, as the snapshot shows them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct FrontCounts {
     pub packets: u64,
     pub undecoded: [u64; decode::Error::ALL.len()],
@@ -85,15 +85,6 @@ impl Front {
 
     pub fn packets(&self) -> u64 {
         self.packets
-    }
-
-    /// Whether [`Front::counts`] may differ from `last` (the packet count aside, which moves
-    /// with every packet): cheaper than building the counts to compare them.
-    pub fn counts_differ(&self, last: &FrontCounts) -> bool {
-        self.flows.len() != last.flows_tracked
-            || self.truncated != last.truncated
-            || self.undecoded != last.undecoded
-            || *self.flows.counters() != last.flow
     }
 
     pub fn counts(&self) -> FrontCounts {

@@ -97,34 +97,27 @@ impl Batch {
         &self.steps
     }
 
-    /// Runs one frame through `front`, keeping its events, and the front's counts when they
-    /// changed from `last` (which then becomes them): a report due after this packet shows
-    /// exactly what one thread would have shown.
-    pub fn ingest(
-        &mut self,
-        front: &mut Front,
-        ts: Timestamp,
-        frame: &[u8],
-        last: &mut FrontCounts,
-    ) {
+    /// Runs one frame through `front`, keeping its events, and then the front's counts if
+    /// `counts`: a report is due after this packet, and must show what one thread would have.
+    pub fn ingest(&mut self, front: &mut Front, ts: Timestamp, frame: &[u8], counts: bool) {
         self.packets += 1;
         self.steps.push(Step::Packet(ts));
         front.ingest(ts, frame, self);
-        self.counts(front, last);
+        if counts {
+            self.counts(front);
+        }
         self.steps.push(Step::PacketEnd(ts));
     }
 
-    /// The flows' last events at the end of input.
-    pub fn finish(&mut self, front: &mut Front, last: &mut FrontCounts) {
+    /// The flows' last events at the end of input, and the final counts.
+    pub fn finish(&mut self, front: &mut Front) {
         front.finish(self);
-        self.counts(front, last);
+        self.counts(front);
     }
 
-    fn counts(&mut self, front: &Front, last: &mut FrontCounts) {
-        if front.counts_differ(last) {
-            *last = front.counts();
-            self.steps.push(Step::Counts(Box::new(last.clone())));
-        }
+    /// The front's counts as they stand now.
+    pub fn counts(&mut self, front: &Front) {
+        self.steps.push(Step::Counts(Box::new(front.counts())));
     }
 
     fn keep(&mut self, s: &str) -> Span {
