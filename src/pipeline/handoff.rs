@@ -126,6 +126,19 @@ impl Batch {
         span(start, self.text.len())
     }
 
+    /// `s` as a part of `whole` (kept at `at`) when it is one, as a section and a path usually
+    /// are of their target: no second copy.
+    fn keep_part(&mut self, s: &str, whole: &str, at: &Span) -> Span {
+        let offset = (s.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+        match offset.checked_add(s.len()) {
+            Some(end) if end <= whole.len() => {
+                let start = at.start as usize + offset;
+                span(start, start + s.len())
+            }
+            _ => self.keep(s),
+        }
+    }
+
     fn keep_bytes(&mut self, b: &[u8]) -> Span {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(b);
@@ -145,7 +158,7 @@ impl Batch {
     }
 
     /// The request as the flows gave it.
-    pub fn request(&self, r: &Request) -> RequestEvent<'_> {
+    pub fn request_event(&self, r: &Request) -> RequestEvent<'_> {
         RequestEvent {
             ts: r.ts,
             client: r.client,
@@ -162,7 +175,7 @@ impl Batch {
     }
 
     /// The response as the flows gave it.
-    pub fn response(&self, r: &Response) -> ResponseEvent<'_> {
+    pub fn response_event(&self, r: &Response) -> ResponseEvent<'_> {
         ResponseEvent {
             ts: r.ts,
             client: r.client,
@@ -191,14 +204,15 @@ fn span(start: usize, end: usize) -> Span {
 
 impl HttpSink for Batch {
     fn request(&mut self, req: &RequestEvent<'_>) {
+        let target = self.keep(req.target);
         let r = Request {
             ts: req.ts,
             client: req.client,
             server: req.server,
             method: self.keep(req.method),
-            target: self.keep(req.target),
-            section: self.keep(req.section),
-            path: self.keep(req.path),
+            section: self.keep_part(req.section, req.target, &target),
+            path: self.keep_part(req.path, req.target, &target),
+            target,
             host: req.host.map(|h| self.keep_bytes(h)),
             protocol: req.protocol,
             bytes: req.bytes,
@@ -231,5 +245,116 @@ impl HttpSink for Batch {
             server,
             server_name,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(s: &str) -> Endpoint {
+        let a: std::net::SocketAddr = s.parse().unwrap();
+        Endpoint {
+            ip: a.ip(),
+            port: a.port(),
+        }
+    }
+
+    fn request<'a>(
+        method: &'a str,
+        target: &'a str,
+        section: &'a str,
+        path: &'a str,
+    ) -> RequestEvent<'a> {
+        RequestEvent {
+            ts: Timestamp(7),
+            client: endpoint("10.0.0.1:40000"),
+            server: endpoint("[::1]:80"),
+            method,
+            target,
+            section,
+            path,
+            host: Some(b"h\xffst"),
+            protocol: Protocol::Http11,
+            bytes: 1234,
+            malformed: Some(Malformed::ALL[0]),
+        }
+    }
+
+    #[test]
+    fn events_come_back_as_they_went_in() {
+        let target = "/api/users/7?x=é";
+        let owned_section = String::from("/elsewhere");
+        let requests = [
+            // Section and path inside the target: kept once.
+            request("GET", target, &target[..4], &target[..12]),
+            // Neither inside it (CONNECT's section, a path built apart), nor empty ones.
+            request("CONNECT", "host:443", "CONNECT", &owned_section),
+            request("X", "", "", ""),
+        ];
+        let response = ResponseEvent {
+            ts: Timestamp(9),
+            client: endpoint("10.0.0.1:40000"),
+            server: endpoint("10.0.0.2:80"),
+            status: 404,
+            method: Some("PUT"),
+            section: None,
+            path: Some("/p"),
+            latency: Some(Duration::from_micros(250)),
+            bytes: 5,
+            interim: false,
+            grpc_status: Some(14),
+        };
+        let mut batch = Batch::default();
+        for r in &requests {
+            HttpSink::request(&mut batch, r);
+        }
+        HttpSink::response(&mut batch, &response);
+        batch.non_http(
+            NonHttpKind::ALL[0],
+            endpoint("10.0.0.2:443"),
+            Some(b"sni\x00"),
+        );
+        let mut steps = batch.steps().iter();
+        for want in &requests {
+            let Some(Step::Request(r)) = steps.next() else {
+                panic!("not a request")
+            };
+            assert_eq!(format!("{:?}", batch.request_event(r)), format!("{want:?}"));
+        }
+        let Some(Step::Response(r)) = steps.next() else {
+            panic!("not a response")
+        };
+        assert_eq!(
+            format!("{:?}", batch.response_event(r)),
+            format!("{response:?}")
+        );
+        let Some(Step::NonHttp {
+            kind, server_name, ..
+        }) = steps.next()
+        else {
+            panic!("not a non-HTTP connection")
+        };
+        assert_eq!(*kind, NonHttpKind::ALL[0]);
+        assert_eq!(
+            batch.server_name(server_name.as_ref()),
+            Some(&b"sni\x00"[..])
+        );
+        // The section and the path of the first request cost no text of their own.
+        assert_eq!(
+            batch.text_len(),
+            "GET".len()
+                + target.len()
+                + "CONNECTCONNECThost:443/elsewhere".len()
+                + "X".len()
+                + "PUT/p".len()
+                + 3 * 4
+                + 4
+        );
+        batch.clear();
+        assert_eq!(
+            (batch.steps().len(), batch.text_len(), batch.packets()),
+            (0, 0, 0)
+        );
     }
 }

@@ -85,8 +85,8 @@ impl Pipeline {
         for step in batch.steps() {
             match step {
                 Step::Packet(ts) => self.stats.advance(*ts, &mut self.alerts),
-                Step::Request(r) => self.stats.record_request(&batch.request(r)),
-                Step::Response(r) => self.stats.record_response(&batch.response(r)),
+                Step::Request(r) => self.stats.record_request(&batch.request_event(r)),
+                Step::Response(r) => self.stats.record_response(&batch.response_event(r)),
                 Step::NonHttp {
                     kind, server_name, ..
                 } => self
