@@ -2,7 +2,8 @@
 # Replay benchmark: traffic-watch -r against a bare libpcap read (tcpdump -w /dev/null),
 # httpry and tshark's HTTP statistics, on the same capture, alternating, several rounds.
 # Prints medians of wall time, CPU (user+sys) and peak RSS, requests counted, requests/s, and
-# the ratio of traffic-watch to each peer.
+# the ratio of traffic-watch to each peer. traffic-watch runs as it does by default (two replay
+# threads on two or more CPUs) and, beside it, with --replay-threads 1 ("tw-1-thread").
 #
 #   bench/replay.sh [--rounds N] [--expect REQUESTS] [--port P] [CAPTURE]
 #   bench/replay.sh --smoke        # small captures, one round; CI
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
         --rounds) rounds="$2"; shift 2 ;;
         --expect) expect="$2"; shift 2 ;;
         --port) port="$2"; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) capture="$1"; shift ;;
     esac
 done
@@ -67,7 +68,7 @@ fi
 bench_capture() {
     local name="$1" capture="$2" port="$3" expect="$4"
     # tool name -> command; each prints its own request count on stdout via count_<tool>.
-    tools=(traffic-watch libpcap-read)
+    tools=(traffic-watch tw-1-thread libpcap-read)
     command -v httpry >/dev/null && tools+=(httpry)
     command -v tshark >/dev/null && tools+=(tshark)
 
@@ -75,6 +76,7 @@ bench_capture() {
         local t=(/usr/bin/time -f '%e %U %S %M' -o "$2.time")
         case "$1" in
             traffic-watch) "${t[@]}" "$tw" -r "$capture" --port "$port" --json --summary-only ;;
+            tw-1-thread) "${t[@]}" "$tw" -r "$capture" --port "$port" --json --summary-only --replay-threads 1 ;;
             libpcap-read) "${t[@]}" tcpdump -r "$capture" -w /dev/null ;;
             httpry) "${t[@]}" httpry -r "$capture" "tcp port $port" ;;
             tshark) "${t[@]}" tshark -r "$capture" -q -z http,tree ;;
@@ -82,7 +84,7 @@ bench_capture() {
     }
     count_tool() { # tool outfile
         case "$1" in
-            traffic-watch) grep -o '"requests":[0-9]*' "$2" | tail -1 | cut -d: -f2 ;;
+            traffic-watch | tw-1-thread) grep -o '"requests":[0-9]*' "$2" | tail -1 | cut -d: -f2 ;;
             libpcap-read) echo "-" ;;
             httpry) awk -F'\t' '$4 == ">"' "$2" | wc -l ;;
             tshark) awk '/HTTP Request Packets/ {print $4}' "$2" | head -1 ;;
@@ -150,10 +152,12 @@ bench_capture() {
         status=1
     fi
     for r in $(seq 0 $((rounds - 1))); do
-        if [ "$(cat "$work/$name.traffic-watch.$r.count")" != "${cnt[traffic-watch]}" ]; then
-            echo "FAIL: traffic-watch counts differ between rounds" >&2
-            status=1
-        fi
+        for t in traffic-watch tw-1-thread; do
+            if [ "$(cat "$work/$name.$t.$r.count")" != "${cnt[traffic-watch]}" ]; then
+                echo "FAIL: traffic-watch counts differ between rounds or thread counts" >&2
+                status=1
+            fi
+        done
     done
     [ $status = 0 ] && [ -n "$expect" ] && echo && echo "ok: traffic-watch counted exactly $expect requests"
     return $status
