@@ -68,6 +68,7 @@
 
 mod infer;
 mod matcher;
+mod recent;
 mod shape;
 mod spec;
 
@@ -177,7 +178,12 @@ impl Routes {
 
 /// The path of a target, without query or fragment; `None` for targets that are no path.
 fn path_of(target: &str) -> Option<&str> {
-    let end = target.find(['?', '#']).unwrap_or(target.len());
+    // A byte scan: both are ASCII, never inside a multi-byte character, and a `char` pattern
+    // decodes every character on the way.
+    let end = target
+        .bytes()
+        .position(|b| b == b'?' || b == b'#')
+        .unwrap_or(target.len());
     let target = &target[..end];
     if target.starts_with('/') {
         return Some(target);
