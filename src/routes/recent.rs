@@ -14,9 +14,10 @@ use std::hash::BuildHasher;
 use super::infer::MAX_DEPTH;
 use crate::keyed_hash::KeyedState;
 
-/// Slots, a power of two: room for the distinct paths of a busy API (about a thousand over
-/// fifty sections with Zipf popularity) with few collisions; about 200 KB when all are used.
-pub(crate) const RECENT_WALKS: usize = 1024;
+/// Slots, a power of two: room for the distinct paths of a busy API with few collisions (of
+/// 200,000 requests to about a thousand paths over fifty sections with Zipf popularity, 12.5 %
+/// missed in 1,024 slots); 512 KB and the paths' bytes when all are used.
+pub(crate) const RECENT_WALKS: usize = 4096;
 /// Longer paths are walked every time rather than copied.
 pub(crate) const RECENT_PATH_MAX: usize = 128;
 
@@ -47,7 +48,9 @@ struct Slot {
     stamp: u64,
     path: String,
     len: u8,
-    steps: [Step; MAX_DEPTH],
+    /// Apart rather than as `Step`s: 80 bytes instead of 128.
+    nodes: [u32; MAX_DEPTH],
+    reached: [Reached; MAX_DEPTH],
 }
 
 impl Default for Slot {
@@ -57,7 +60,8 @@ impl Default for Slot {
             stamp: 0,
             path: String::new(),
             len: 0,
-            steps: [Step::default(); MAX_DEPTH],
+            nodes: [0; MAX_DEPTH],
+            reached: [Reached::Literal; MAX_DEPTH],
         }
     }
 }
@@ -118,7 +122,13 @@ impl RecentWalks {
             return false;
         }
         walk.clear();
-        walk.extend_from_slice(&s.steps[..usize::from(s.len)]);
+        let len = usize::from(s.len);
+        walk.extend(
+            s.nodes[..len]
+                .iter()
+                .zip(&s.reached[..len])
+                .map(|(&node, &reached)| Step { node, reached }),
+        );
         true
     }
 
@@ -139,7 +149,10 @@ impl RecentWalks {
         // Reuses the slot's buffer: no allocation once paths fit.
         s.path.clear();
         s.path.push_str(path);
-        s.steps[..walk.len()].copy_from_slice(walk);
+        for (i, step) in walk.iter().enumerate() {
+            s.nodes[i] = step.node;
+            s.reached[i] = step.reached;
+        }
         s.len = walk.len() as u8;
     }
 

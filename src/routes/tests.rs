@@ -760,6 +760,18 @@ proptest! {
     }
 
     #[test]
+    fn the_query_starts_where_a_plain_search_says(
+        target in prop_oneof![
+            any::<String>(),
+            "[a-z/?#]{0,40}",
+            "(/[a-z0-9]{0,7}){0,6}([?#][a-z=&#?]{0,8})?",
+        ]
+    ) {
+        let plain = target.find(['?', '#']).unwrap_or(target.len());
+        prop_assert_eq!(query_start(target.as_bytes()), plain);
+    }
+
+    #[test]
     fn spec_matching_never_panics(
         templates in prop::collection::vec("(/(\\{[a-z]{1,3}\\}|[a-z.]{1,3}){1,3}){1,4}", 1..12),
         targets in prop::collection::vec("(/[a-z.{}]{0,6}){0,8}", 1..20),
