@@ -171,6 +171,7 @@ pub(crate) fn segments(path: &str) -> impl Iterator<Item = &str> {
 }
 
 impl Inference {
+    #[inline]
     pub(crate) fn generation(&self) -> u64 {
         self.generation
     }

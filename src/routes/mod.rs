@@ -161,6 +161,7 @@ impl Routes {
 
     /// Bumped each time a fold may have changed what `current` returns, so a caller holding
     /// per-route counts re-keys (merging counts) only when it changes.
+    #[inline]
     pub fn generation(&self) -> u64 {
         self.inference.generation()
     }
