@@ -63,7 +63,10 @@
 //! gets the route [`NON_PATH_ROUTE`]. The tree holds at most 32 768 nodes, 128 literal
 //! values per position and 16 segments per path; a path a cap cuts short ends in `/{rest}`.
 //! Every cap that bites is counted in [`RouteCounters`]. A known route costs one hash lookup
-//! per segment and no allocation: each node where paths end keeps its route string. Inferred routes only ever hold
+//! per segment and no allocation: each node where paths end keeps its route string. A path
+//! seen lately costs less: the walk it took is remembered (4,096 paths of at most 128 bytes,
+//! until the next fold) and its learning replayed node by node, exactly as walking would do
+//! it (see `recent`). Inferred routes only ever hold
 //! literals made of unreserved URL characters, `/` and placeholders: no bytes to escape.
 
 mod infer;
