@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 
 use super::RouteCounters;
+use super::recent::{Reached, RecentWalks, Step};
 use super::shape::{MAX_LITERAL_LEN, Shape, classify, format_extension};
 use crate::keyed_hash::KeyedState;
 
@@ -52,7 +53,7 @@ const ROOT: u32 = 0;
 
 type Map = HashMap<Box<str>, u32, KeyedState>;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Node {
     /// How this node is written in a route: a literal, `{id}` or `{id}.json`.
     label: Box<str>,
@@ -82,7 +83,7 @@ struct Node {
 }
 
 impl Node {
-    fn new(label: Box<str>, parent: u32, depth: u16) -> Node {
+    fn new(label: Box<str>, parent: u32, depth: u16, keys: &KeyedState) -> Node {
         Node {
             label,
             parent,
@@ -95,7 +96,7 @@ impl Node {
             last_seen: 0,
             literal_hits: 0,
             singletons: 0,
-            literals: Map::default(),
+            literals: Map::with_hasher(keys.clone()),
             params: Vec::new(),
             template: None,
         }
@@ -117,7 +118,7 @@ struct End {
 }
 
 /// The inference tree.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Inference {
     nodes: Vec<Node>,
     free: Vec<u32>,
@@ -134,12 +135,21 @@ pub(crate) struct Inference {
     /// (`default` folded under one API group's `/namespaces/` is a namespace under the next).
     known_values: HashSet<u64, KeyedState>,
     value_hasher: KeyedState,
+    /// The hash keys of every node's literals: one set per tree, so that what the tree does
+    /// (folds merge values in the order of their map) depends on its input and these keys only.
+    literal_keys: KeyedState,
+    /// The walks of recent paths, replayed instead of walked.
+    recent: RecentWalks,
+    /// The walk of the path being routed: recorded by `learn`, or found in `recent`.
+    walk: Vec<Step>,
 }
 
 impl Default for Inference {
     fn default() -> Self {
+        let literal_keys = KeyedState::default();
         Inference {
-            nodes: vec![Node::new(Box::from(""), ROOT, 0)],
+            nodes: vec![Node::new(Box::from(""), ROOT, 0, &literal_keys)],
+            literal_keys,
             free: Vec::new(),
             live: 1,
             generation: 0,
@@ -149,6 +159,8 @@ impl Default for Inference {
             scratch: String::new(),
             known_values: HashSet::default(),
             value_hasher: KeyedState::default(),
+            recent: RecentWalks::default(),
+            walk: Vec::with_capacity(MAX_DEPTH),
         }
     }
 }
@@ -159,6 +171,7 @@ pub(crate) fn segments(path: &str) -> impl Iterator<Item = &str> {
 }
 
 impl Inference {
+    #[inline]
     pub(crate) fn generation(&self) -> u64 {
         self.generation
     }
@@ -173,28 +186,45 @@ impl Inference {
     pub(crate) fn route(&mut self, path: &str) -> &str {
         let generation = self.generation;
         self.pending.clear();
-        let mut end = self.learn(path);
+        let key = self.recent.key(path);
+        let replayed = key.is_some_and(|k| self.recent.get(k, path, generation, &mut self.walk));
+        let mut end = if replayed {
+            self.relearn()
+        } else {
+            self.learn(path)
+        };
         self.run_pending();
         if self.generation != generation {
             end = self.resolve(segments(path), false).unwrap_or(End {
                 node: ROOT,
                 cut: true,
             });
+        } else if !replayed
+            && !end.cut
+            && let Some(key) = key
+        {
+            // No fold since the walk: its nodes stand until the generation moves.
+            self.recent.put(key, path, generation, &self.walk);
         }
         self.template_of(end)
     }
 
+    /// Walks `path`, learning from it, and records the walk in `self.walk`.
     fn learn(&mut self, path: &str) -> End {
         let mut node = ROOT;
         self.clock += 1;
         self.nodes[ROOT as usize].hits += 1;
+        self.walk.clear();
         for (depth, segment) in segments(path).enumerate() {
             if depth == MAX_DEPTH {
                 self.counters.depth_truncated += 1;
                 return End { node, cut: true };
             }
             match self.step(node, segment) {
-                Some(child) => node = child,
+                Some(step) => {
+                    node = step.node;
+                    self.walk.push(step);
+                }
                 None => return End { node, cut: true },
             }
         }
@@ -202,30 +232,64 @@ impl Inference {
         End { node, cut: false }
     }
 
+    /// Learns again from a path whose walk, taken in this generation, is in `self.walk`: what
+    /// `learn` does for it, step for step, without splitting, looking up or classifying.
+    fn relearn(&mut self) -> End {
+        let mut node = ROOT;
+        self.clock += 1;
+        self.nodes[ROOT as usize].hits += 1;
+        for i in 0..self.walk.len() {
+            let step = self.walk[i];
+            match step.reached {
+                Reached::Literal => self.touch_literal(node, step.node),
+                Reached::Placeholder => self.nodes[step.node as usize].hits += 1,
+                Reached::PlaceholderPastCap => {
+                    self.counters.values_forgotten += 1;
+                    self.nodes[step.node as usize].hits += 1;
+                }
+            }
+            node = step.node;
+        }
+        self.nodes[node as usize].terminal = true;
+        End { node, cut: false }
+    }
+
     /// From `node` to the child `segment` belongs to, creating it if need be.
-    fn step(&mut self, node: u32, segment: &str) -> Option<u32> {
+    fn step(&mut self, node: u32, segment: &str) -> Option<Step> {
         let n = &self.nodes[node as usize];
         if let Some(&child) = n.literals.get(segment) {
             self.touch_literal(node, child);
-            return Some(child);
+            return Some(Step {
+                node: child,
+                reached: Reached::Literal,
+            });
         }
         let (shape, suffix) = self.classify(segment);
         let n = &self.nodes[node as usize];
-        let child = if shape == Shape::Id || n.folded {
+        let step = if shape == Shape::Id || n.folded {
             let suffix = if shape == Shape::Id {
                 suffix
             } else {
                 word_suffix(segment)
             };
-            self.param_child(node, suffix, false)?
+            Step {
+                node: self.param_child(node, suffix, false)?,
+                reached: Reached::Placeholder,
+            }
         } else if n.literals.len() >= MAX_VALUES {
             self.counters.values_forgotten += 1;
-            self.param_child(node, word_suffix(segment), false)?
+            Step {
+                node: self.param_child(node, word_suffix(segment), false)?,
+                reached: Reached::PlaceholderPastCap,
+            }
         } else {
-            return self.new_literal(node, segment);
+            return self.new_literal(node, segment).map(|child| Step {
+                node: child,
+                reached: Reached::Literal,
+            });
         };
-        self.nodes[child as usize].hits += 1;
-        Some(child)
+        self.nodes[step.node as usize].hits += 1;
+        Some(step)
     }
 
     /// The shape of a segment, words a fold made identifiers included.
@@ -266,7 +330,10 @@ impl Inference {
 
     fn new_literal(&mut self, node: u32, segment: &str) -> Option<u32> {
         let depth = self.nodes[node as usize].depth + 1;
-        let child = self.alloc(Node::new(Box::from(segment), node, depth), false)?;
+        let child = self.alloc(
+            Node::new(Box::from(segment), node, depth, &self.literal_keys),
+            false,
+        )?;
         let c = &mut self.nodes[child as usize];
         c.hits = 1;
         c.runs = 1;
@@ -287,7 +354,7 @@ impl Inference {
         }
         let depth = self.nodes[node as usize].depth + 1;
         let label = format!("{PLACEHOLDER}{suffix}").into_boxed_str();
-        let child = self.alloc(Node::new(label, node, depth), merging)?;
+        let child = self.alloc(Node::new(label, node, depth, &self.literal_keys), merging)?;
         self.nodes[node as usize].params.push((suffix, child));
         Some(child)
     }
@@ -665,7 +732,9 @@ impl Inference {
             + self.known_values.capacity() * (size_of::<u64>() + 1)
             + self.free.capacity() * size_of::<u32>()
             + self.pending.capacity() * size_of::<u32>()
-            + self.scratch.capacity();
+            + self.scratch.capacity()
+            + self.walk.capacity() * size_of::<Step>()
+            + self.recent.footprint();
         for n in self.nodes.iter().filter(|n| n.alive) {
             // A hashbrown table: one control byte and one slot per bucket.
             bytes += n.literals.capacity() * (size_of::<(Box<str>, u32)>() + 1);
@@ -674,6 +743,79 @@ impl Inference {
             bytes += n.label.len() + n.template.as_ref().map_or(0, |t| t.len());
         }
         bytes
+    }
+}
+
+/// Everything the tree has learned, to compare two trees fed the same paths. Nodes are named
+/// by their path from the root, not by number: each node's map has its own hash keys, so two
+/// trees fold values in different orders and free and reuse node numbers differently.
+#[cfg(test)]
+#[derive(Debug, PartialEq)]
+pub(crate) struct Learned {
+    tree: Vec<String>,
+    live: usize,
+    generation: u64,
+    clock: u64,
+    counters: RouteCounters,
+    known_values: Vec<u64>,
+}
+
+#[cfg(test)]
+impl Inference {
+    /// A tree that remembers the walks of `slots` recent paths (0: walks every path).
+    pub(crate) fn with_recent_slots(slots: usize) -> Inference {
+        Inference {
+            recent: RecentWalks::with_slots(slots),
+            ..Inference::default()
+        }
+    }
+
+    /// The same tree with the same hash keys (so it numbers its nodes alike), remembering
+    /// the walks of `slots` recent paths.
+    pub(crate) fn twin(&self, slots: usize) -> Inference {
+        Inference {
+            recent: RecentWalks::with_slots(slots),
+            ..self.clone()
+        }
+    }
+
+    pub(crate) fn learned(&self) -> Learned {
+        let mut tree = Vec::new();
+        let mut stack = vec![(ROOT, String::new())];
+        while let Some((node, path)) = stack.pop() {
+            let n = &self.nodes[node as usize];
+            tree.push(format!(
+                "{path}/ depth {} folded {} terminal {} hits {} runs {} last_seen {} \
+                 literal_hits {} singletons {} params {:?} template {:?}",
+                n.depth,
+                n.folded,
+                n.terminal,
+                n.hits,
+                n.runs,
+                n.last_seen,
+                n.literal_hits,
+                n.singletons,
+                n.params.iter().map(|p| p.0).collect::<Vec<_>>(),
+                n.template,
+            ));
+            for (key, &child) in &n.literals {
+                stack.push((child, format!("{path}/{key}")));
+            }
+            for &(suffix, child) in &n.params {
+                stack.push((child, format!("{path}/{PLACEHOLDER}{suffix}")));
+            }
+        }
+        tree.sort();
+        let mut known_values: Vec<u64> = self.known_values.iter().copied().collect();
+        known_values.sort_unstable();
+        Learned {
+            tree,
+            live: self.live,
+            generation: self.generation,
+            clock: self.clock,
+            counters: self.counters.clone(),
+            known_values,
+        }
     }
 }
 

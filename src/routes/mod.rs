@@ -63,11 +63,15 @@
 //! gets the route [`NON_PATH_ROUTE`]. The tree holds at most 32 768 nodes, 128 literal
 //! values per position and 16 segments per path; a path a cap cuts short ends in `/{rest}`.
 //! Every cap that bites is counted in [`RouteCounters`]. A known route costs one hash lookup
-//! per segment and no allocation: each node where paths end keeps its route string. Inferred routes only ever hold
+//! per segment and no allocation: each node where paths end keeps its route string. A path
+//! seen lately costs less: the walk it took is remembered (4,096 paths of at most 128 bytes,
+//! until the next fold) and its learning replayed node by node, exactly as walking would do
+//! it (see `recent`). Inferred routes only ever hold
 //! literals made of unreserved URL characters, `/` and placeholders: no bytes to escape.
 
 mod infer;
 mod matcher;
+mod recent;
 mod shape;
 mod spec;
 
@@ -160,6 +164,7 @@ impl Routes {
 
     /// Bumped each time a fold may have changed what `current` returns, so a caller holding
     /// per-route counts re-keys (merging counts) only when it changes.
+    #[inline]
     pub fn generation(&self) -> u64 {
         self.inference.generation()
     }
@@ -177,7 +182,7 @@ impl Routes {
 
 /// The path of a target, without query or fragment; `None` for targets that are no path.
 fn path_of(target: &str) -> Option<&str> {
-    let end = target.find(['?', '#']).unwrap_or(target.len());
+    let end = query_start(target.as_bytes());
     let target = &target[..end];
     if target.starts_with('/') {
         return Some(target);
@@ -189,4 +194,33 @@ fn path_of(target: &str) -> Option<&str> {
     }
     let rest = &target[scheme_end + 3..];
     Some(rest.find('/').map_or("/", |slash| &rest[slash..]))
+}
+
+/// Where the query or fragment of a target starts (its length when it has neither): the
+/// first `?` or `#`, eight bytes per step. Both are ASCII, never inside a multi-byte
+/// character, so the index is a character boundary.
+fn query_start(target: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUESTION: u64 = u64::from_ne_bytes([b'?'; 8]);
+    const HASH: u64 = u64::from_ne_bytes([b'#'; 8]);
+    // A byte of `x` is zero where the byte matched; the lowest flag of the classic zero-byte
+    // test is always a true one (false flags only sit above a true zero), so the lowest flag
+    // of either test is the first match.
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let chunks = target.chunks_exact(8);
+    let tail = chunks.remainder();
+    for (n, chunk) in chunks.enumerate() {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(bytes);
+        let found = zero_bytes(w ^ QUESTION) | zero_bytes(w ^ HASH);
+        if found != 0 {
+            return n * 8 + (found.trailing_zeros() / 8) as usize;
+        }
+    }
+    let done = target.len() - tail.len();
+    tail.iter()
+        .position(|&b| b == b'?' || b == b'#')
+        .map_or(target.len(), |i| done + i)
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 
 use super::eval::{Api, Mix, Rng, evaluate};
-use super::infer::{MAX_DEPTH, MAX_NODES, MAX_VALUES};
+use super::infer::{Inference, MAX_DEPTH, MAX_NODES, MAX_VALUES};
 use super::*;
 
 /// A word-like value, distinct for each `i`, with no digits: `kabo`, `kabe`, …
@@ -645,6 +645,64 @@ fn inference_meets_the_accuracy_target_on_the_public_api_mix() {
     assert!(report.cap10.on_template_percent() < 30.0);
 }
 
+/// Routes `paths` through a tree that replays the walks of recent paths (in `slots` slots)
+/// and through its twin that walks every path, and says where they first differ: in a route
+/// handed out, or in what the trees learned (checked every 16 paths and at the end).
+fn differs_from_walking(paths: impl IntoIterator<Item = String>, slots: usize) -> Option<String> {
+    let mut replaying = Inference::with_recent_slots(slots);
+    let mut walking = replaying.twin(0);
+    let mut n = 0;
+    for path in paths {
+        let Some(path) = path_of(&path) else {
+            continue;
+        };
+        let replayed = replaying.route(path).to_string();
+        let walked = walking.route(path);
+        if replayed != walked {
+            return Some(format!(
+                "path {n} {path:?}: {replayed} replayed, {walked} walked"
+            ));
+        }
+        if n % 16 == 0 && replaying.learned() != walking.learned() {
+            return Some(format!("after path {n} {path:?}: the trees differ"));
+        }
+        n += 1;
+    }
+    (replaying.learned() != walking.learned()).then(|| "at the end: the trees differ".into())
+}
+
+#[test]
+fn replayed_walks_learn_what_walking_learns_past_the_per_position_cap() {
+    let mut paths = Vec::new();
+    for i in 0..MAX_VALUES + 8 {
+        for j in [i, i.saturating_sub(1), i / 2] {
+            paths.push(format!("/things/{}", word(j)));
+        }
+    }
+    let mut probe = Inference::with_recent_slots(0);
+    for p in &paths {
+        probe.route(p);
+    }
+    // The cap bit, more than once for the same path, with no fold.
+    assert!(
+        probe.counters().values_forgotten > 8,
+        "{:?}",
+        probe.counters()
+    );
+    assert_eq!(probe.generation(), 0);
+    assert_eq!(differs_from_walking(paths.clone(), 1024), None);
+    assert_eq!(differs_from_walking(paths, 2), None);
+}
+
+#[test]
+fn replayed_walks_learn_what_walking_learns_on_the_public_api_mix() {
+    let Some(docs) = documents() else { return };
+    let mut mix = Mix::new(apis(&docs), 2);
+    let targets: Vec<String> = (0..30_000).map(|_| mix.next_request().target).collect();
+    assert_eq!(differs_from_walking(targets.clone(), 1024), None);
+    assert_eq!(differs_from_walking(targets, 16), None);
+}
+
 /// Inferred routes hold literals of unreserved URL characters, `/` and placeholders only.
 fn plain(route: &str) -> bool {
     route == NON_PATH_ROUTE
@@ -674,6 +732,43 @@ proptest! {
             prop_assert!(plain(&route), "{route:?}");
             prop_assert_eq!(routes.current(&route), route.as_str());
         }
+    }
+
+    #[test]
+    fn replayed_walks_route_and_learn_as_walking_does(
+        pool in prop::collection::vec(
+            prop_oneof![
+                8 => prop::collection::vec(
+                    prop_oneof![
+                        "users|repos|v1|api|items|x",
+                        "[a-z]{2,4}",
+                        "[0-9]{1,3}",
+                        "v[1-9]",
+                        "20[0-9]{2}-0[1-9]-1[0-9]",
+                    ],
+                    0..5,
+                ).prop_map(|s| format!("/{}", s.join("/"))),
+                1 => "(/[a-c]){15,18}",
+            ],
+            1..120,
+        ),
+        picks in prop::collection::vec(any::<prop::sample::Index>(), 1..600),
+        slots in prop_oneof![Just(1usize), Just(8), Just(1024)],
+    ) {
+        let paths = picks.iter().map(|i| i.get(&pool).clone());
+        prop_assert_eq!(differs_from_walking(paths, slots), None);
+    }
+
+    #[test]
+    fn the_query_starts_where_a_plain_search_says(
+        target in prop_oneof![
+            any::<String>(),
+            "[a-z/?#]{0,40}",
+            "(/[a-z0-9]{0,7}){0,6}([?#][a-z=&#?]{0,8})?",
+        ]
+    ) {
+        let plain = target.find(['?', '#']).unwrap_or(target.len());
+        prop_assert_eq!(query_start(target.as_bytes()), plain);
     }
 
     #[test]

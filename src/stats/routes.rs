@@ -195,13 +195,18 @@ impl RouteStats {
     }
 
     /// Re-keys the tracked routes when the engine says what they stand for may have changed.
-    /// A `u64` compare per event otherwise.
+    /// A `u64` compare per event otherwise, inlined: the work is out of line.
+    #[inline]
     fn rekey(&mut self) {
-        let generation = self.routes.generation();
-        if generation == self.generation {
-            return;
+        if self.routes.generation() != self.generation {
+            self.rekey_now();
         }
-        self.generation = generation;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn rekey_now(&mut self) {
+        self.generation = self.routes.generation();
         let moves: Vec<(u32, String)> = self
             .table
             .ids()
