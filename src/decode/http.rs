@@ -344,6 +344,10 @@ fn headers<'a>(buf: &'a [u8], mut i: usize, mut each: impl FnMut(Name, &'a [u8])
             },
         };
         i += name_len + 1;
+        // Nearly always one space.
+        if buf.get(i) == Some(&b' ') {
+            i += 1;
+        }
         while matches!(buf.get(i), Some(b' ' | b'\t')) {
             i += 1;
         }

@@ -135,6 +135,7 @@ macro_rules! groups {
         /// The common name that `line` starts with, followed by its colon: the name and its
         /// length. `None` when there is none (or too few bytes to tell): the caller scans the
         /// name itself.
+        #[inline(always)]
         pub(super) fn known(line: &[u8]) -> Option<(Name, usize)> {
             let first = u64::from_le_bytes(*line.first_chunk::<8>()?);
             match line[0] | 0x20 {
