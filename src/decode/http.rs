@@ -8,6 +8,8 @@
 //! httparse itself: it hands back every header and we need four, and a monitor parses two heads
 //! per exchange; scanning eight bytes at a time and looking only at the headers that frame the
 //! body took a head from ~1,200 instructions to a few hundred.
+//! Lines that start with a common header name are told by a few word compares instead of a
+//! scan of the name (`names.rs`).
 
 pub mod chunked;
 pub mod lenient;
