@@ -6,7 +6,7 @@
 //! bytes were on the wire after it, so reassembly can step over them instead of dropping the
 //! whole packet.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use etherparse::err::ip::LaxHeaderSliceError;
 use etherparse::err::{LenError, ipv6_exts, tcp};
@@ -72,6 +72,80 @@ impl TcpSegment<'_> {
 /// as it goes (see the module doc), or is [`Error::TruncatedHeaders`] when the cut falls
 /// inside its headers.
 pub fn decode_ip(packet: &[u8]) -> Result<TcpSegment<'_>> {
+    match decode_plain(packet) {
+        Some(segment) => Ok(segment),
+        None => decode_with_etherparse(packet),
+    }
+}
+
+/// The usual packet, decoded by hand: IPv4 without options or IPv6 without extension headers,
+/// not a fragment, carrying TCP, all of it captured, with a whole TCP header. Anything else is
+/// `None` and goes to etherparse, whose reading of such a packet this repeats field for field
+/// (a test holds the two side by side on cut and mutated packets). Etherparse costs about four
+/// times as much on these, the packets nearly all traffic is made of.
+fn decode_plain(packet: &[u8]) -> Option<TcpSegment<'_>> {
+    let be16 = |b: &[u8], at: usize| u16::from_be_bytes([b[at], b[at + 1]]);
+    let (src, dst, tcp) = match *packet.first()? {
+        // Version 4, a 20-byte header.
+        0x45 => {
+            let h: &[u8; 20] = packet.first_chunk()?;
+            // More fragments, or a fragment offset.
+            let fragment = be16(h, 6) & 0x3fff != 0;
+            if h[9] != 6 || fragment {
+                return None;
+            }
+            let tcp = packet.get(20..usize::from(be16(h, 2)))?;
+            let addr =
+                |at: usize| IpAddr::V4(Ipv4Addr::new(h[at], h[at + 1], h[at + 2], h[at + 3]));
+            (addr(12), addr(16), tcp)
+        }
+        first if first >> 4 == 6 => {
+            let h: &[u8; 40] = packet.first_chunk()?;
+            // A payload length of 0 (a jumbogram) is etherparse's to read.
+            let payload_len = usize::from(be16(h, 4));
+            if h[6] != 6 || payload_len == 0 {
+                return None;
+            }
+            let tcp = packet.get(40..40 + payload_len)?;
+            let addr = |at: usize| {
+                let b: [u8; 16] = h[at..at + 16].try_into().unwrap_or([0; 16]);
+                IpAddr::V6(Ipv6Addr::from(b))
+            };
+            (addr(8), addr(24), tcp)
+        }
+        _ => return None,
+    };
+    let t: &[u8; 20] = tcp.first_chunk()?;
+    let header_len = usize::from(t[12] >> 4) * 4;
+    if header_len < 20 {
+        return None;
+    }
+    let payload = tcp.get(header_len..)?;
+    let be32 = |at: usize| u32::from_be_bytes([t[at], t[at + 1], t[at + 2], t[at + 3]]);
+    Some(TcpSegment {
+        src: Endpoint {
+            ip: src,
+            port: be16(t, 0),
+        },
+        dst: Endpoint {
+            ip: dst,
+            port: be16(t, 2),
+        },
+        seq: be32(4),
+        ack: be32(8),
+        flags: TcpFlags {
+            fin: t[13] & 0x01 != 0,
+            syn: t[13] & 0x02 != 0,
+            rst: t[13] & 0x04 != 0,
+            ack: t[13] & 0x10 != 0,
+        },
+        payload,
+        missing: 0,
+    })
+}
+
+/// [`decode_ip`] for every packet, through etherparse.
+fn decode_with_etherparse(packet: &[u8]) -> Result<TcpSegment<'_>> {
     let ip = match IpSlice::from_slice(packet) {
         Ok(ip) => ip,
         // The common case stays on the strict parser; only a packet shorter than its own IP
@@ -411,6 +485,69 @@ mod tests {
         p[4..6].copy_from_slice(&plen.to_be_bytes());
         assert_eq!(decode_ip(&p), Err(Error::BadIp));
         assert_eq!(decode_ip(&p[..100]), Err(Error::BadIp));
+    }
+
+    /// The hand decoder against etherparse: packets of every shape this module's tests build,
+    /// with a few bytes of their headers overwritten and cut anywhere.
+    #[test]
+    fn plain_packets_decode_as_etherparse_decodes_them() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+
+        let bases: Vec<Vec<u8>> = vec![
+            v4_tcp(b""),
+            v4_tcp(BODY),
+            v6_ext_tcp(BODY),
+            {
+                let b = PacketBuilder::ipv6([1; 16], [2; 16], 64).tcp(5, 8080, 7, 512);
+                let mut p = Vec::new();
+                b.write(&mut p, BODY).unwrap();
+                p
+            },
+            {
+                let b = PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                    .tcp(40000, 80, 1000, 512)
+                    .syn()
+                    .fin()
+                    .rst()
+                    .ack(77)
+                    .options_raw(&[1; 12])
+                    .unwrap();
+                let mut p = Vec::new();
+                b.write(&mut p, b"abcdef").unwrap();
+                p
+            },
+        ];
+        let edits = prop::collection::vec((0usize..72, any::<u8>()), 0..4);
+        let strategy = (
+            0..bases.len(),
+            edits,
+            any::<prop::sample::Index>(),
+            any::<bool>(),
+        );
+        let mut runner = TestRunner::new(Config::with_cases(20_000));
+        runner
+            .run(&strategy, |(base, edits, cut, pad)| {
+                let mut p = bases[base].clone();
+                for (at, b) in edits {
+                    if let Some(x) = p.get_mut(at) {
+                        *x = b;
+                    }
+                }
+                if pad {
+                    p.extend_from_slice(&[0xee; 7]);
+                }
+                let cut = cut.index(p.len() + 1);
+                for q in [&p[..], &p[..cut]] {
+                    prop_assert_eq!(decode_ip(q), decode_with_etherparse(q));
+                }
+                Ok(())
+            })
+            .unwrap();
+        // The hand decoder did take the usual packets.
+        for p in &bases[..2] {
+            assert!(decode_plain(p).is_some());
+        }
     }
 
     #[test]
