@@ -14,27 +14,50 @@ use crate::time::Timestamp;
 /// Text kept in a batch's arena.
 type Span = Range<u32>;
 
-/// One step of a batch, in the order it happened.
-#[derive(Debug, Clone)]
-pub enum Step {
+/// One step of a batch, in the order it happened: 16 bytes, the events themselves kept apart
+/// by kind, so that the marks around each packet cost little to write and to read.
+#[derive(Debug, Clone, Copy)]
+enum Step {
     /// A packet at this time: the statistics move to it before its events.
     Packet(Timestamp),
-    Request(Request),
-    Response(Response),
+    /// Indices into the batch's events of each kind.
+    Request(u32),
+    Response(u32),
+    NonHttp(u32),
+    /// The packet's events are over.
+    PacketEnd(Timestamp),
+    /// The front's counts at this point.
+    Counts(u32),
+}
+
+/// A step with its event, as [`Batch::items`] gives it back.
+#[derive(Debug, Clone, Copy)]
+pub enum Item<'b> {
+    /// A packet at this time: the statistics move to it before its events.
+    Packet(Timestamp),
+    Request(RequestEvent<'b>),
+    Response(ResponseEvent<'b>),
     NonHttp {
         kind: NonHttpKind,
         server: Endpoint,
-        server_name: Option<Span>,
+        server_name: Option<&'b [u8]>,
     },
     /// The packet's events are over.
     PacketEnd(Timestamp),
-    /// The front's counts changed: they stand from here on.
-    Counts(Box<FrontCounts>),
+    /// The front's counts as they stand from here on.
+    Counts(&'b FrontCounts),
+}
+
+#[derive(Debug, Clone)]
+struct NonHttp {
+    kind: NonHttpKind,
+    server: Endpoint,
+    server_name: Option<Span>,
 }
 
 /// A [`RequestEvent`] whose text is in the batch.
 #[derive(Debug, Clone)]
-pub struct Request {
+struct Request {
     ts: Timestamp,
     client: Endpoint,
     server: Endpoint,
@@ -50,7 +73,7 @@ pub struct Request {
 
 /// A [`ResponseEvent`] whose text is in the batch.
 #[derive(Debug, Clone)]
-pub struct Response {
+struct Response {
     ts: Timestamp,
     client: Endpoint,
     server: Endpoint,
@@ -68,6 +91,10 @@ pub struct Response {
 #[derive(Debug, Default)]
 pub struct Batch {
     steps: Vec<Step>,
+    requests: Vec<Request>,
+    responses: Vec<Response>,
+    non_http: Vec<NonHttp>,
+    counts: Vec<FrontCounts>,
     /// Text of the events: methods, targets, sections, paths.
     text: String,
     /// Bytes of the events that need not be UTF-8: hosts, server names.
@@ -78,6 +105,10 @@ pub struct Batch {
 impl Batch {
     pub fn clear(&mut self) {
         self.steps.clear();
+        self.requests.clear();
+        self.responses.clear();
+        self.non_http.clear();
+        self.counts.clear();
         self.text.clear();
         self.bytes.clear();
         self.packets = 0;
@@ -93,8 +124,28 @@ impl Batch {
         self.text.len() + self.bytes.len()
     }
 
-    pub fn steps(&self) -> &[Step] {
-        &self.steps
+    /// The steps in order, each with its event.
+    pub fn items(&self) -> impl Iterator<Item = Item<'_>> {
+        self.steps.iter().filter_map(|step| {
+            let at = |i: &u32| *i as usize;
+            Some(match step {
+                Step::Packet(ts) => Item::Packet(*ts),
+                Step::Request(i) => Item::Request(self.request_event(self.requests.get(at(i))?)),
+                Step::Response(i) => {
+                    Item::Response(self.response_event(self.responses.get(at(i))?))
+                }
+                Step::NonHttp(i) => {
+                    let n = self.non_http.get(at(i))?;
+                    Item::NonHttp {
+                        kind: n.kind,
+                        server: n.server,
+                        server_name: n.server_name.as_ref().map(|s| self.bytes_of(s)),
+                    }
+                }
+                Step::PacketEnd(ts) => Item::PacketEnd(*ts),
+                Step::Counts(i) => Item::Counts(self.counts.get(at(i))?),
+            })
+        })
     }
 
     /// Runs one frame through `front`, keeping its events, and then the front's counts if
@@ -117,7 +168,8 @@ impl Batch {
 
     /// The front's counts as they stand now.
     pub fn counts(&mut self, front: &Front) {
-        self.steps.push(Step::Counts(Box::new(front.counts())));
+        self.steps.push(Step::Counts(index(self.counts.len())));
+        self.counts.push(front.counts());
     }
 
     fn keep(&mut self, s: &str) -> Span {
@@ -158,7 +210,7 @@ impl Batch {
     }
 
     /// The request as the flows gave it.
-    pub fn request_event(&self, r: &Request) -> RequestEvent<'_> {
+    fn request_event(&self, r: &Request) -> RequestEvent<'_> {
         RequestEvent {
             ts: r.ts,
             client: r.client,
@@ -175,7 +227,7 @@ impl Batch {
     }
 
     /// The response as the flows gave it.
-    pub fn response_event(&self, r: &Response) -> ResponseEvent<'_> {
+    fn response_event(&self, r: &Response) -> ResponseEvent<'_> {
         ResponseEvent {
             ts: r.ts,
             client: r.client,
@@ -190,16 +242,15 @@ impl Batch {
             grpc_status: r.grpc_status,
         }
     }
-
-    pub fn server_name(&self, name: Option<&Span>) -> Option<&[u8]> {
-        name.map(|n| self.bytes_of(n))
-    }
 }
 
-/// Arena offsets fit in `u32`: a batch is handed over long before 4 GiB of text.
+/// Arena offsets and event indices fit in `u32`: a batch is handed over long before 4 GiB.
+fn index(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 fn span(start: usize, end: usize) -> Span {
-    let at = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-    at(start)..at(end)
+    index(start)..index(end)
 }
 
 impl HttpSink for Batch {
@@ -218,7 +269,8 @@ impl HttpSink for Batch {
             bytes: req.bytes,
             malformed: req.malformed,
         };
-        self.steps.push(Step::Request(r));
+        self.steps.push(Step::Request(index(self.requests.len())));
+        self.requests.push(r);
     }
 
     fn response(&mut self, resp: &ResponseEvent<'_>) {
@@ -235,12 +287,14 @@ impl HttpSink for Batch {
             interim: resp.interim,
             grpc_status: resp.grpc_status,
         };
-        self.steps.push(Step::Response(r));
+        self.steps.push(Step::Response(index(self.responses.len())));
+        self.responses.push(r);
     }
 
     fn non_http(&mut self, kind: NonHttpKind, server: Endpoint, server_name: Option<&[u8]>) {
         let server_name = server_name.map(|n| self.keep_bytes(n));
-        self.steps.push(Step::NonHttp {
+        self.steps.push(Step::NonHttp(index(self.non_http.len())));
+        self.non_http.push(NonHttp {
             kind,
             server,
             server_name,
@@ -315,31 +369,30 @@ mod tests {
             endpoint("10.0.0.2:443"),
             Some(b"sni\x00"),
         );
-        let mut steps = batch.steps().iter();
+        let mut items = batch.items();
         for want in &requests {
-            let Some(Step::Request(r)) = steps.next() else {
+            let Some(Item::Request(r)) = items.next() else {
                 panic!("not a request")
             };
-            assert_eq!(format!("{:?}", batch.request_event(r)), format!("{want:?}"));
+            assert_eq!(format!("{r:?}"), format!("{want:?}"));
         }
-        let Some(Step::Response(r)) = steps.next() else {
+        let Some(Item::Response(r)) = items.next() else {
             panic!("not a response")
         };
-        assert_eq!(
-            format!("{:?}", batch.response_event(r)),
-            format!("{response:?}")
-        );
-        let Some(Step::NonHttp {
-            kind, server_name, ..
-        }) = steps.next()
+        assert_eq!(format!("{r:?}"), format!("{response:?}"));
+        let Some(Item::NonHttp {
+            kind,
+            server,
+            server_name,
+        }) = items.next()
         else {
             panic!("not a non-HTTP connection")
         };
-        assert_eq!(*kind, NonHttpKind::ALL[0]);
-        assert_eq!(
-            batch.server_name(server_name.as_ref()),
-            Some(&b"sni\x00"[..])
-        );
+        assert_eq!(kind, NonHttpKind::ALL[0]);
+        assert_eq!(server, endpoint("10.0.0.2:443"));
+        assert_eq!(server_name, Some(&b"sni\x00"[..]));
+        assert!(items.next().is_none());
+        drop(items);
         // The section and the path of the first request cost no text of their own.
         assert_eq!(
             batch.text_len(),
@@ -353,7 +406,7 @@ mod tests {
         );
         batch.clear();
         assert_eq!(
-            (batch.steps().len(), batch.text_len(), batch.packets()),
+            (batch.items().count(), batch.text_len(), batch.packets()),
             (0, 0, 0)
         );
     }

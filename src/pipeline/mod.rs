@@ -9,7 +9,7 @@ mod front;
 mod handoff;
 
 pub use front::{Front, FrontCounts};
-pub use handoff::{Batch, Step};
+pub use handoff::{Batch, Item};
 
 use crate::decode::{self, Endpoint, LinkType};
 use crate::flow::{FlowConfig, HttpSink, NonHttpKind, RequestEvent, ResponseEvent};
@@ -82,18 +82,16 @@ impl Pipeline {
     /// The events of a batch made by the front on another thread, in order, as if its packets
     /// had been ingested here; `each` runs after each packet's events.
     pub fn apply(&mut self, batch: &Batch, each: &mut dyn FnMut(&mut Pipeline, Timestamp)) {
-        for step in batch.steps() {
-            match step {
-                Step::Packet(ts) => self.stats.advance(*ts, &mut self.alerts),
-                Step::Request(r) => self.stats.record_request(&batch.request_event(r)),
-                Step::Response(r) => self.stats.record_response(&batch.response_event(r)),
-                Step::NonHttp {
+        for item in batch.items() {
+            match item {
+                Item::Packet(ts) => self.stats.advance(ts, &mut self.alerts),
+                Item::Request(r) => self.stats.record_request(&r),
+                Item::Response(r) => self.stats.record_response(&r),
+                Item::NonHttp {
                     kind, server_name, ..
-                } => self
-                    .stats
-                    .record_non_http(*kind, batch.server_name(server_name.as_ref())),
-                Step::PacketEnd(ts) => each(self, *ts),
-                Step::Counts(c) => self.counts.clone_from(c),
+                } => self.stats.record_non_http(kind, server_name),
+                Item::PacketEnd(ts) => each(self, ts),
+                Item::Counts(c) => self.counts.clone_from(c),
             }
         }
     }
