@@ -82,18 +82,16 @@ impl Pipeline {
     /// The events of a batch made by the front on another thread, in order, as if its packets
     /// had been ingested here; `each` runs after each packet's events.
     pub fn apply(&mut self, batch: &Batch, each: &mut dyn FnMut(&mut Pipeline, Timestamp)) {
-        for item in batch.items() {
-            match item {
-                Item::Packet(ts) => self.stats.advance(ts, &mut self.alerts),
-                Item::Request(r) => self.stats.record_request(&r),
-                Item::Response(r) => self.stats.record_response(&r),
-                Item::NonHttp {
-                    kind, server_name, ..
-                } => self.stats.record_non_http(kind, server_name),
-                Item::PacketEnd(ts) => each(self, ts),
-                Item::Counts(c) => self.counts.clone_from(c),
-            }
-        }
+        batch.for_each(|item| match item {
+            Item::Packet(ts) => self.stats.advance(ts, &mut self.alerts),
+            Item::Request(r) => self.stats.record_request(&r),
+            Item::Response(r) => self.stats.record_response(&r),
+            Item::NonHttp {
+                kind, server_name, ..
+            } => self.stats.record_non_http(kind, server_name),
+            Item::PacketEnd(ts) => each(self, ts),
+            Item::Counts(c) => self.counts.clone_from(c),
+        });
     }
 
     /// One access-log entry at its own time (`--log`), counted like a request and its response.
