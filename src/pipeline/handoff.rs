@@ -30,22 +30,18 @@ enum Step {
     Counts(u32),
 }
 
-/// A step with its event, as [`Batch::items`] gives it back.
-#[derive(Debug, Clone, Copy)]
-pub enum Item<'b> {
+/// What a batch is replayed into ([`Batch::replay_into`]): the same calls, in the same order,
+/// as one thread would have made.
+pub trait Replay {
     /// A packet at this time: the statistics move to it before its events.
-    Packet(Timestamp),
-    Request(RequestEvent<'b>),
-    Response(ResponseEvent<'b>),
-    NonHttp {
-        kind: NonHttpKind,
-        server: Endpoint,
-        server_name: Option<&'b [u8]>,
-    },
+    fn packet(&mut self, ts: Timestamp);
+    fn request(&mut self, req: &RequestEvent<'_>);
+    fn response(&mut self, resp: &ResponseEvent<'_>);
+    fn non_http(&mut self, kind: NonHttpKind, server: Endpoint, server_name: Option<&[u8]>);
     /// The packet's events are over.
-    PacketEnd(Timestamp),
+    fn packet_end(&mut self, ts: Timestamp);
     /// The front's counts as they stand from here on.
-    Counts(&'b FrontCounts),
+    fn counts(&mut self, counts: &FrontCounts);
 }
 
 #[derive(Debug, Clone)]
@@ -124,36 +120,35 @@ impl Batch {
         self.text.len() + self.bytes.len()
     }
 
-    /// Each step in order, with its event: a plain loop the caller's closure is inlined in,
-    /// as this runs for every packet of a replay.
-    pub fn for_each(&self, mut each: impl FnMut(Item<'_>)) {
+    /// Each step in order, with its event, into `to`.
+    pub fn replay_into(&self, to: &mut impl Replay) {
         for step in &self.steps {
             let at = |i: u32| i as usize;
-            let item = match *step {
-                Step::Packet(ts) => Item::Packet(ts),
-                Step::Request(i) => match self.requests.get(at(i)) {
-                    Some(r) => Item::Request(self.request_event(r)),
-                    None => continue,
-                },
-                Step::Response(i) => match self.responses.get(at(i)) {
-                    Some(r) => Item::Response(self.response_event(r)),
-                    None => continue,
-                },
-                Step::NonHttp(i) => match self.non_http.get(at(i)) {
-                    Some(n) => Item::NonHttp {
-                        kind: n.kind,
-                        server: n.server,
-                        server_name: n.server_name.as_ref().map(|s| self.bytes_of(s)),
-                    },
-                    None => continue,
-                },
-                Step::PacketEnd(ts) => Item::PacketEnd(ts),
-                Step::Counts(i) => match self.counts.get(at(i)) {
-                    Some(c) => Item::Counts(c),
-                    None => continue,
-                },
-            };
-            each(item);
+            match *step {
+                Step::Packet(ts) => to.packet(ts),
+                Step::Request(i) => {
+                    if let Some(r) = self.requests.get(at(i)) {
+                        to.request(&self.request_event(r));
+                    }
+                }
+                Step::Response(i) => {
+                    if let Some(r) = self.responses.get(at(i)) {
+                        to.response(&self.response_event(r));
+                    }
+                }
+                Step::NonHttp(i) => {
+                    if let Some(n) = self.non_http.get(at(i)) {
+                        let name = n.server_name.as_ref().map(|s| self.bytes_of(s));
+                        to.non_http(n.kind, n.server, name);
+                    }
+                }
+                Step::PacketEnd(ts) => to.packet_end(ts),
+                Step::Counts(i) => {
+                    if let Some(c) = self.counts.get(at(i)) {
+                        to.counts(c);
+                    }
+                }
+            }
         }
     }
 
@@ -346,6 +341,31 @@ mod tests {
         }
     }
 
+    /// Every call, written out.
+    #[derive(Default)]
+    struct Recorded(Vec<String>);
+
+    impl Replay for Recorded {
+        fn packet(&mut self, ts: Timestamp) {
+            self.0.push(format!("packet {ts:?}"));
+        }
+        fn request(&mut self, req: &RequestEvent<'_>) {
+            self.0.push(format!("{req:?}"));
+        }
+        fn response(&mut self, resp: &ResponseEvent<'_>) {
+            self.0.push(format!("{resp:?}"));
+        }
+        fn non_http(&mut self, kind: NonHttpKind, server: Endpoint, server_name: Option<&[u8]>) {
+            self.0.push(format!("{:?}", (kind, server, server_name)));
+        }
+        fn packet_end(&mut self, ts: Timestamp) {
+            self.0.push(format!("end {ts:?}"));
+        }
+        fn counts(&mut self, counts: &FrontCounts) {
+            self.0.push(format!("{counts:?}"));
+        }
+    }
+
     #[test]
     fn events_come_back_as_they_went_in() {
         let target = "/api/users/7?x=é";
@@ -380,21 +400,19 @@ mod tests {
             endpoint("10.0.0.2:443"),
             Some(b"sni\x00"),
         );
-        let mut got = Vec::new();
-        batch.for_each(|item| got.push(format!("{item:?}")));
-        let mut want: Vec<String> = requests
-            .iter()
-            .map(|r| format!("{:?}", Item::Request(*r)))
-            .collect();
-        want.push(format!("{:?}", Item::Response(response)));
+        let mut got = Recorded::default();
+        batch.replay_into(&mut got);
+        let mut want: Vec<String> = requests.iter().map(|r| format!("{r:?}")).collect();
+        want.push(format!("{response:?}"));
         want.push(format!(
             "{:?}",
-            Item::NonHttp {
-                kind: NonHttpKind::ALL[0],
-                server: endpoint("10.0.0.2:443"),
-                server_name: Some(b"sni\x00"),
-            }
+            (
+                NonHttpKind::ALL[0],
+                endpoint("10.0.0.2:443"),
+                Some(&b"sni\x00"[..])
+            )
         ));
+        let got = got.0;
         assert_eq!(got, want);
         // The section and the path of the first request cost no text of their own.
         assert_eq!(

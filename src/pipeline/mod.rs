@@ -9,7 +9,7 @@ mod front;
 mod handoff;
 
 pub use front::{Front, FrontCounts};
-pub use handoff::{Batch, Item};
+pub use handoff::{Batch, Replay};
 
 use crate::decode::{self, Endpoint, LinkType};
 use crate::flow::{FlowConfig, HttpSink, NonHttpKind, RequestEvent, ResponseEvent};
@@ -28,6 +28,33 @@ impl HttpSink for StatsSink<'_> {
     }
     fn non_http(&mut self, kind: NonHttpKind, _server: Endpoint, server_name: Option<&[u8]>) {
         self.0.record_non_http(kind, server_name);
+    }
+}
+
+/// A batch's steps, counted as [`Pipeline::ingest`] would have counted them.
+struct Applied<'p, 'e> {
+    pipe: &'p mut Pipeline,
+    each: &'e mut dyn FnMut(&mut Pipeline, Timestamp),
+}
+
+impl Replay for Applied<'_, '_> {
+    fn packet(&mut self, ts: Timestamp) {
+        self.pipe.stats.advance(ts, &mut self.pipe.alerts);
+    }
+    fn request(&mut self, req: &RequestEvent<'_>) {
+        self.pipe.stats.record_request(req);
+    }
+    fn response(&mut self, resp: &ResponseEvent<'_>) {
+        self.pipe.stats.record_response(resp);
+    }
+    fn non_http(&mut self, kind: NonHttpKind, _server: Endpoint, server_name: Option<&[u8]>) {
+        self.pipe.stats.record_non_http(kind, server_name);
+    }
+    fn packet_end(&mut self, ts: Timestamp) {
+        (self.each)(self.pipe, ts);
+    }
+    fn counts(&mut self, counts: &FrontCounts) {
+        self.pipe.counts.clone_from(counts);
     }
 }
 
@@ -82,16 +109,7 @@ impl Pipeline {
     /// The events of a batch made by the front on another thread, in order, as if its packets
     /// had been ingested here; `each` runs after each packet's events.
     pub fn apply(&mut self, batch: &Batch, each: &mut dyn FnMut(&mut Pipeline, Timestamp)) {
-        batch.for_each(|item| match item {
-            Item::Packet(ts) => self.stats.advance(ts, &mut self.alerts),
-            Item::Request(r) => self.stats.record_request(&r),
-            Item::Response(r) => self.stats.record_response(&r),
-            Item::NonHttp {
-                kind, server_name, ..
-            } => self.stats.record_non_http(kind, server_name),
-            Item::PacketEnd(ts) => each(self, ts),
-            Item::Counts(c) => self.counts.clone_from(c),
-        });
+        batch.replay_into(&mut Applied { pipe: self, each });
     }
 
     /// One access-log entry at its own time (`--log`), counted like a request and its response.
