@@ -4,7 +4,7 @@
 # each rate (0 = as fast as the connections allow). Prints, per rate: offered rate, achieved
 # rate, the load report's answered count, the server's served count, the monitor's count (its
 # final summary after SIGINT), kernel and queue drops, and the monitor's CPU% of one core over
-# the load (utime+stime from /proc/PID/stat).
+# the load (nanoseconds on a CPU from /proc/PID/task/*/schedstat).
 #
 #   sudo bench/live.sh [--rates "10000 0"] [--duration 5s] [--connections 8] [--port 18090]
 #   sudo bench/live.sh --smoke     # 2,000 req/s for 2 s; CI
@@ -49,7 +49,6 @@ cleanup() {
 trap cleanup EXIT
 echo "building (release)..." >&2
 cargo build --release --quiet --bin traffic-watch
-hz=$(getconf CLK_TCK)
 
 # Waits up to $2 seconds for pid $1 to exit.
 wait_bounded() {
@@ -61,7 +60,9 @@ wait_bounded() {
     kill -9 "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
 }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Nanoseconds on a CPU, summed over the process's threads (schedstat, not the 10 ms ticks of
+# /proc/PID/stat, which are too coarse for a few seconds at a low rate).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ns += $1} END {printf "%.0f", ns}'; }
 json_num() { grep -o "\"$1\":[0-9.]*" | tail -1 | cut -d: -f2; }
 
 rows=()
@@ -81,13 +82,13 @@ for rate in $rates; do
     done
     sleep 1
     kill -0 "$monitor" 2>/dev/null || { echo "error: monitor did not start:" >&2; cat "$work/monitor.err" >&2; exit 1; }
-    t0=$(ticks "$monitor")
+    t0=$(cpu_ns "$monitor")
     s0=$(date +%s.%N)
     "$tw" load "http://127.0.0.1:$port" --rate "$rate" --duration "$duration" \
         --connections "$connections" --json >"$work/load.json" 2>"$work/load.err" ||
         { echo "error: load failed:" >&2; cat "$work/load.err" >&2; exit 1; }
     s1=$(date +%s.%N)
-    t1=$(ticks "$monitor")
+    t1=$(cpu_ns "$monitor")
     sleep 0.5 # the last packets reach the capture
     kill -INT "$monitor"
     wait_bounded "$monitor" 10
@@ -101,10 +102,10 @@ for rate in $rates; do
     kdrop=$(json_num kernel_dropped <<<"$summary")
     idrop=$(json_num interface_dropped <<<"$summary")
     qdrop=$(json_num queue_dropped <<<"$summary")
-    cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s0="$s0" -v s1="$s1" \
-        'BEGIN {printf "%.1f", 100 * (b - a) / hz / (s1 - s0)}')
-    us_per_req=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v n="${counted:-0}" \
-        'BEGIN {if (n > 0) printf "%.2f", 1e6 * (b - a) / hz / n; else print "-"}')
+    cpu=$(awk -v a="$t0" -v b="$t1" -v s0="$s0" -v s1="$s1" \
+        'BEGIN {printf "%.1f", 100 * (b - a) / 1e9 / (s1 - s0)}')
+    us_per_req=$(awk -v a="$t0" -v b="$t1" -v n="${counted:-0}" \
+        'BEGIN {if (n > 0) printf "%.2f", (b - a) / 1e3 / n; else print "-"}')
     offered=$rate
     [ "$rate" = 0 ] && offered="max"
     rows+=("$(printf '| %8s | %10s | %9s | %9s | %9s | %6s | %6s | %9s | %8s |' \
