@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use super::config::{Config, OutputMode};
 use super::outputs::Outputs;
 use super::report_clock::ReportClock;
-use super::source::{Event, Progress, Source};
+use super::source::{Event, LIVE_WAIT, Progress, Source};
 use crate::error::Result;
 use crate::pipeline::Pipeline;
 use crate::stats::{AlertEvent, Snapshot};
@@ -45,6 +45,31 @@ enum Pace {
         next_report: Instant,
         next_dashboard: Instant,
     },
+}
+
+impl Pace {
+    /// How long a live drain may wait for events: until the next wall-clock step is due (a
+    /// tick, a report, a dashboard frame), so an idle monitor wakes about once a second
+    /// instead of twenty times. A stop is not delayed: the capture thread hangs up on it.
+    fn wait(&self, streaming: bool, dashboard: bool) -> Duration {
+        let Pace::WallClock {
+            next_tick,
+            next_report,
+            next_dashboard,
+        } = self
+        else {
+            return LIVE_WAIT;
+        };
+        let mut next = *next_tick;
+        if streaming {
+            next = next.min(*next_report);
+        }
+        if dashboard {
+            next = next.min(*next_dashboard);
+        }
+        next.saturating_duration_since(Instant::now())
+            .clamp(Duration::from_millis(1), Duration::from_secs(1))
+    }
 }
 
 struct Runner {
@@ -146,7 +171,8 @@ impl Runner {
             interval: _,
             stop,
         } = self;
-        source.drain(pipe, stop, &mut |pipe, event| match event {
+        let wait = pace.wait(*streaming, outputs.has_dashboard());
+        source.drain(pipe, stop, wait, &mut |pipe, event| match event {
             Event::Packet {
                 ts,
                 wire_len,
@@ -490,5 +516,30 @@ mod tests {
         for (a, b) in one.iter().zip(two) {
             assert_eq!(a, b, "\n{a}\n{b}");
         }
+    }
+
+    #[test]
+    fn a_live_drain_waits_until_the_next_step_it_has_to_take() {
+        let later = Instant::now() + Duration::from_secs(10);
+        let pace = |report: Instant, dashboard: Instant| Pace::WallClock {
+            next_tick: later,
+            next_report: report,
+            next_dashboard: dashboard,
+        };
+        let now = Instant::now();
+        // Nothing due for seconds: one wake-up a second at most.
+        assert_eq!(pace(later, later).wait(true, true), Duration::from_secs(1));
+        // A report or a frame due now: only when that output is on.
+        assert_eq!(pace(now, later).wait(true, true), Duration::from_millis(1));
+        assert_eq!(pace(now, later).wait(false, true), Duration::from_secs(1));
+        assert_eq!(pace(later, now).wait(false, true), Duration::from_millis(1));
+        assert_eq!(pace(later, now).wait(true, false), Duration::from_secs(1));
+        let offline = Pace::EventTime {
+            reports: ReportClock::new(Duration::from_secs(10)),
+            events: 0,
+            last_publish: now,
+            io: Ok(()),
+        };
+        assert_eq!(offline.wait(true, true), LIVE_WAIT);
     }
 }

@@ -18,8 +18,9 @@ use crate::pipeline::Pipeline;
 use crate::stats::{Health, LogHealth};
 use crate::time::Timestamp;
 
-/// Wait for the capture thread's next batch, so the runner's wall-clock steps keep going.
-const LIVE_WAIT: Duration = Duration::from_millis(50);
+/// The longest wait for the capture thread's next batch or a log's next line: the runner's
+/// wall-clock steps keep going (it passes the time to its next step, usually shorter).
+pub const LIVE_WAIT: Duration = Duration::from_millis(50);
 /// Log lines taken in one drain: a backlog still lets the runner publish between drains.
 const LOG_LINES_PER_DRAIN: usize = 10_000;
 
@@ -104,15 +105,17 @@ impl Source {
         }
     }
 
-    /// Feeds what is available to `pipe`, calling `each` after every event.
+    /// Feeds what is available to `pipe`, calling `each` after every event; a live source
+    /// waits at most `wait` for something to come.
     pub fn drain(
         &mut self,
         pipe: &mut Pipeline,
         stop: &AtomicBool,
+        wait: Duration,
         each: &mut dyn FnMut(&mut Pipeline, Event<'_>),
     ) -> Result<Progress> {
         match self {
-            Source::Capture { thread, .. } => match thread.recv(LIVE_WAIT) {
+            Source::Capture { thread, .. } => match thread.recv(wait) {
                 Received::Batch(batch) => {
                     for (ts, wire_len, frame) in batch.packets() {
                         pipe.ingest(ts, frame);
