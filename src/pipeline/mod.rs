@@ -259,4 +259,67 @@ mod tests {
         assert_eq!((s.health.truncated_packets, s.health.snaplen), (0, None));
         assert_eq!((s.requests, s.responses), (2, 2));
     }
+
+    /// `frames` through a front of its own in batches of `per_batch` packets, into a pipeline
+    /// that counts them, as a replay on two threads does (on one thread here).
+    fn run_in_batches(frames: &[Frame], per_batch: usize) -> Snapshot {
+        let mut p = Pipeline::new(
+            LinkType::Ethernet,
+            FlowConfig::default(),
+            StatsConfig::default(),
+        );
+        let mut front = p.take_front().unwrap();
+        assert!(p.take_front().is_none());
+        let mut batch = Batch::default();
+        let mut packets = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
+            batch.ingest(&mut front, f.ts, &f.data, i % 7 == 0);
+            if batch.packets() >= per_batch {
+                batch.counts(&front);
+                p.apply(&batch, &mut |p, ts| packets.push((ts, p.packets())));
+                batch.clear();
+            }
+        }
+        batch.finish(&mut front);
+        p.apply(&batch, &mut |p, ts| packets.push((ts, p.packets())));
+        // Each packet's end comes once, in order.
+        assert_eq!(packets.len(), frames.len());
+        assert!(packets.windows(2).all(|w| w[0].0 <= w[1].0));
+        p.snapshot()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Whatever the frames (cut, dropped, corrupted) and wherever the batches end, the
+        /// statistics come out as one pipeline makes them.
+        #[test]
+        fn batches_count_what_one_pipeline_counts(
+            edits in proptest::collection::vec((0usize..2_000, 0u8..4, proptest::prelude::any::<u8>()), 0..40),
+            per_batch in 1usize..300,
+        ) {
+            let mut frames = crate::synth::sample_traffic_profile(&[(40, 3), (5, 2)]);
+            for (at, op, byte) in edits {
+                let n = frames.len();
+                let Some(f) = frames.get_mut(at % n) else { continue };
+                match op {
+                    0 => f.data.truncate(usize::from(byte)),
+                    1 => {
+                        let i = usize::from(byte) % f.data.len().max(1);
+                        if let Some(b) = f.data.get_mut(i) {
+                            *b ^= 0x5a;
+                        }
+                    }
+                    2 => f.data.clear(),
+                    _ => f.data.extend_from_slice(b"GET /x HTTP/1.1\r\n\r\n"),
+                }
+            }
+            let one = run(&frames);
+            let two = run_in_batches(&frames, per_batch);
+            proptest::prop_assert_eq!(
+                crate::output::json::summary(&one),
+                crate::output::json::summary(&two)
+            );
+        }
+    }
 }
