@@ -484,6 +484,24 @@ pub const COMMON_METHODS: [&str; 9] = [
     "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
 ];
 
+/// `m` itself, as `'static` text, when it is one of [`COMMON_METHODS`]: a method that needs no
+/// copy to outlive its packet. One length switch and a compare or two, not nine string compares.
+#[inline]
+pub fn common_method_name(m: &str) -> Option<&'static str> {
+    match m.as_bytes() {
+        b"GET" => Some("GET"),
+        b"POST" => Some("POST"),
+        b"PUT" => Some("PUT"),
+        b"DELETE" => Some("DELETE"),
+        b"HEAD" => Some("HEAD"),
+        b"OPTIONS" => Some("OPTIONS"),
+        b"PATCH" => Some("PATCH"),
+        b"CONNECT" => Some("CONNECT"),
+        b"TRACE" => Some("TRACE"),
+        _ => None,
+    }
+}
+
 /// Does `buf` start like a request line (`METHOD SP`)? A prefix of one counts as "maybe" (true),
 /// so a request split after its first byte is not misjudged.
 pub fn looks_like_request_start(buf: &[u8]) -> bool {
@@ -917,5 +935,19 @@ mod differential {
                 agree(&resp);
             }
         }
+    }
+
+    #[test]
+    fn common_method_names_are_exactly_the_common_methods() {
+        for m in COMMON_METHODS {
+            let owned = String::from(m);
+            assert_eq!(common_method_name(&owned), Some(m));
+            // A prefix, an extension or another case is not one.
+            assert_eq!(common_method_name(&owned[..m.len() - 1]), None);
+            assert_eq!(common_method_name(&format!("{m}X")), None);
+            assert_eq!(common_method_name(&m.to_ascii_lowercase()), None);
+        }
+        assert_eq!(common_method_name(""), None);
+        assert_eq!(common_method_name("PROPFIND"), None);
     }
 }
