@@ -103,6 +103,9 @@ pub struct Batch {
     /// Bytes of the events that need not be UTF-8: hosts, server names.
     bytes: Vec<u8>,
     packets: usize,
+    /// See [`Batch::text_len`]; the two steps of each packet are left out, as the packets
+    /// are bounded by their own count.
+    held: usize,
 }
 
 impl Batch {
@@ -115,6 +118,7 @@ impl Batch {
         self.text.clear();
         self.bytes.clear();
         self.packets = 0;
+        self.held = 0;
     }
 
     /// Packets begun in this batch.
@@ -122,8 +126,18 @@ impl Batch {
         self.packets
     }
 
-    /// Bytes of text held: a batch is handed over before it grows large.
+    /// Bytes held, the events' text and the events themselves: a batch is handed over before
+    /// it grows large. The events count too because text alone no longer bounds them: a
+    /// flood of pipelined `GET / ` requests keeps one byte of text each (the method is not
+    /// copied), beside an event of a hundred bytes.
+    /// Kept as a running sum: it is asked after every packet.
     pub fn text_len(&self) -> usize {
+        self.held
+    }
+
+    /// Bytes of the events' text alone.
+    #[cfg(test)]
+    fn text_bytes(&self) -> usize {
         self.text.len() + self.bytes.len()
     }
 
@@ -179,11 +193,13 @@ impl Batch {
 
     /// The front's counts as they stand now.
     pub fn counts(&mut self, front: &Front) {
+        self.held += event_size::<FrontCounts>();
         self.steps.push(Step::Counts(index(self.counts.len())));
         self.counts.push(front.counts());
     }
 
     fn keep(&mut self, s: &str) -> Span {
+        self.held += s.len();
         let start = self.text.len();
         self.text.push_str(s);
         span(start, self.text.len())
@@ -216,6 +232,7 @@ impl Batch {
     }
 
     fn keep_bytes(&mut self, b: &[u8]) -> Span {
+        self.held += b.len();
         let start = self.bytes.len();
         self.bytes.extend_from_slice(b);
         span(start, self.bytes.len())
@@ -275,6 +292,11 @@ fn index(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// What an event of type `E` costs a batch: itself and its step.
+const fn event_size<E>() -> usize {
+    std::mem::size_of::<E>() + std::mem::size_of::<Step>()
+}
+
 fn span(start: usize, end: usize) -> Span {
     index(start)..index(end)
 }
@@ -295,6 +317,7 @@ impl HttpSink for Batch {
             bytes: req.bytes,
             malformed: req.malformed,
         };
+        self.held += event_size::<Request>();
         self.steps.push(Step::Request(index(self.requests.len())));
         self.requests.push(r);
     }
@@ -318,12 +341,14 @@ impl HttpSink for Batch {
             interim: resp.interim,
             grpc_status: resp.grpc_status,
         };
+        self.held += event_size::<Response>();
         self.steps.push(Step::Response(index(self.responses.len())));
         self.responses.push(r);
     }
 
     fn non_http(&mut self, kind: NonHttpKind, server: Endpoint, server_name: Option<&[u8]>) {
         let server_name = server_name.map(|n| self.keep_bytes(n));
+        self.held += event_size::<NonHttp>();
         self.steps.push(Step::NonHttp(index(self.non_http.len())));
         self.non_http.push(NonHttp {
             kind,
@@ -453,7 +478,7 @@ mod tests {
         // The section and the path of the first request cost no text of their own, a
         // response's section none beside its path, and the common methods none at all.
         assert_eq!(
-            batch.text_len(),
+            batch.text_bytes(),
             target.len()
                 + "CONNECThost:443/elsewhere".len()
                 + "X".len()
@@ -463,6 +488,18 @@ mod tests {
                 + 3 * 4
                 + 4
         );
+        batch.clear();
+        assert_eq!(
+            (batch.steps.len(), batch.text_len(), batch.packets()),
+            (0, 0, 0)
+        );
+        // Requests with next to no text still count at their size: the batch's size says
+        // when to hand it over, and must grow with every event.
+        let tiny = request("GET", "/", "/", "/");
+        for n in 1..=100 {
+            HttpSink::request(&mut batch, &tiny);
+            assert!(batch.text_len() >= n * (std::mem::size_of::<Request>() + 5));
+        }
         batch.clear();
         assert_eq!(
             (batch.steps.len(), batch.text_len(), batch.packets()),
