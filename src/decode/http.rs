@@ -485,19 +485,18 @@ pub const COMMON_METHODS: [&str; 9] = [
 ];
 
 /// `m` itself, as `'static` text, when it is one of [`COMMON_METHODS`]: a method that needs no
-/// copy to outlive its packet. One length switch and a compare or two, not nine string compares.
+/// copy to outlive its packet. A switch on the length, then one or two whole-word compares
+/// (not nine string compares, nor one compare per byte).
 #[inline]
 pub fn common_method_name(m: &str) -> Option<&'static str> {
-    match m.as_bytes() {
-        b"GET" => Some("GET"),
-        b"POST" => Some("POST"),
-        b"PUT" => Some("PUT"),
-        b"DELETE" => Some("DELETE"),
-        b"HEAD" => Some("HEAD"),
-        b"OPTIONS" => Some("OPTIONS"),
-        b"PATCH" => Some("PATCH"),
-        b"CONNECT" => Some("CONNECT"),
-        b"TRACE" => Some("TRACE"),
+    let b = m.as_bytes();
+    let is = |k: &'static str| (k.as_bytes() == b).then_some(k);
+    match b.len() {
+        3 => is("GET").or_else(|| is("PUT")),
+        4 => is("POST").or_else(|| is("HEAD")),
+        5 => is("PATCH").or_else(|| is("TRACE")),
+        6 => is("DELETE"),
+        7 => is("OPTIONS").or_else(|| is("CONNECT")),
         _ => None,
     }
 }
@@ -946,6 +945,15 @@ mod differential {
             assert_eq!(common_method_name(&owned[..m.len() - 1]), None);
             assert_eq!(common_method_name(&format!("{m}X")), None);
             assert_eq!(common_method_name(&m.to_ascii_lowercase()), None);
+            // The same length with any one byte changed.
+            for i in 0..m.len() {
+                let mut other = m.as_bytes().to_vec();
+                other[i] = b'X';
+                assert_eq!(
+                    common_method_name(std::str::from_utf8(&other).unwrap()),
+                    None
+                );
+            }
         }
         assert_eq!(common_method_name(""), None);
         assert_eq!(common_method_name("PROPFIND"), None);
