@@ -14,6 +14,7 @@ mod http;
 pub mod http2;
 mod ip;
 mod link;
+mod part;
 mod path;
 mod section;
 mod tls;
@@ -27,11 +28,12 @@ pub use http::lenient::{
 #[doc(hidden)]
 pub use http::reference as http_reference;
 pub use http::{
-    BodyLength, COMMON_METHODS, MAX_HEADERS, RequestHead, ResponseHead, looks_like_request_start,
-    looks_like_response_start, parse_request_head, parse_response_head,
+    BodyLength, COMMON_METHODS, MAX_HEADERS, RequestHead, ResponseHead, common_method_name,
+    looks_like_request_start, looks_like_response_start, parse_request_head, parse_response_head,
 };
 pub use ip::{Endpoint, TcpFlags, TcpSegment, decode_ip};
 pub use link::{LinkType, strip_link};
+pub use part::part_of;
 pub use path::{CUT_MARK, MAX_PATH_LEN, path_of, push_path, request_path};
 pub use section::{MAX_SECTION_LEN, section_of};
 pub use tls::{MAX_TLS_RECORD, tls_sni};

@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use super::front::{Front, FrontCounts};
-use crate::decode::{Endpoint, Malformed};
+use crate::decode::{Endpoint, Malformed, common_method_name, part_of};
 use crate::flow::{HttpSink, NonHttpKind, Protocol, RequestEvent, ResponseEvent};
 use crate::time::Timestamp;
 
@@ -44,6 +44,13 @@ pub trait Replay {
     fn counts(&mut self, counts: &FrontCounts);
 }
 
+/// A method: one of the usual ones is `'static` already and costs no copy; any other is kept.
+#[derive(Debug, Clone)]
+enum Method {
+    Common(&'static str),
+    Kept(Span),
+}
+
 #[derive(Debug, Clone)]
 struct NonHttp {
     kind: NonHttpKind,
@@ -57,7 +64,7 @@ struct Request {
     ts: Timestamp,
     client: Endpoint,
     server: Endpoint,
-    method: Span,
+    method: Method,
     target: Span,
     section: Span,
     path: Span,
@@ -74,7 +81,7 @@ struct Response {
     client: Endpoint,
     server: Endpoint,
     status: u16,
-    method: Option<Span>,
+    method: Option<Method>,
     section: Option<Span>,
     path: Option<Span>,
     latency: Option<Duration>,
@@ -96,6 +103,9 @@ pub struct Batch {
     /// Bytes of the events that need not be UTF-8: hosts, server names.
     bytes: Vec<u8>,
     packets: usize,
+    /// See [`Batch::text_len`]; the two steps of each packet are left out, as the packets
+    /// are bounded by their own count.
+    held: usize,
 }
 
 impl Batch {
@@ -108,6 +118,7 @@ impl Batch {
         self.text.clear();
         self.bytes.clear();
         self.packets = 0;
+        self.held = 0;
     }
 
     /// Packets begun in this batch.
@@ -115,8 +126,18 @@ impl Batch {
         self.packets
     }
 
-    /// Bytes of text held: a batch is handed over before it grows large.
+    /// Bytes held, the events' text and the events themselves: a batch is handed over before
+    /// it grows large. The events count too because text alone no longer bounds them: a
+    /// flood of pipelined `GET / ` requests keeps one byte of text each (the method is not
+    /// copied), beside an event of a hundred bytes.
+    /// Kept as a running sum: it is asked after every packet.
     pub fn text_len(&self) -> usize {
+        self.held
+    }
+
+    /// Bytes of the events' text alone.
+    #[cfg(test)]
+    fn text_bytes(&self) -> usize {
         self.text.len() + self.bytes.len()
     }
 
@@ -172,30 +193,46 @@ impl Batch {
 
     /// The front's counts as they stand now.
     pub fn counts(&mut self, front: &Front) {
+        self.held += event_size::<FrontCounts>();
         self.steps.push(Step::Counts(index(self.counts.len())));
         self.counts.push(front.counts());
     }
 
     fn keep(&mut self, s: &str) -> Span {
+        self.held += s.len();
         let start = self.text.len();
         self.text.push_str(s);
         span(start, self.text.len())
     }
 
     /// `s` as a part of `whole` (kept at `at`) when it is one, as a section and a path usually
-    /// are of their target: no second copy.
+    /// are of their target, and a section of its path: no second copy.
     fn keep_part(&mut self, s: &str, whole: &str, at: &Span) -> Span {
-        let offset = (s.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
-        match offset.checked_add(s.len()) {
-            Some(end) if end <= whole.len() => {
-                let start = at.start as usize + offset;
+        match part_of(s, whole) {
+            Some(part) => {
+                let start = at.start as usize + part.start;
                 span(start, start + s.len())
             }
-            _ => self.keep(s),
+            None => self.keep(s),
+        }
+    }
+
+    fn keep_method(&mut self, m: &str) -> Method {
+        match common_method_name(m) {
+            Some(m) => Method::Common(m),
+            None => Method::Kept(self.keep(m)),
+        }
+    }
+
+    fn method(&self, m: &Method) -> &str {
+        match m {
+            Method::Common(m) => m,
+            Method::Kept(s) => self.text(s),
         }
     }
 
     fn keep_bytes(&mut self, b: &[u8]) -> Span {
+        self.held += b.len();
         let start = self.bytes.len();
         self.bytes.extend_from_slice(b);
         span(start, self.bytes.len())
@@ -220,7 +257,7 @@ impl Batch {
             ts: r.ts,
             client: r.client,
             server: r.server,
-            method: self.text(&r.method),
+            method: self.method(&r.method),
             target: self.text(&r.target),
             section: self.text(&r.section),
             path: self.text(&r.path),
@@ -239,7 +276,7 @@ impl Batch {
             client: r.client,
             server: r.server,
             status: r.status,
-            method: r.method.as_ref().map(|s| self.text(s)),
+            method: r.method.as_ref().map(|m| self.method(m)),
             section: r.section.as_ref().map(|s| self.text(s)),
             path: r.path.as_ref().map(|s| self.text(s)),
             latency: r.latency,
@@ -255,6 +292,11 @@ fn index(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// What an event of type `E` costs a batch: itself and its step.
+const fn event_size<E>() -> usize {
+    std::mem::size_of::<E>() + std::mem::size_of::<Step>()
+}
+
 fn span(start: usize, end: usize) -> Span {
     index(start)..index(end)
 }
@@ -266,7 +308,7 @@ impl HttpSink for Batch {
             ts: req.ts,
             client: req.client,
             server: req.server,
-            method: self.keep(req.method),
+            method: self.keep_method(req.method),
             section: self.keep_part(req.section, req.target, &target),
             path: self.keep_part(req.path, req.target, &target),
             target,
@@ -275,30 +317,38 @@ impl HttpSink for Batch {
             bytes: req.bytes,
             malformed: req.malformed,
         };
+        self.held += event_size::<Request>();
         self.steps.push(Step::Request(index(self.requests.len())));
         self.requests.push(r);
     }
 
     fn response(&mut self, resp: &ResponseEvent<'_>) {
+        let path = resp.path.map(|p| (p, self.keep(p)));
+        let section = match (resp.section, &path) {
+            (Some(s), Some((p, at))) => Some(self.keep_part(s, p, at)),
+            (s, _) => s.map(|s| self.keep(s)),
+        };
         let r = Response {
             ts: resp.ts,
             client: resp.client,
             server: resp.server,
             status: resp.status,
-            method: resp.method.map(|s| self.keep(s)),
-            section: resp.section.map(|s| self.keep(s)),
-            path: resp.path.map(|s| self.keep(s)),
+            method: resp.method.map(|m| self.keep_method(m)),
+            section,
+            path: path.map(|(_, at)| at),
             latency: resp.latency,
             bytes: resp.bytes,
             interim: resp.interim,
             grpc_status: resp.grpc_status,
         };
+        self.held += event_size::<Response>();
         self.steps.push(Step::Response(index(self.responses.len())));
         self.responses.push(r);
     }
 
     fn non_http(&mut self, kind: NonHttpKind, server: Endpoint, server_name: Option<&[u8]>) {
         let server_name = server_name.map(|n| self.keep_bytes(n));
+        self.held += event_size::<NonHttp>();
         self.steps.push(Step::NonHttp(index(self.non_http.len())));
         self.non_http.push(NonHttp {
             kind,
@@ -377,24 +427,35 @@ mod tests {
             request("CONNECT", "host:443", "CONNECT", &owned_section),
             request("X", "", "", ""),
         ];
-        let response = ResponseEvent {
+        let response = |method, section, path| ResponseEvent {
             ts: Timestamp(9),
             client: endpoint("10.0.0.1:40000"),
             server: endpoint("10.0.0.2:80"),
             status: 404,
-            method: Some("PUT"),
-            section: None,
-            path: Some("/p"),
+            method,
+            section,
+            path,
             latency: Some(Duration::from_micros(250)),
             bytes: 5,
             interim: false,
             grpc_status: Some(14),
         };
+        let owned_path = String::from("/p/q");
+        let responses = [
+            response(Some("PUT"), None, Some("/p")),
+            // The section inside the path: kept once.
+            response(Some("GET"), Some(&owned_path[..2]), Some(&owned_path)),
+            // A method of no common name, a section apart from its path, nothing at all.
+            response(Some("BREW"), Some("/b"), Some("/a")),
+            response(None, None, None),
+        ];
         let mut batch = Batch::default();
         for r in &requests {
             HttpSink::request(&mut batch, r);
         }
-        HttpSink::response(&mut batch, &response);
+        for r in &responses {
+            HttpSink::response(&mut batch, r);
+        }
         batch.non_http(
             NonHttpKind::ALL[0],
             endpoint("10.0.0.2:443"),
@@ -403,7 +464,7 @@ mod tests {
         let mut got = Recorded::default();
         batch.replay_into(&mut got);
         let mut want: Vec<String> = requests.iter().map(|r| format!("{r:?}")).collect();
-        want.push(format!("{response:?}"));
+        want.extend(responses.iter().map(|r| format!("{r:?}")));
         want.push(format!(
             "{:?}",
             (
@@ -414,17 +475,31 @@ mod tests {
         ));
         let got = got.0;
         assert_eq!(got, want);
-        // The section and the path of the first request cost no text of their own.
+        // The section and the path of the first request cost no text of their own, a
+        // response's section none beside its path, and the common methods none at all.
         assert_eq!(
-            batch.text_len(),
-            "GET".len()
-                + target.len()
-                + "CONNECTCONNECThost:443/elsewhere".len()
+            batch.text_bytes(),
+            target.len()
+                + "CONNECThost:443/elsewhere".len()
                 + "X".len()
-                + "PUT/p".len()
+                + "/p".len()
+                + "/p/q".len()
+                + "BREW/a/b".len()
                 + 3 * 4
                 + 4
         );
+        batch.clear();
+        assert_eq!(
+            (batch.steps.len(), batch.text_len(), batch.packets()),
+            (0, 0, 0)
+        );
+        // Requests with next to no text still count at their size: the batch's size says
+        // when to hand it over, and must grow with every event.
+        let tiny = request("GET", "/", "/", "/");
+        for n in 1..=100 {
+            HttpSink::request(&mut batch, &tiny);
+            assert!(batch.text_len() >= n * (std::mem::size_of::<Request>() + 5));
+        }
         batch.clear();
         assert_eq!(
             (batch.steps.len(), batch.text_len(), batch.packets()),

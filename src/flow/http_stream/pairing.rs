@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::ops::Range;
 
 use super::Ctx;
 use super::stream::{Mode, mode_after_head};
@@ -18,10 +19,14 @@ use crate::time::Timestamp;
 pub(super) struct Pending {
     ts: Timestamp,
     method: Cow<'static, str>,
-    /// Reuses the buffer of an answered request (see `Shared::spare`).
-    section: String,
-    /// The request's path for routes; a spare buffer too.
-    path: String,
+    /// The request's path for routes, then its section unless that is a part of the path (as
+    /// it usually is: `/users` of `/users/7`), so one copy keeps both. Reuses the buffer of an
+    /// answered request (see `Shared::spare`).
+    text: String,
+    /// `text[..path_len]` is the path...
+    path_len: usize,
+    /// ...and `text[section]` the section.
+    section: Range<usize>,
     head: bool,
     connect: bool,
     /// Asked to upgrade to h2c: a 101 hands the connection to HTTP/2, where this request is
@@ -30,9 +35,19 @@ pub(super) struct Pending {
 }
 
 pub(super) fn method_name(m: &str) -> Cow<'static, str> {
-    match decode::COMMON_METHODS.iter().find(|k| **k == m) {
+    match decode::common_method_name(m) {
         Some(k) => Cow::Borrowed(k),
         None => Cow::Owned(m.to_owned()),
+    }
+}
+
+impl Pending {
+    fn path(&self) -> &str {
+        self.text.get(..self.path_len).unwrap_or_default()
+    }
+
+    fn section(&self) -> &str {
+        self.text.get(self.section.clone()).unwrap_or_default()
     }
 }
 
@@ -44,7 +59,7 @@ pub(super) struct Shared {
     /// The client's side, once known.
     pub(super) client: Option<Side>,
     pub(super) pending: VecDeque<Pending>,
-    /// Section buffers of answered requests, reused so that queueing a request does not
+    /// Text buffers of answered requests, reused so that queueing a request does not
     /// allocate; never more than the pending queue once held.
     pub(super) spare: Vec<String>,
     /// Requests not queued because `max_pending` was reached; once one is dropped, later
@@ -162,17 +177,22 @@ impl Shared {
             ctx.counters.pending_overflows += 1;
             self.lost += 1;
         } else {
-            let mut buf = self.spare.pop().unwrap_or_default();
-            buf.clear();
-            buf.push_str(section);
-            let mut path_buf = self.spare.pop().unwrap_or_default();
-            path_buf.clear();
-            path_buf.push_str(&path);
+            let mut text = self.spare.pop().unwrap_or_default();
+            text.clear();
+            text.push_str(&path);
+            let section = match decode::part_of(section, &path) {
+                Some(at) => at,
+                None => {
+                    text.push_str(section);
+                    path.len()..text.len()
+                }
+            };
             self.pending.push_back(Pending {
                 ts,
                 method: method_name(h.method),
-                section: buf,
-                path: path_buf,
+                text,
+                path_len: path.len(),
+                section,
                 head: h.method == "HEAD",
                 connect,
                 h2c_upgrade: h.upgrade_h2c,
@@ -207,8 +227,8 @@ impl Shared {
                 server,
                 status: h.status,
                 method: req.map(|r| &*r.method),
-                section: req.map(|r| &*r.section),
-                path: req.map(|r| &*r.path),
+                section: req.map(Pending::section),
+                path: req.map(Pending::path),
                 latency: None,
                 bytes: h.head_len as u64,
                 interim: true,
@@ -218,7 +238,8 @@ impl Shared {
                 // RFC 9113 §3.2: the server's next bytes are HTTP/2, and so is the answer to
                 // the upgraded request.
                 if let Some(r) = self.pending.pop_front() {
-                    self.switch_h2 = Some((r.ts, r.method.into_owned(), r.section, r.path));
+                    let (section, path) = (r.section().to_owned(), r.path().to_owned());
+                    self.switch_h2 = Some((r.ts, r.method.into_owned(), section, path));
                 }
                 return (Mode::Opaque, false);
             }
@@ -251,16 +272,15 @@ impl Shared {
             server,
             status: h.status,
             method: req.as_ref().map(|r| &*r.method),
-            section: req.as_ref().map(|r| &*r.section),
-            path: req.as_ref().map(|r| &*r.path),
+            section: req.as_ref().map(Pending::section),
+            path: req.as_ref().map(Pending::path),
             latency: req.as_ref().map(|r| ts.saturating_sub(r.ts)),
             bytes: (h.head_len as u64).saturating_add(declared),
             interim: false,
             grpc_status: None,
         });
         if let Some(r) = req {
-            self.spare.push(r.section);
-            self.spare.push(r.path);
+            self.spare.push(r.text);
         }
         if h.status == 101 {
             // RFC 9110 §15.2.2: after the 101 the connection speaks the protocol it switched
