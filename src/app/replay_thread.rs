@@ -16,8 +16,8 @@ use crate::time::Timestamp;
 
 /// A batch is handed over after this many packets...
 const PACKETS_PER_BATCH: usize = 1024;
-/// ...or once its events' text reaches this many bytes, whichever comes first.
-const TEXT_PER_BATCH: usize = 256 * 1024;
+/// ...or once its events and their text hold this many bytes, whichever comes first.
+const BYTES_PER_BATCH: usize = 256 * 1024;
 /// Batches in flight: enough for the reader to keep going while one is counted, few enough
 /// that memory stays a few MiB.
 const QUEUE: usize = 4;
@@ -49,7 +49,7 @@ pub fn replay(
                 }
                 let report = reports.as_mut().is_some_and(|r| r.is_due(ts));
                 batch.ingest(&mut front, ts, frame, report);
-                if batch.packets() >= PACKETS_PER_BATCH || batch.text_len() >= TEXT_PER_BATCH {
+                if batch.packets() >= PACKETS_PER_BATCH || batch.held_bytes() >= BYTES_PER_BATCH {
                     batch.counts(&front);
                     let mut next = empty_rx.try_recv().unwrap_or_default();
                     next.clear();

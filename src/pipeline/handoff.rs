@@ -103,7 +103,7 @@ pub struct Batch {
     /// Bytes of the events that need not be UTF-8: hosts, server names.
     bytes: Vec<u8>,
     packets: usize,
-    /// See [`Batch::text_len`]; the two steps of each packet are left out, as the packets
+    /// See [`Batch::held_bytes`]; the two steps of each packet are left out, as the packets
     /// are bounded by their own count.
     held: usize,
 }
@@ -131,7 +131,7 @@ impl Batch {
     /// flood of pipelined `GET / ` requests keeps one byte of text each (the method is not
     /// copied), beside an event of a hundred bytes.
     /// Kept as a running sum: it is asked after every packet.
-    pub fn text_len(&self) -> usize {
+    pub fn held_bytes(&self) -> usize {
         self.held
     }
 
@@ -490,7 +490,7 @@ mod tests {
         );
         batch.clear();
         assert_eq!(
-            (batch.steps.len(), batch.text_len(), batch.packets()),
+            (batch.steps.len(), batch.held_bytes(), batch.packets()),
             (0, 0, 0)
         );
         // Requests with next to no text still count at their size: the batch's size says
@@ -498,11 +498,11 @@ mod tests {
         let tiny = request("GET", "/", "/", "/");
         for n in 1..=100 {
             HttpSink::request(&mut batch, &tiny);
-            assert!(batch.text_len() >= n * (std::mem::size_of::<Request>() + 5));
+            assert!(batch.held_bytes() >= n * (std::mem::size_of::<Request>() + 5));
         }
         batch.clear();
         assert_eq!(
-            (batch.steps.len(), batch.text_len(), batch.packets()),
+            (batch.steps.len(), batch.held_bytes(), batch.packets()),
             (0, 0, 0)
         );
     }
