@@ -83,8 +83,12 @@ struct Runner {
 }
 
 /// Runs `source` into `outputs` until it ends or `stop` is set (a signal, `q`).
-pub fn run(config: &Config, source: Source, outputs: Outputs, stop: Arc<AtomicBool>) -> Result<()> {
-    let mut source = source;
+pub fn run(
+    config: &Config,
+    mut source: Source,
+    outputs: Outputs,
+    stop: Arc<AtomicBool>,
+) -> Result<()> {
     let mut runner = Runner::new(config, &mut source, outputs, stop)?;
     runner.run(source)
 }
