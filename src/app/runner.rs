@@ -431,8 +431,12 @@ mod tests {
         let mut outputs = Outputs::open(&config.outputs, 10).unwrap();
         let out = Captured::default();
         outputs.print_to(Box::new(out.clone()), OutputMode::Json);
+        let mut file = FileSource::open(&path, "", None).unwrap();
+        if threads > 1 {
+            file.read_ahead().unwrap();
+        }
         let source = Source::File {
-            file: FileSource::open(&path, "", None).unwrap(),
+            file: Box::new(file),
             path,
             read: Ok(()),
             two_threads: threads > 1,
