@@ -23,7 +23,7 @@ use std::net::IpAddr;
 pub use alert::{AlertEvent, AlertKind, AlertMonitor, MAX_ALERT_HISTORY, Threshold};
 pub use histogram::{LatencyHistogram, Percentiles};
 pub use routes::{RouteRun, RouteStats};
-pub use sections::{OTHER_NAME, SectionCount, SectionTable, SectionWindow};
+pub use sections::{Answer, OTHER_NAME, SectionCount, SectionTable, SectionWindow};
 pub use snapshot::{
     Health, HookHealth, LATENCY_BOUNDS, LogHealth, RecordingCounters, RecordingHealth, RouteTotal,
     SectionRow, Snapshot,
@@ -250,8 +250,9 @@ impl Stats {
         self.totals.responses += 1;
         self.totals.response_bytes += resp.bytes;
         self.totals.status_classes[StatusClass::of(resp.status).index()] += 1;
-        if let Some(l) = resp.latency {
-            self.totals.latency.record(l);
+        let latency = resp.latency.map(histogram::bucket_of);
+        if let Some(b) = latency {
+            self.totals.latency.add_bucket(b, 1);
         }
         // A failed gRPC call travels in a 200: in the section tables it is an error like a 5xx.
         let mut status = resp.status;
@@ -261,15 +262,16 @@ impl Stats {
                 status = status.max(500);
             }
         }
+        let answer = Answer::new(status, latency);
         // A response whose request we never saw has no section; it still counts in totals.
         if let Some(section) = resp.section {
             // Usually answered by the table's cache of recent lookups, without hashing.
             let id = self.sections.lookup(section).unwrap_or(sections::OTHER_ID);
-            self.last_10s.record_response(sec, id, status, resp.latency);
-            self.last_10m.record_response(sec, id, status, resp.latency);
+            self.last_10s.record_answer(sec, id, answer);
+            self.last_10m.record_answer(sec, id, answer);
         }
         if let Some(path) = resp.path {
-            self.routes.record_response(sec, path, status, resp.latency);
+            self.routes.record_answer(sec, path, status, answer);
         }
     }
 

@@ -12,8 +12,8 @@
 use std::hash::BuildHasher;
 use std::time::Duration;
 
-use super::histogram::LatencyHistogram;
-use super::sections::{OTHER_ID, SectionTable, SectionWindow};
+use super::histogram::{LatencyHistogram, bucket_of};
+use super::sections::{Answer, OTHER_ID, SectionTable, SectionWindow};
 use crate::routes::Routes;
 
 /// One route's counts over the whole run (or those of `(other)`).
@@ -168,6 +168,13 @@ impl RouteStats {
         status: u16,
         latency: Option<Duration>,
     ) {
+        let answer = Answer::new(status, latency.map(bucket_of));
+        self.record_answer(second, path, status, answer);
+    }
+
+    /// [`RouteStats::record_response`] of a response worked out once for every table it goes
+    /// to; `answer` is of `status`.
+    pub fn record_answer(&mut self, second: u64, path: &str, status: u16, answer: Answer) {
         self.rekey();
         let id = match self.recent.get(path) {
             Some(id) => id,
@@ -176,16 +183,16 @@ impl RouteStats {
                 self.table.lookup(route).unwrap_or(OTHER_ID)
             }
         };
-        self.last_10s.record_response(second, id, status, latency);
-        self.last_10m.record_response(second, id, status, latency);
+        self.last_10s.record_answer(second, id, answer);
+        self.last_10m.record_answer(second, id, answer);
         let run = run_of(&mut self.run, id);
         let class = match status {
             100..=599 => usize::from(status / 100),
             _ => 0,
         };
         run.status_classes[class] += 1;
-        if let Some(l) = latency {
-            run.latency.record(l);
+        if let Some(b) = answer.latency() {
+            run.latency.add_bucket(b, 1);
         }
     }
 

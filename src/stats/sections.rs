@@ -369,8 +369,18 @@ impl Newest {
             .filter(|(_, n)| *n > 0)
     }
 
+    /// Adds one to `counter`; returns whether the pair is new.
+    #[inline]
+    fn bump_counter(&mut self, counter: Counter) -> bool {
+        let c = &mut self.counts[counter.index()];
+        let fresh = *c == 0;
+        *c = c.saturating_add(1);
+        fresh
+    }
+
     /// Adds `n` (> 0) to `kind` of this record of `id`, whose bucket keeps other latencies
     /// in `map`. Returns whether the pair is new.
+    #[inline]
     fn bump(&mut self, map: &mut Deltas, id: u32, kind: Kind, n: u32) -> bool {
         let bucket = match kind {
             Kind::Counter(counter) => {
@@ -562,6 +572,57 @@ fn entry_of(agg: &mut Vec<Entry>, id: u32) -> &mut Entry {
 struct Slot {
     index: usize,
     newest: bool,
+}
+
+/// An id's entry and the newest bucket, for an event that lands there.
+struct Hot<'a> {
+    entry: &'a mut Entry,
+    bucket: &'a mut Bucket,
+}
+
+/// What one final response adds to a section: a response, an error of its class if it is one,
+/// its latency's bucket if it has one. Worked out once for all the windows it is counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    error: Option<Counter>,
+    latency: Option<u8>,
+}
+
+impl Answer {
+    /// A response of `status` with a latency in [`bucket_of`] bucket `latency`.
+    pub fn new(status: u16, latency: Option<u8>) -> Self {
+        let error = match StatusClass::of(status) {
+            StatusClass::ClientError => Some(Counter::ClientErrors),
+            StatusClass::ServerError => Some(Counter::ServerErrors),
+            _ => None,
+        };
+        Answer { error, latency }
+    }
+
+    /// Its latency's bucket.
+    pub fn latency(self) -> Option<u8> {
+        self.latency
+    }
+
+    /// Pairs it may add to a bucket.
+    fn pairs(self) -> usize {
+        1 + usize::from(self.error.is_some()) + usize::from(self.latency.is_some())
+    }
+
+    /// Its kinds in the order they are counted, and how many there are.
+    fn kinds(self) -> ([Kind; 3], usize) {
+        let mut kinds = [Kind::Counter(Counter::Responses); 3];
+        let mut n = 1;
+        let error = self.error.map(Kind::Counter);
+        for kind in [error, self.latency.map(Kind::Latency)]
+            .into_iter()
+            .flatten()
+        {
+            kinds[n] = kind;
+            n += 1;
+        }
+        (kinds, n)
+    }
 }
 
 /// Per-section counts over the last `len` buckets of `granularity` seconds each.
@@ -864,7 +925,13 @@ impl SectionWindow {
     }
 
     pub fn record_hit(&mut self, second: u64, id: u32) {
-        self.record(second, id, &[Kind::Counter(Counter::Hits)]);
+        match self.hot(second, id, 1) {
+            Some(Hot { entry, bucket }) => {
+                bucket.entries += usize::from(entry.newest.bump_counter(Counter::Hits));
+                entry.agg.hits += 1;
+            }
+            None => self.record(second, id, &[Kind::Counter(Counter::Hits)]),
+        }
     }
 
     pub fn record_response(
@@ -874,19 +941,58 @@ impl SectionWindow {
         status: u16,
         latency: Option<Duration>,
     ) {
-        let mut kinds = [Kind::Counter(Counter::Responses); 3];
-        let mut n = 1;
-        let error = match StatusClass::of(status) {
-            StatusClass::ClientError => Some(Kind::Counter(Counter::ClientErrors)),
-            StatusClass::ServerError => Some(Kind::Counter(Counter::ServerErrors)),
-            _ => None,
+        self.record_answer(second, id, Answer::new(status, latency.map(bucket_of)));
+    }
+
+    /// [`SectionWindow::record_response`] of a response worked out once for every window it
+    /// goes to.
+    pub fn record_answer(&mut self, second: u64, id: u32, answer: Answer) {
+        let Some(Hot { entry: e, bucket }) = self.hot(second, id, answer.pairs()) else {
+            let (kinds, n) = answer.kinds();
+            self.record(second, id, kinds.get(..n).unwrap_or(&[]));
+            return;
         };
-        let latency = latency.map(|l| Kind::Latency(bucket_of(l)));
-        for kind in [error, latency].into_iter().flatten() {
-            kinds[n] = kind;
-            n += 1;
+        let mut fresh = usize::from(e.newest.bump_counter(Counter::Responses));
+        e.agg.responses += 1;
+        if let Some(error) = answer.error {
+            fresh += usize::from(e.newest.bump_counter(error));
+            match error {
+                Counter::ClientErrors => e.agg.client_errors += 1,
+                _ => e.agg.server_errors += 1,
+            }
         }
-        self.record(second, id, &kinds[..n]);
+        if let Some(b) = answer.latency {
+            fresh += usize::from(e.newest.bump(&mut bucket.deltas, id, Kind::Latency(b), 1));
+            if b < 128 {
+                e.latencies |= 1 << b;
+            }
+            e.agg.latency.add_bucket(b, 1);
+        }
+        bucket.entries += fresh;
+    }
+
+    /// The newest bucket and `id`'s entry, marked as holding something there, when an event at
+    /// `second` lands in that bucket and it has room for `pairs` more pairs: nearly every
+    /// event, counted in a few dozen instructions. `None` sends the event the long way
+    /// ([`SectionWindow::record`]): a new second, a late event, a bucket near its cap, an id
+    /// this window never saw.
+    #[inline]
+    fn hot(&mut self, second: u64, id: u32, pairs: usize) -> Option<Hot<'_>> {
+        let (s, slot) = self.last?;
+        if s != second || !slot.newest {
+            return None;
+        }
+        let bucket = self.buckets.get_mut(slot.index)?;
+        if bucket.entries + pairs > self.cap {
+            return None;
+        }
+        let entry = self.agg.get_mut(id as usize)?;
+        if !entry.listed {
+            entry.listed = true;
+            self.touched.push(id);
+        }
+        entry.buckets |= 1 << (slot.index % 64);
+        Some(Hot { entry, bucket })
     }
 
     /// Sections by hits, most first (ties by id), at most `n`.
