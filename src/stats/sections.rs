@@ -66,6 +66,9 @@ struct RecentEntry {
 
 const NO_ID: u32 = u32::MAX;
 
+/// No bucket slot (a window has far fewer).
+const NO_SLOT: usize = usize::MAX;
+
 /// Sets of [`Recent`], a power of two: room for a busy API's routes (of the requests to 255
 /// routes with Zipf popularity, 40 % missed in 64 direct-mapped entries), at 32 bytes an entry
 /// plus the names.
@@ -447,6 +450,22 @@ impl Newest {
         fresh
     }
 
+    /// Adds one to latency bucket `b` of this record of `id`, whose bucket keeps other
+    /// latencies in `map`; returns whether the pair is new.
+    #[inline]
+    fn bump_latency(&mut self, map: &mut Deltas, id: u32, b: u8) -> bool {
+        if self.latency_n == 0 {
+            self.latency = b;
+            self.latency_n = 1;
+            return true;
+        }
+        if self.latency == b {
+            self.latency_n = self.latency_n.saturating_add(1);
+            return false;
+        }
+        add_one(map, key(id, Kind::Latency(b)))
+    }
+
     /// Adds `n` (> 0) to `kind` of this record of `id`, whose bucket keeps other latencies
     /// in `map`. Returns whether the pair is new.
     #[inline]
@@ -475,6 +494,18 @@ impl Newest {
 
 /// A bucket's counts by `key(id, kind)`.
 type Deltas = HashMap<u64, u32, KeyedState>;
+
+/// Adds one to a pair of `map`, most often there already; returns whether it is new. Out of
+/// line: the map's probing would take the registers of the short path it is called from.
+#[inline(never)]
+fn add_one(map: &mut Deltas, k: u64) -> bool {
+    if let Some(c) = map.get_mut(&k) {
+        *c = c.saturating_add(1);
+        return false;
+    }
+    map.insert(k, 1);
+    true
+}
 
 /// Adds `n` to a pair of `map`; returns whether it is new.
 #[inline]
@@ -707,6 +738,10 @@ pub struct SectionWindow {
     touched: Vec<u32>,
     /// The last second looked up and its slot, until the window moves.
     last: Option<(u64, Slot)>,
+    /// The newest bucket's slot while `last` is in it (`NO_SLOT` otherwise), and that second:
+    /// what an event must match to be counted on the short path.
+    hot_slot: usize,
+    hot_second: u64,
     /// `MAX_BUCKET_ENTRIES`; smaller in tests.
     cap: usize,
     /// An empty map with the capacity the last newest bucket grew to: the next newest bucket
@@ -738,6 +773,8 @@ impl SectionWindow {
             agg: Vec::new(),
             touched: Vec::new(),
             last: None,
+            hot_slot: NO_SLOT,
+            hot_second: 0,
             cap,
             spare: HashMap::default(),
             sorting: Vec::new(),
@@ -764,6 +801,7 @@ impl SectionWindow {
         self.store_newest();
         self.newest = idx;
         self.last = None;
+        self.hot_slot = NO_SLOT;
         let len = self.buckets.len() as u64;
         for bucket in &mut self.buckets {
             if bucket.index == u64::MAX || bucket.index + len > idx {
@@ -853,7 +891,20 @@ impl SectionWindow {
             newest: idx == self.newest,
         };
         self.last = Some((second, slot));
+        (self.hot_slot, self.hot_second) = if slot.newest {
+            (slot.index, second)
+        } else {
+            (NO_SLOT, 0)
+        };
         Some(slot)
+    }
+
+    /// [`SectionWindow::record`] out of line, for the few events the short path leaves: the
+    /// short path's callers keep their registers.
+    #[cold]
+    #[inline(never)]
+    fn record_slowly(&mut self, second: u64, id: u32, kinds: &[Kind]) {
+        self.record(second, id, kinds);
     }
 
     /// Counts one of each of `kinds` for `id` at `second`, in order.
@@ -998,13 +1049,14 @@ impl SectionWindow {
         e.reset();
     }
 
+    #[inline]
     pub fn record_hit(&mut self, second: u64, id: u32) {
         match self.hot(second, id, 1) {
             Some(Hot { entry, bucket }) => {
                 bucket.entries += usize::from(entry.newest.bump_counter(Counter::Hits));
                 entry.agg.hits += 1;
             }
-            None => self.record(second, id, &[Kind::Counter(Counter::Hits)]),
+            None => self.record_slowly(second, id, &[Kind::Counter(Counter::Hits)]),
         }
     }
 
@@ -1020,10 +1072,11 @@ impl SectionWindow {
 
     /// [`SectionWindow::record_response`] of a response worked out once for every window it
     /// goes to.
+    #[inline]
     pub fn record_answer(&mut self, second: u64, id: u32, answer: Answer) {
         let Some(Hot { entry: e, bucket }) = self.hot(second, id, answer.pairs()) else {
             let (kinds, n) = answer.kinds();
-            self.record(second, id, kinds.get(..n).unwrap_or(&[]));
+            self.record_slowly(second, id, kinds.get(..n).unwrap_or(&[]));
             return;
         };
         let mut fresh = usize::from(e.newest.bump_counter(Counter::Responses));
@@ -1036,7 +1089,7 @@ impl SectionWindow {
             }
         }
         if let Some(b) = answer.latency {
-            fresh += usize::from(e.newest.bump(&mut bucket.deltas, id, Kind::Latency(b), 1));
+            fresh += usize::from(e.newest.bump_latency(&mut bucket.deltas, id, b));
             if b < 128 {
                 e.latencies |= 1 << b;
             }
@@ -1052,11 +1105,12 @@ impl SectionWindow {
     /// this window never saw.
     #[inline]
     fn hot(&mut self, second: u64, id: u32, pairs: usize) -> Option<Hot<'_>> {
-        let (s, slot) = self.last?;
-        if s != second || !slot.newest {
+        if second != self.hot_second {
             return None;
         }
-        let bucket = self.buckets.get_mut(slot.index)?;
+        // `NO_SLOT` is no bucket.
+        let slot = self.hot_slot;
+        let bucket = self.buckets.get_mut(slot)?;
         if bucket.entries + pairs > self.cap {
             return None;
         }
@@ -1065,7 +1119,7 @@ impl SectionWindow {
             entry.listed = true;
             self.touched.push(id);
         }
-        entry.buckets |= 1 << (slot.index % 64);
+        entry.buckets |= 1 << (slot % 64);
         Some(Hot { entry, bucket })
     }
 
