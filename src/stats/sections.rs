@@ -82,17 +82,42 @@ const RECENT_SETS: usize = 512;
 fn fingerprint(name: &str) -> u32 {
     let b = name.as_bytes();
     let len = b.len();
-    let word = |at: usize| {
-        b.get(at..at + 8)
-            .and_then(|w| <[u8; 8]>::try_from(w).ok())
-            .map_or(0, u64::from_le_bytes)
-    };
     let mixed = if len >= 8 {
-        word(0) ^ word(len / 2 - 4).rotate_left(21) ^ word(len - 8).rotate_left(42)
+        word(b, 0) ^ word(b, len / 2 - 4).rotate_left(21) ^ word(b, len - 8).rotate_left(42)
     } else {
         b.iter().fold(0, |h, c| h << 8 | u64::from(*c))
     };
     ((mixed ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32
+}
+
+/// The eight bytes of `b` from `at` (0 past its end).
+#[inline]
+fn word(b: &[u8], at: usize) -> u64 {
+    b.get(at..)
+        .and_then(|w| w.first_chunk::<8>())
+        .map_or(0, |w| u64::from_le_bytes(*w))
+}
+
+/// Whether two names are the same, compared eight bytes at a time inline: names are short,
+/// and calling `memcmp` costs more than comparing them.
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    if len < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let mut at = 0;
+    while at + 8 < len {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    word(a, len - 8) == word(b, len - 8)
 }
 
 impl Default for Recent {
@@ -122,7 +147,7 @@ impl Recent {
         let i = self.set_of(f);
         let set = self.entries.get(i..i + 2)?;
         set.iter()
-            .find(|e| e.fingerprint == f && e.id != NO_ID && e.name == name)
+            .find(|e| e.fingerprint == f && e.id != NO_ID && same_name(&e.name, name))
             .map(|e| e.id)
     }
 
@@ -1319,6 +1344,44 @@ mod tests {
             let (mut scratch, mut digits) = (Vec::new(), Vec::new());
             sort_pairs(&mut pairs, &mut scratch, &mut digits);
             prop_assert_eq!(pairs, want);
+        }
+    }
+
+    #[test]
+    fn names_compare_as_bytes_do() {
+        let names = [
+            "",
+            "/",
+            "/a",
+            "/api33",
+            "/api3x",
+            "/api33/v",
+            "/api33/v1",
+            "/api33/v1/delta",
+        ];
+        let longer = [
+            "/api33/v1/deltb",
+            "/bpi33/v1/delta",
+            "/api33/v2/delta",
+            "/api33/v1/delta/",
+        ];
+        for a in names.iter().chain(&longer) {
+            for b in names.iter().chain(&longer) {
+                assert_eq!(same_name(a, b), a == b, "{a} {b}");
+            }
+        }
+        // Every length around the eight-byte steps, differing at every position.
+        for len in 0..40 {
+            let a: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            assert!(same_name(&a, &a.clone()));
+            for at in 0..len {
+                let mut b = a.clone().into_bytes();
+                b[at] = b'#';
+                let b = String::from_utf8(b).unwrap_or_default();
+                assert!(!same_name(&a, &b), "{a} {b}");
+            }
         }
     }
 
