@@ -84,6 +84,8 @@ fn fingerprint(name: &str) -> u32 {
     let len = b.len();
     let mixed = if len >= 8 {
         word(b, 0) ^ word(b, len / 2 - 4).rotate_left(21) ^ word(b, len - 8).rotate_left(42)
+    } else if len >= 4 {
+        u64::from(half(b, 0)) << 32 | u64::from(half(b, len - 4))
     } else {
         b.iter().fold(0, |h, c| h << 8 | u64::from(*c))
     };
@@ -98,6 +100,14 @@ fn word(b: &[u8], at: usize) -> u64 {
         .map_or(0, |w| u64::from_le_bytes(*w))
 }
 
+/// The four bytes of `b` from `at` (0 past its end).
+#[inline]
+fn half(b: &[u8], at: usize) -> u32 {
+    b.get(at..)
+        .and_then(|w| w.first_chunk::<4>())
+        .map_or(0, |w| u32::from_le_bytes(*w))
+}
+
 /// Whether two names are the same, compared eight bytes at a time inline: names are short,
 /// and calling `memcmp` costs more than comparing them.
 #[inline]
@@ -107,8 +117,12 @@ fn same_name(a: &str, b: &str) -> bool {
     if len != b.len() {
         return false;
     }
-    if len < 8 {
+    if len < 4 {
         return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    if len < 8 {
+        // The first four bytes and the last four, overlapping.
+        return half(a, 0) == half(b, 0) && half(a, len - 4) == half(b, len - 4);
     }
     let mut at = 0;
     while at + 8 < len {
