@@ -111,7 +111,7 @@ fn half(b: &[u8], at: usize) -> u32 {
 /// Whether two names are the same, compared eight bytes at a time inline: names are short,
 /// and calling `memcmp` costs more than comparing them.
 #[inline]
-fn same_name(a: &str, b: &str) -> bool {
+pub(super) fn same_name(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let len = a.len();
     if len != b.len() {
