@@ -347,7 +347,7 @@ fn clients_are_counted_exactly_through_runs_and_past_the_cap() {
         if want.contains_key(&r.client.ip) || want.len() < MAX_CLIENTS {
             *want.entry(r.client.ip).or_default() += 1;
         }
-        if i % 997 == 0 || i + 1 == order.len() {
+        if i < 12 || i % 997 == 0 || i + 12 >= order.len() {
             let mut want: Vec<(IpAddr, u64)> = want.iter().map(|(k, v)| (*k, *v)).collect();
             want.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             assert_eq!(s.snapshot().top_clients, want, "after {i}");
