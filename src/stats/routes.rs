@@ -13,7 +13,7 @@ use std::hash::BuildHasher;
 use std::time::Duration;
 
 use super::histogram::{LatencyHistogram, bucket_of};
-use super::sections::{Answer, OTHER_ID, SectionTable, SectionWindow};
+use super::sections::{Answer, OTHER_ID, SectionTable, SectionWindow, same_name};
 use crate::routes::Routes;
 
 /// One route's counts over the whole run (or those of `(other)`).
@@ -95,8 +95,11 @@ impl RecentPaths {
         }
         let i = self.slot(path);
         if let Some(e) = self.slots.get_mut(i) {
-            e.path.clear();
-            e.path.push_str(path);
+            // A path asked for again is mostly there already: compared, not copied.
+            if !same_name(&e.path, path) {
+                e.path.clear();
+                e.path.push_str(path);
+            }
             e.id = id;
             e.stamp = self.stamp;
         }
@@ -104,7 +107,7 @@ impl RecentPaths {
 
     fn get(&self, path: &str) -> Option<u32> {
         let e = self.slots.get(self.slot(path))?;
-        (e.stamp == self.stamp && e.path == path).then_some(e.id)
+        (e.stamp == self.stamp && same_name(&e.path, path)).then_some(e.id)
     }
 
     fn forget_all(&mut self) {

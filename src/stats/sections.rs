@@ -1111,7 +1111,7 @@ impl SectionWindow {
 
     /// [`SectionWindow::record_response`] of a response worked out once for every window it
     /// goes to.
-    #[inline]
+    #[inline(always)]
     pub fn record_answer(&mut self, second: u64, id: u32, answer: Answer) {
         let Some(Hot { entry: e, bucket }) = self.hot(second, id, answer.pairs()) else {
             let (kinds, n) = answer.kinds();
