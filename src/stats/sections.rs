@@ -480,6 +480,19 @@ impl Newest {
             .filter(|(_, n)| *n > 0)
     }
 
+    /// Appends the pairs held to `out` as `(key, count)`: [`Newest::pairs`] with keys, one
+    /// push each, as sealing does it for every id of every bucket.
+    fn push_pairs(&self, id: u32, out: &mut Vec<(u64, u32)>) {
+        for (c, n) in Counter::ALL.into_iter().zip(self.counts) {
+            if n > 0 {
+                out.push((key(id, Kind::Counter(c)), n));
+            }
+        }
+        if self.latency_n > 0 {
+            out.push((key(id, Kind::Latency(self.latency)), self.latency_n));
+        }
+    }
+
     /// Adds one to `counter`; returns whether the pair is new.
     #[inline]
     fn bump_counter(&mut self, counter: Counter) -> bool {
@@ -880,7 +893,7 @@ impl SectionWindow {
             e.listed = false;
             let record = std::mem::take(&mut e.newest);
             if bucket.is_some() {
-                sorting.extend(record.pairs().map(|(kind, n)| (key(id, kind), n)));
+                record.push_pairs(id, sorting);
             }
         }
         if let Some(b) = bucket.as_mut() {
