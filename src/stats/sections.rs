@@ -1231,19 +1231,29 @@ impl SectionWindow {
 const COUNTED_IDS: u64 = 1 << 16;
 
 /// Sorts a bucket's pairs by key, as sealing needs them. Ids are small dense integers (at most
-/// the table's cap + 1) and kinds one byte, so two stable counting passes (by kind, then by
-/// id) do it in a few instructions a pair, where comparing took a few hundred a pair (thousands
-/// of pairs a second per window). Few pairs, or ids past `COUNTED_IDS`, are compared.
+/// the table's cap + 1), so one stable counting pass groups the pairs by id, and each id's few
+/// pairs (its counters and latencies) are then compared among themselves: a few dozen
+/// instructions a pair, where comparing all of them took a few hundred (thousands of pairs a
+/// second per window), and one pass over memory rather than two. Few pairs, or ids past
+/// `COUNTED_IDS`, are compared. `pairs` and `scratch` may trade buffers.
 fn sort_pairs(pairs: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>, digits: &mut Vec<u32>) {
     let top = pairs.iter().map(|(k, _)| k >> 8).max().unwrap_or(0);
     if pairs.len() < 64 || top >= COUNTED_IDS {
         pairs.sort_unstable_by_key(|(k, _)| *k);
         return;
     }
-    counting_pass(pairs, scratch, digits, 256, |k| (k & 0xff) as usize);
-    counting_pass(scratch, pairs, digits, top as usize + 1, |k| {
+    counting_pass(pairs, scratch, digits, top as usize + 1, |k| {
         (k >> 8) as usize
     });
+    // Each id's count now ends where its pairs end.
+    let mut start = 0;
+    for &end in digits.iter().take(top as usize + 1) {
+        if let Some(run) = scratch.get_mut(start..end as usize) {
+            run.sort_unstable_by_key(|(k, _)| *k);
+        }
+        start = end as usize;
+    }
+    std::mem::swap(pairs, scratch);
 }
 
 /// Puts `from` into `to` in the order of `digit` (below `n`), keeping the order of equals.
