@@ -133,6 +133,12 @@ impl Pipeline {
         }
     }
 
+    /// Whether [`Pipeline::take_alerts`] has anything.
+    #[inline]
+    pub fn has_alerts(&self) -> bool {
+        !self.alerts.is_empty()
+    }
+
     /// Alert transitions since the last call, oldest first.
     pub fn take_alerts(&mut self) -> Vec<AlertEvent> {
         std::mem::take(&mut self.alerts)

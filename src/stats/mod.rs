@@ -23,7 +23,7 @@ use std::net::IpAddr;
 pub use alert::{AlertEvent, AlertKind, AlertMonitor, MAX_ALERT_HISTORY, Threshold};
 pub use histogram::{LatencyHistogram, Percentiles};
 pub use routes::{RouteRun, RouteStats};
-pub use sections::{OTHER_NAME, SectionCount, SectionTable, SectionWindow};
+pub use sections::{Answer, OTHER_NAME, SectionCount, SectionTable, SectionWindow};
 pub use snapshot::{
     Health, HookHealth, LATENCY_BOUNDS, LogHealth, RecordingCounters, RecordingHealth, RouteTotal,
     SectionRow, Snapshot,
@@ -136,6 +136,10 @@ pub struct Stats {
     methods: Vec<(String, u64)>,
     clients: HashMap<IpAddr, u64, KeyedState>,
     clients_folded: u64,
+    /// The client of the latest requests, which is in `clients`, and how many of those
+    /// requests `clients` does not count yet: requests come in runs from one address
+    /// (keep-alive connections, a load generator), and a run is counted without hashing it.
+    client_run: Option<(IpAddr, u64)>,
     tls_names: Vec<String>,
     /// Set by the pipeline while packets are being dropped: alerts then say hits is a lower bound.
     pub dropping: bool,
@@ -158,6 +162,7 @@ impl Stats {
             methods: Vec::new(),
             clients: HashMap::default(),
             clients_folded: 0,
+            client_run: None,
             tls_names: Vec::new(),
             dropping: false,
             config,
@@ -214,19 +219,50 @@ impl Stats {
         self.last_10m.record_hit(sec, id);
         self.routes.record_request(sec, req.path);
         self.count_method(req.method);
-        if let Some(n) = self.clients.get_mut(&req.client.ip) {
+        match &mut self.client_run {
+            Some((ip, n)) if *ip == req.client.ip => *n += 1,
+            _ => self.count_client(req.client.ip),
+        }
+    }
+
+    /// Counts a request of a client other than the last one's: the last run goes into
+    /// `clients`, and this one starts the next if its client is counted there.
+    fn count_client(&mut self, ip: IpAddr) {
+        if let Some((last, n)) = self.client_run.take()
+            && let Some(c) = self.clients.get_mut(&last)
+        {
+            *c += n;
+        }
+        if let Some(n) = self.clients.get_mut(&ip) {
             *n += 1;
         } else if self.clients.len() < MAX_CLIENTS {
-            self.clients.insert(req.client.ip, 1);
+            self.clients.insert(ip, 1);
         } else {
             self.clients_folded += 1;
+            return;
         }
+        self.client_run = Some((ip, 0));
+    }
+
+    /// Requests by client address, the current run included.
+    fn client_counts(&self) -> impl Iterator<Item = (IpAddr, u64)> + '_ {
+        self.clients.iter().map(|(ip, n)| {
+            let run = match self.client_run {
+                Some((last, r)) if last == *ip => r,
+                _ => 0,
+            };
+            (*ip, n + run)
+        })
     }
 
     /// Past `MAX_METHODS` names, the rest count under `(other)` (which a method token, made of
     /// tchars, can never be).
     fn count_method(&mut self, method: &str) {
-        if let Some((_, n)) = self.methods.iter_mut().find(|(m, _)| m == method) {
+        if let Some((_, n)) = self
+            .methods
+            .iter_mut()
+            .find(|(m, _)| sections::same_name(m, method))
+        {
             *n += 1;
         } else if self.methods.len() < MAX_METHODS {
             self.methods.push((method.to_owned(), 1));
@@ -250,8 +286,9 @@ impl Stats {
         self.totals.responses += 1;
         self.totals.response_bytes += resp.bytes;
         self.totals.status_classes[StatusClass::of(resp.status).index()] += 1;
-        if let Some(l) = resp.latency {
-            self.totals.latency.record(l);
+        let latency = resp.latency.map(histogram::bucket_of);
+        if let Some(b) = latency {
+            self.totals.latency.add_bucket(b, 1);
         }
         // A failed gRPC call travels in a 200: in the section tables it is an error like a 5xx.
         let mut status = resp.status;
@@ -261,15 +298,16 @@ impl Stats {
                 status = status.max(500);
             }
         }
+        let answer = Answer::new(status, latency);
         // A response whose request we never saw has no section; it still counts in totals.
         if let Some(section) = resp.section {
             // Usually answered by the table's cache of recent lookups, without hashing.
             let id = self.sections.lookup(section).unwrap_or(sections::OTHER_ID);
-            self.last_10s.record_response(sec, id, status, resp.latency);
-            self.last_10m.record_response(sec, id, status, resp.latency);
+            self.last_10s.record_answer(sec, id, answer);
+            self.last_10m.record_answer(sec, id, answer);
         }
         if let Some(path) = resp.path {
-            self.routes.record_response(sec, path, status, resp.latency);
+            self.routes.record_answer(sec, path, status, answer);
         }
     }
 

@@ -12,8 +12,8 @@
 use std::hash::BuildHasher;
 use std::time::Duration;
 
-use super::histogram::LatencyHistogram;
-use super::sections::{OTHER_ID, SectionTable, SectionWindow};
+use super::histogram::{LatencyHistogram, bucket_of};
+use super::sections::{Answer, OTHER_ID, SectionTable, SectionWindow, same_name};
 use crate::routes::Routes;
 
 /// One route's counts over the whole run (or those of `(other)`).
@@ -95,8 +95,11 @@ impl RecentPaths {
         }
         let i = self.slot(path);
         if let Some(e) = self.slots.get_mut(i) {
-            e.path.clear();
-            e.path.push_str(path);
+            // A path asked for again is mostly there already: compared, not copied.
+            if !same_name(&e.path, path) {
+                e.path.clear();
+                e.path.push_str(path);
+            }
             e.id = id;
             e.stamp = self.stamp;
         }
@@ -104,7 +107,7 @@ impl RecentPaths {
 
     fn get(&self, path: &str) -> Option<u32> {
         let e = self.slots.get(self.slot(path))?;
-        (e.stamp == self.stamp && e.path == path).then_some(e.id)
+        (e.stamp == self.stamp && same_name(&e.path, path)).then_some(e.id)
     }
 
     fn forget_all(&mut self) {
@@ -168,6 +171,13 @@ impl RouteStats {
         status: u16,
         latency: Option<Duration>,
     ) {
+        let answer = Answer::new(status, latency.map(bucket_of));
+        self.record_answer(second, path, status, answer);
+    }
+
+    /// [`RouteStats::record_response`] of a response worked out once for every table it goes
+    /// to; `answer` is of `status`.
+    pub fn record_answer(&mut self, second: u64, path: &str, status: u16, answer: Answer) {
         self.rekey();
         let id = match self.recent.get(path) {
             Some(id) => id,
@@ -176,16 +186,16 @@ impl RouteStats {
                 self.table.lookup(route).unwrap_or(OTHER_ID)
             }
         };
-        self.last_10s.record_response(second, id, status, latency);
-        self.last_10m.record_response(second, id, status, latency);
+        self.last_10s.record_answer(second, id, answer);
+        self.last_10m.record_answer(second, id, answer);
         let run = run_of(&mut self.run, id);
         let class = match status {
             100..=599 => usize::from(status / 100),
             _ => 0,
         };
         run.status_classes[class] += 1;
-        if let Some(l) = latency {
-            run.latency.record(l);
+        if let Some(b) = answer.latency() {
+            run.latency.add_bucket(b, 1);
         }
     }
 

@@ -349,7 +349,7 @@ pub(super) fn build(s: &Stats) -> Snapshot {
         .collect();
     let mut methods: Vec<(String, u64)> = s.methods.iter().map(|(k, v)| (k.clone(), *v)).collect();
     methods.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let mut clients: Vec<(IpAddr, u64)> = s.clients.iter().map(|(k, v)| (*k, *v)).collect();
+    let mut clients: Vec<(IpAddr, u64)> = s.client_counts().collect();
     clients.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     clients.truncate(s.config.top_n);
     Snapshot {

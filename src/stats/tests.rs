@@ -1,5 +1,6 @@
 //! Statistics and alerting on hand-set timestamps: a two-minute window in microseconds.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -324,4 +325,34 @@ fn snapshot_gives_latency_buckets_to_the_top_routes_and_sums_the_rest() {
     assert!(snap.routes.iter().all(|r| r.latency.is_some()));
     assert_eq!(snap.routes_rest_latency.last().map(|b| b.1), Some(3));
     assert_eq!(snap.routes_tracked, 3);
+}
+
+#[test]
+fn clients_are_counted_exactly_through_runs_and_past_the_cap() {
+    let mut s = Stats::new(StatsConfig {
+        top_n: 20_000,
+        ..StatsConfig::default()
+    });
+    let mut want: HashMap<IpAddr, u64> = HashMap::new();
+    let ip = |n: u32| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n));
+    // Runs of a few clients, then more distinct clients than are tracked, then runs again of
+    // tracked and untracked ones.
+    let mut order: Vec<u32> = [1, 1, 1, 2, 1, 3, 3, 2, 2, 2, 1].to_vec();
+    order.extend(10..10_100);
+    order.extend([1, 1, 20_000, 20_000, 2, 20_000, 1, 1, 10_050, 10_050, 3]);
+    for (i, n) in order.iter().enumerate() {
+        let mut r = req(at(i as f64 / 1000.0), "/a");
+        r.client.ip = ip(*n);
+        s.record_request(&r);
+        if want.contains_key(&r.client.ip) || want.len() < MAX_CLIENTS {
+            *want.entry(r.client.ip).or_default() += 1;
+        }
+        if i < 12 || i % 997 == 0 || i + 12 >= order.len() {
+            let mut want: Vec<(IpAddr, u64)> = want.iter().map(|(k, v)| (*k, *v)).collect();
+            want.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            assert_eq!(s.snapshot().top_clients, want, "after {i}");
+        }
+    }
+    // 93 of the distinct clients past the cap, then three requests of 20,000 and two of 10,050.
+    assert_eq!(s.clients_folded, 98);
 }
