@@ -323,8 +323,9 @@ fn version(buf: &[u8], i: usize) -> Parsed<(u8, usize)> {
     }
 }
 
-/// The header lines from `i` to the blank line, each fed to `each(name, value)`. Returns the
-/// index after the blank line.
+/// The header lines from `i` to the blank line, each whose name is not [`Name::Other`] fed to
+/// `each(name, value)` (the others matter only for the grammar). Returns the index after the
+/// blank line.
 fn headers<'a>(buf: &'a [u8], mut i: usize, mut each: impl FnMut(Name, &'a [u8])) -> Parsed<usize> {
     let mut count = 0;
     loop {
@@ -345,23 +346,18 @@ fn headers<'a>(buf: &'a [u8], mut i: usize, mut each: impl FnMut(Name, &'a [u8])
                 }
             },
         };
-        i += name_len + 1;
-        // Nearly always one space.
-        if buf.get(i) == Some(&b' ') {
-            i += 1;
-        }
-        while matches!(buf.get(i), Some(b' ' | b'\t')) {
-            i += 1;
-        }
-        let value_start = i;
-        i = step!(Ok(find_stop(buf, i, 0x20)));
-        let value = buf[value_start..i].trim_ascii_end();
-        i = step!(line_end(buf, i));
+        // The value ends at the first control byte after the colon: the whitespace around it
+        // holds none but tabs, which the scan steps over, and is trimmed off below.
+        let colon = i + name_len + 1;
+        let stop = step!(Ok(find_stop(buf, colon, 0x20)));
+        i = step!(line_end(buf, stop));
         count += 1;
         if count > MAX_HEADERS {
             return Err(HeadError);
         }
-        each(name, value);
+        if name != Name::Other {
+            each(name, buf.get(colon..stop).unwrap_or_default().trim_ascii());
+        }
     }
 }
 
