@@ -336,38 +336,43 @@ fn version(buf: &[u8], i: usize) -> Parsed<(u8, usize)> {
 /// The header lines from `i` to the blank line, each whose name is not [`Name::Other`] fed to
 /// `each(name, value)` (the others matter only for the grammar). Returns the index after the
 /// blank line.
-fn headers<'a>(buf: &'a [u8], mut i: usize, mut each: impl FnMut(Name, &'a [u8])) -> Parsed<usize> {
+fn headers<'a>(buf: &'a [u8], i: usize, mut each: impl FnMut(Name, &'a [u8])) -> Parsed<usize> {
+    // The unparsed lines, as a slice that each line moves on: no index to bounds-check.
+    let mut rest = buf.get(i..).unwrap_or(&[]);
     let mut count = 0;
     loop {
-        let line = buf.get(i..).unwrap_or(&[]);
-        let (name, name_len) = match line.first() {
+        let (name, name_len) = match rest.first() {
             None => return Ok(None),
-            Some(b'\r' | b'\n') => return line_end(buf, i),
-            Some(_) => match names::known(line) {
+            Some(b'\r' | b'\n') => {
+                let end = step!(line_end(rest, 0));
+                return Ok(Some(buf.len() - rest.len() + end));
+            }
+            Some(_) => match names::known(rest) {
                 Some(known) => known,
                 None => {
                     // All token up to the end: incomplete. Else the first other byte must be
                     // the colon, after at least one byte of name.
-                    let n = step!(Ok(token_len(line)));
-                    if n == 0 || line.get(n) != Some(&b':') {
+                    let n = step!(Ok(token_len(rest)));
+                    if n == 0 || rest.get(n) != Some(&b':') {
                         return Err(HeadError);
                     }
-                    (Name::of(&line[..n]), n)
+                    (Name::of(&rest[..n]), n)
                 }
             },
         };
         // The value ends at the first control byte after the colon: the whitespace around it
         // holds none but tabs, which the scan steps over, and is trimmed off below.
-        let colon = i + name_len + 1;
-        let stop = step!(Ok(find_stop(buf, colon, 0x20)));
-        i = step!(line_end(buf, stop));
+        let colon = name_len + 1;
+        let stop = step!(Ok(find_stop(rest, colon, 0x20)));
+        let next = step!(line_end(rest, stop));
         count += 1;
         if count > MAX_HEADERS {
             return Err(HeadError);
         }
         if name != Name::Other {
-            each(name, buf.get(colon..stop).unwrap_or_default().trim_ascii());
+            each(name, rest.get(colon..stop).unwrap_or_default().trim_ascii());
         }
+        rest = rest.get(next..).unwrap_or_default();
     }
 }
 
