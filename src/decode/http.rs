@@ -362,15 +362,16 @@ fn headers<'a>(buf: &'a [u8], i: usize, mut each: impl FnMut(Name, &'a [u8])) ->
         };
         // The value ends at the first control byte after the colon: the whitespace around it
         // holds none but tabs, which the scan steps over, and is trimmed off below.
-        let colon = name_len + 1;
-        let stop = step!(Ok(find_stop(rest, colon, 0x20)));
+        let after_colon = name_len + 1;
+        let stop = step!(Ok(find_stop(rest, after_colon, 0x20)));
         let next = step!(line_end(rest, stop));
         count += 1;
         if count > MAX_HEADERS {
             return Err(HeadError);
         }
         if name != Name::Other {
-            each(name, rest.get(colon..stop).unwrap_or_default().trim_ascii());
+            let value = rest.get(after_colon..stop).unwrap_or_default();
+            each(name, value.trim_ascii());
         }
         rest = rest.get(next..).unwrap_or_default();
     }
