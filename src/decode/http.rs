@@ -256,34 +256,44 @@ fn stops(x: u64, floor: u8) -> u64 {
 /// The first index from `i` whose byte is below `floor` or DEL, scanning eight bytes per step
 /// (SWAR). `floor` is 0x21 for request targets (space ends one) and 0x20 for header values and
 /// reason phrases, where HTAB is also allowed: the scan steps over tabs. `None`: no such byte
-/// before the end.
+/// before the end. Inlined: it is the inner loop of every head.
+#[inline(always)]
 fn find_stop(buf: &[u8], mut i: usize, floor: u8) -> Option<usize> {
     loop {
-        let mut hit = false;
-        while let Some(chunk) = buf.get(i..).and_then(|r| r.first_chunk::<8>()) {
-            let hits = stops(u64::from_le_bytes(*chunk), floor);
-            if hits != 0 {
-                i += (hits.trailing_zeros() / 8) as usize;
-                hit = true;
-                break;
-            }
-            i += 8;
-        }
-        if !hit {
-            // Fewer than eight bytes left: finish byte by byte.
-            loop {
-                let b = *buf.get(i)?;
-                if b < floor || b == 0x7f {
-                    break;
-                }
-                i += 1;
-            }
-        }
+        i += first_stop(buf.get(i..)?, floor)?;
         if floor == 0x20 && buf.get(i) == Some(&b'\t') {
             i += 1;
             continue;
         }
         return Some(i);
+    }
+}
+
+/// The index of the first byte of `s` below `floor` or DEL. Whole words first; the last few
+/// bytes are read as the word that ends `s` (its lanes already checked masked off), so only a
+/// slice shorter than a word is read byte by byte.
+#[inline(always)]
+fn first_stop(s: &[u8], floor: u8) -> Option<usize> {
+    let (words, tail) = s.as_chunks::<8>();
+    let mut done = 0;
+    for w in words {
+        let hits = stops(u64::from_le_bytes(*w), floor);
+        if hits != 0 {
+            return Some(done + (hits.trailing_zeros() / 8) as usize);
+        }
+        done += 8;
+    }
+    if tail.is_empty() {
+        return None;
+    }
+    match s.last_chunk::<8>() {
+        Some(last) => {
+            // The lanes before the tail were checked above (little-endian: low lanes first).
+            let fresh = u64::MAX << (8 * (8 - tail.len()));
+            let hits = stops(u64::from_le_bytes(*last), floor) & fresh;
+            (hits != 0).then(|| s.len() - 8 + (hits.trailing_zeros() / 8) as usize)
+        }
+        None => tail.iter().position(|&b| b < floor || b == 0x7f),
     }
 }
 
@@ -323,45 +333,47 @@ fn version(buf: &[u8], i: usize) -> Parsed<(u8, usize)> {
     }
 }
 
-/// The header lines from `i` to the blank line, each fed to `each(name, value)`. Returns the
-/// index after the blank line.
-fn headers<'a>(buf: &'a [u8], mut i: usize, mut each: impl FnMut(Name, &'a [u8])) -> Parsed<usize> {
+/// The header lines from `i` to the blank line, each whose name is not [`Name::Other`] fed to
+/// `each(name, value)` (the others matter only for the grammar). Returns the index after the
+/// blank line.
+fn headers<'a>(buf: &'a [u8], i: usize, mut each: impl FnMut(Name, &'a [u8])) -> Parsed<usize> {
+    // The unparsed lines, as a slice that each line moves on: no index to bounds-check.
+    let mut rest = buf.get(i..).unwrap_or(&[]);
     let mut count = 0;
     loop {
-        let line = buf.get(i..).unwrap_or(&[]);
-        let (name, name_len) = match line.first() {
+        let (name, name_len) = match rest.first() {
             None => return Ok(None),
-            Some(b'\r' | b'\n') => return line_end(buf, i),
-            Some(_) => match names::known(line) {
+            Some(b'\r' | b'\n') => {
+                let end = step!(line_end(rest, 0));
+                return Ok(Some(buf.len() - rest.len() + end));
+            }
+            Some(_) => match names::known(rest) {
                 Some(known) => known,
                 None => {
                     // All token up to the end: incomplete. Else the first other byte must be
                     // the colon, after at least one byte of name.
-                    let n = step!(Ok(token_len(line)));
-                    if n == 0 || line.get(n) != Some(&b':') {
+                    let n = step!(Ok(token_len(rest)));
+                    if n == 0 || rest.get(n) != Some(&b':') {
                         return Err(HeadError);
                     }
-                    (Name::of(&line[..n]), n)
+                    (Name::of(&rest[..n]), n)
                 }
             },
         };
-        i += name_len + 1;
-        // Nearly always one space.
-        if buf.get(i) == Some(&b' ') {
-            i += 1;
-        }
-        while matches!(buf.get(i), Some(b' ' | b'\t')) {
-            i += 1;
-        }
-        let value_start = i;
-        i = step!(Ok(find_stop(buf, i, 0x20)));
-        let value = buf[value_start..i].trim_ascii_end();
-        i = step!(line_end(buf, i));
+        // The value ends at the first control byte after the colon: the whitespace around it
+        // holds none but tabs, which the scan steps over, and is trimmed off below.
+        let after_colon = name_len + 1;
+        let stop = step!(Ok(find_stop(rest, after_colon, 0x20)));
+        let next = step!(line_end(rest, stop));
         count += 1;
         if count > MAX_HEADERS {
             return Err(HeadError);
         }
-        each(name, value);
+        if name != Name::Other {
+            let value = rest.get(after_colon..stop).unwrap_or_default();
+            each(name, value.trim_ascii());
+        }
+        rest = rest.get(next..).unwrap_or_default();
     }
 }
 
@@ -586,6 +598,27 @@ mod tests {
                 .ok()
                 .and_then(|s| s.trim().parse::<u64>().ok());
             assert_eq!(parse_decimal(v), want, "{:?}", String::from_utf8_lossy(v));
+        }
+    }
+
+    #[test]
+    fn first_stop_finds_the_first_stop_like_a_byte_scan() {
+        // Every byte value at every offset of slices from shorter than a word to three words
+        // and a tail, with a second stop after it or none.
+        for floor in [0x20, 0x21] {
+            for len in 0..28 {
+                for at in 0..len {
+                    for b in 0..=255u8 {
+                        let mut s = vec![b'a'; len];
+                        s[at] = b;
+                        if at + 3 < len {
+                            s[len - 1] = b'\r';
+                        }
+                        let want = s.iter().position(|&c| c < floor || c == 0x7f);
+                        assert_eq!(first_stop(&s, floor), want, "{floor} {s:?}");
+                    }
+                }
+            }
         }
     }
 

@@ -105,6 +105,7 @@ impl std::error::Error for Error {}
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Decodes one captured frame of the given link type down to its TCP segment.
+#[inline]
 pub fn decode_frame(link: LinkType, frame: &[u8]) -> Result<TcpSegment<'_>> {
     let ip = strip_link(link, frame)?;
     decode_ip(ip)

@@ -175,6 +175,8 @@ impl Batch {
 
     /// Runs one frame through `front`, keeping its events, and then the front's counts if
     /// `counts`: a report is due after this packet, and must show what one thread would have.
+    /// Inlined into the reading loop: it runs for every packet.
+    #[inline]
     pub fn ingest(&mut self, front: &mut Front, ts: Timestamp, frame: &[u8], counts: bool) {
         self.packets += 1;
         self.steps.push(Step::Packet(ts));
