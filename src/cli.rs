@@ -55,8 +55,8 @@ pub struct Args {
     pub read: Option<PathBuf>,
 
     /// With -r: threads for the replay. 2 decodes the packets on a reading thread while the
-    /// statistics are counted on another, and reads the file ahead on a third (same results,
-    /// faster on two or more CPUs); 1 does all on one. [default: 2 when the machine has more than one CPU, else 1]
+    /// statistics are counted on another (same results, faster on two or more CPUs); 1 does
+    /// all on one. [default: 2 when the machine has more than one CPU, else 1]
     #[arg(long, value_name = "N", requires = "read", value_parser = clap::value_parser!(u8).range(1..=2))]
     pub replay_threads: Option<u8>,
 

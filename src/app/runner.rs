@@ -452,12 +452,8 @@ mod tests {
         let mut outputs = Outputs::open(&config.outputs, 10).unwrap();
         let out = Captured::default();
         outputs.print_to(Box::new(out.clone()), OutputMode::Json);
-        let mut file = FileSource::open(&path, "", None).unwrap();
-        if threads > 1 {
-            file.read_ahead().unwrap();
-        }
         let source = Source::File {
-            file: Box::new(file),
+            file: FileSource::open(&path, "", None).unwrap(),
             path,
             read: Ok(()),
             two_threads: threads > 1,

@@ -62,8 +62,7 @@ pub enum Source {
     /// A capture file, read in one drain; a read error is kept for [`Source::close`] so the
     /// summary of what was read still comes first.
     File {
-        /// Boxed: a file source is several times the size of the other sources.
-        file: Box<FileSource>,
+        file: FileSource,
         path: PathBuf,
         read: Result<()>,
         /// Decode and flows on a reader thread beside the statistics ([`replay_thread`]).

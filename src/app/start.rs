@@ -30,17 +30,12 @@ pub fn run(config: &Config) -> Result<()> {
     let quiet = config.outputs.mode == OutputMode::Dashboard;
     let (source, stop) = match &config.input {
         Input::Replay(replay) => {
-            let mut file = open_file(&replay.path, replay.filter.as_ref())?;
+            let file = open_file(&replay.path, replay.filter.as_ref())?;
             // The file is open: parse hostile bytes with no privileges at all.
             drop_quietly(&config.privileges)?;
-            // Started only now, so that no thread keeps what the drop took away (capabilities
-            // are a thread's own).
-            if replay.threads > 1 {
-                file.read_ahead()?;
-            }
             print_to_locked_stdout(&mut outputs, config.outputs.mode);
             let source = Source::File {
-                file: Box::new(file),
+                file,
                 path: replay.path.clone(),
                 read: Ok(()),
                 two_threads: replay.threads > 1,

@@ -111,20 +111,6 @@ impl FileSource {
         })
     }
 
-    /// Reads the rest of the file on a thread of its own, so that the read system calls run
-    /// beside the decoding rather than in its way. Files libpcap reads are left as they are.
-    pub fn read_ahead(&mut self) -> Result<()> {
-        let r = match &mut self.records {
-            Records::Classic(reader) => reader.read_ahead(),
-            Records::Pcapng(reader, _) => reader.read_ahead(),
-            Records::Libpcap(_) => Ok(()),
-        };
-        r.map_err(|e| Error::CaptureFile {
-            path: self.path.clone(),
-            reason: io_reason(&e),
-        })
-    }
-
     pub fn link_type(&self) -> LinkType {
         self.link
     }

@@ -10,7 +10,6 @@ pub mod live;
 pub mod pcap_reader;
 pub mod pcapng_reader;
 pub mod privdrop;
-mod read_ahead;
 mod read_buffer;
 
 use std::net::IpAddr;

@@ -204,17 +204,6 @@ impl<R: Read> PcapReader<R> {
         }))
     }
 
-    /// Reads the rest of the file on a thread of its own, a block ahead of the records.
-    pub fn read_ahead(&mut self) -> io::Result<()>
-    where
-        R: Send + 'static,
-    {
-        // A record is never larger than this, so the unread end of a block always fits in
-        // front of the next one.
-        self.io
-            .read_ahead(BLOCK, RECORD_HEADER + MAX_SNAPLEN as usize)
-    }
-
     /// The file header, as read by [`new`](Self::new).
     pub fn header(&self) -> FileHeader {
         self.header

@@ -218,17 +218,6 @@ impl<R: Read> PcapngReader<R> {
         }
     }
 
-    /// Reads the rest of the file on a thread of its own, a block ahead of the records.
-    pub fn read_ahead(&mut self) -> io::Result<()>
-    where
-        R: Send + 'static,
-    {
-        // Room for a packet block with a full snapshot and its options; a larger block is
-        // joined to the tail instead, as rare as it is.
-        self.io
-            .read_ahead(READ_BLOCK, (MAX_SNAPLEN as usize) * 3 / 2)
-    }
-
     /// What [`new`](Self::new) read.
     pub fn opening(&self) -> Opening {
         self.opening
