@@ -270,8 +270,8 @@ fn find_stop(buf: &[u8], mut i: usize, floor: u8) -> Option<usize> {
 }
 
 /// The index of the first byte of `s` below `floor` or DEL. Whole words first; the last few
-/// bytes are read as the word that ends `s` (its lanes already checked masked off), so only a
-/// slice shorter than a word is read byte by byte.
+/// bytes are read as the word that ends `s`, so only a slice shorter than a word is read byte
+/// by byte.
 #[inline(always)]
 fn first_stop(s: &[u8], floor: u8) -> Option<usize> {
     let (words, tail) = s.as_chunks::<8>();
@@ -288,9 +288,9 @@ fn first_stop(s: &[u8], floor: u8) -> Option<usize> {
     }
     match s.last_chunk::<8>() {
         Some(last) => {
-            // The lanes before the tail were checked above (little-endian: low lanes first).
-            let fresh = u64::MAX << (8 * (8 - tail.len()));
-            let hits = stops(u64::from_le_bytes(*last), floor) & fresh;
+            // Its lanes before the tail were checked above and hold no stop, so the first hit
+            // is in the tail.
+            let hits = stops(u64::from_le_bytes(*last), floor);
             (hits != 0).then(|| s.len() - 8 + (hits.trailing_zeros() / 8) as usize)
         }
         None => tail.iter().position(|&b| b < floor || b == 0x7f),
